@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evpnhost/evpnhost/internal/status"
+)
+
+func statusCmd(o *options) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "Show BGP sessions, the VTEP, VNIs and tenants of this host",
+		Long: `Read the kernel of this network namespace and the FRR instance's JSON state and
+print the BGP sessions (peer, state, uptime, prefixes received per family), the VTEP,
+and per VNI its type, tenant, MAC counts and remote VTEPs. --json prints the same for
+machines.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			r, done, err := o.reconciler()
+			if err != nil {
+				return err
+			}
+			defer done()
+			obs, err := r.Kernel.Observe(nil, nil)
+			if err != nil {
+				return exitError{exitFailed, err}
+			}
+			vtep := ""
+			if len(obs.LoAddrs) > 0 {
+				vtep = obs.LoAddrs[0].Addr().String()
+			}
+			host, _ := os.Hostname()
+			if o.instance != "" {
+				host = o.instance
+			}
+			st, err := status.Collect(c.Context(), r.FRR, host, vtep)
+			if err != nil {
+				return exitError{exitFailed, err}
+			}
+			w := c.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(c, st)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func printStatus(c *cobra.Command, st status.Status) {
+	w := tabwriter.NewWriter(c.OutOrStdout(), 0, 2, 2, ' ', 0)
+	fmt.Fprintf(w, "Host\t%s\tAS %d\trouter-id %s\tVTEP %s\n", st.Hostname, st.ASN, st.RouterID, st.VTEP)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "SESSION\tPEER\tREMOTE AS\tSTATE\tUPTIME\tIPV4 PFX\tEVPN PFX")
+	for _, s := range st.Sessions {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%d\t%d\n", s.Interface, dash(s.PeerName), s.RemoteAS, s.State, dash(s.Uptime), s.IPv4Prefixes, s.EVPNPrefixes)
+	}
+	if len(st.VNIs) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "VNI\tTYPE\tTENANT\tDEVICE\tLOCAL MACS\tREMOTE MACS\tARP/ND\tREMOTE VTEPS")
+		for _, v := range st.VNIs {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", v.VNI, v.Type, dash(v.Tenant), dash(v.Device), v.LocalMACs, v.RemoteMACs, v.ARPND, joinOrDash(v.RemoteVTEPs))
+		}
+	}
+	if len(st.Tenants) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "TENANT\tL3VNI\tVNIS\tLOCAL MACS\tREMOTE MACS\tREMOTE VTEPS")
+		names := make([]string, 0, len(st.Tenants))
+		for n := range st.Tenants {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			t := st.Tenants[n]
+			fmt.Fprintf(w, "%s\t%d\t%v\t%d\t%d\t%s\n", n, t.L3VNI, t.VNIs, t.LocalMACs, t.RemoteMACs, joinOrDash(t.RemoteVTEPs))
+		}
+	}
+	w.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func joinOrDash(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	out := s[0]
+	for _, x := range s[1:] {
+		out += "," + x
+	}
+	return out
+}

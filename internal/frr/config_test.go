@@ -1,0 +1,178 @@
+package frr
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func goldenConfigs() map[string]Config {
+	id := netip.MustParseAddr("10.0.0.1")
+	base := Config{Hostname: "h1", ASN: 65101, RouterID: id, VTEP: netip.MustParsePrefix("10.0.0.1/32"),
+		Uplinks: []string{"up1", "up2"}, BFD: true, Neighbors: true}
+	noBFD := base
+	noBFD.BFD = false
+	tenants := base
+	tenants.VRFs = []VRF{
+		{Name: "blue", L3VNI: 4002, RouterID: id, IPv4: true},
+		{Name: "red", L3VNI: 4001, RouterID: id, IPv4: true, IPv6: true, RD: "10.0.0.1:4001",
+			RTImport: []string{"65000:4001", "*:4001"}, RTExport: []string{"65000:4001"}},
+	}
+	staged := tenants
+	staged.Neighbors = false
+	return map[string]Config{"underlay": base, "underlay-nobfd": noBFD, "tenants": tenants, "tenants-staged": staged}
+}
+
+// TestRenderGolden pins the rendered configuration and has FRR's own
+// parser (vtysh --dryrun) accept every golden.
+func TestRenderGolden(t *testing.T) {
+	for name, c := range goldenConfigs() {
+		t.Run(name, func(t *testing.T) {
+			got := Render(c)
+			if again := Render(c); again != got {
+				t.Fatal("render is not deterministic")
+			}
+			path := filepath.Join("testdata", name+".conf")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Fatalf("render differs from %s (run with -update):\n%s", path, got)
+			}
+			checkWithFRR(t, path)
+		})
+	}
+}
+
+// checkWithFRR runs FRR's configuration parser over a file.
+func checkWithFRR(t *testing.T, path string) {
+	t.Helper()
+	vtysh, err := exec.LookPath("vtysh")
+	if err != nil {
+		if os.Getenv("EVPNHOST_REQUIRE_FRR") != "" {
+			t.Fatal("vtysh not found and EVPNHOST_REQUIRE_FRR is set")
+		}
+		t.Skip("vtysh not installed")
+	}
+	out, err := exec.Command(vtysh, "--dryrun", "-f", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("FRR rejects %s: %v\n%s", path, err, out)
+	}
+}
+
+func TestRenderNeverContainsOtherTenants(t *testing.T) {
+	c := goldenConfigs()["tenants"]
+	c.VRFs = c.VRFs[:1]
+	got := Render(c)
+	if strings.Contains(got, "vrf red") || strings.Contains(got, "4001") {
+		t.Fatalf("removed tenant still rendered:\n%s", got)
+	}
+}
+
+func TestStanzasAndMerge(t *testing.T) {
+	running := `Building configuration...
+
+Current configuration:
+!
+frr version 8.4.4
+frr defaults datacenter
+hostname h1
+log file /var/log/frr/h1.log
+service integrated-vtysh-config
+!
+ip route 192.0.2.0/24 blackhole
+!
+vrf red
+ vni 4001
+exit-vrf
+!
+vrf customer
+ ip route 198.51.100.0/24 blackhole
+exit-vrf
+!
+interface up1
+ description uplink to tor1
+exit
+!
+router bgp 65101
+ neighbor fabric peer-group
+exit
+!
+router bgp 65101 vrf red
+exit
+!
+router bgp 65101 vrf customer
+exit
+!
+route-map EVPNHOST-UNDERLAY-OUT permit 10
+ match ip address prefix-list EVPNHOST-VTEP
+exit
+!
+route-map USER permit 10
+exit
+!
+ip prefix-list EVPNHOST-VTEP seq 10 permit 10.0.0.1/32
+!
+end
+`
+	got := Merge(running, "RENDERED\n", Ownership{Tenants: []string{"red"}})
+	want := `log file /var/log/frr/h1.log
+!
+ip route 192.0.2.0/24 blackhole
+!
+vrf customer
+ ip route 198.51.100.0/24 blackhole
+exit-vrf
+!
+interface up1
+ description uplink to tor1
+exit
+!
+router bgp 65101 vrf customer
+exit
+!
+route-map USER permit 10
+exit
+!
+RENDERED
+`
+	// "Building configuration..." and "Current configuration:" are vtysh
+	// chatter; they must not survive either.
+	got = strings.Replace(got, "Building configuration...\n!\nCurrent configuration:\n!\n", "", 1)
+	if got != want {
+		t.Fatalf("merge:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestParseDelta(t *testing.T) {
+	out := `
+Lines To Delete
+===============
+router bgp 65101
+ no neighbor fabric bfd
+
+Lines To Add
+============
+router bgp 65101 vrf red
+  bgp router-id 10.0.0.1
+`
+	d := ParseDelta(out)
+	if len(d.Delete) != 2 || len(d.Add) != 2 || d.Add[1] != "bgp router-id 10.0.0.1" {
+		t.Fatalf("delta %+v", d)
+	}
+	if (Delta{}).Empty() != true || d.Empty() {
+		t.Fatal("Empty wrong")
+	}
+}

@@ -1,0 +1,213 @@
+package frr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Runner runs a command and returns its standard output. Errors carry
+// the command's standard error.
+type Runner interface {
+	Run(ctx context.Context, name string, args ...string) ([]byte, error)
+}
+
+// ExecRunner runs real commands.
+type ExecRunner struct{}
+
+// Run implements Runner.
+func (ExecRunner) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errb.String())
+		if msg == "" {
+			msg = strings.TrimSpace(out.String())
+		}
+		return out.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, lastLines(msg, 15))
+	}
+	return out.Bytes(), nil
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// Instance is one FRR instance: the system one (Name "") or a pathspace
+// started with `-N NAME`.
+type Instance struct {
+	Name   string
+	Run    Runner
+	RunDir string // default /run/frr[/NAME]
+	Reload string // path of frr-reload.py
+	Vtysh  string
+}
+
+// NewInstance returns the instance with the standard Debian paths.
+func NewInstance(name string) *Instance {
+	rd := "/run/frr"
+	if name != "" {
+		rd = filepath.Join(rd, name)
+	}
+	return &Instance{Name: name, Run: ExecRunner{}, RunDir: rd, Reload: "/usr/lib/frr/frr-reload.py", Vtysh: "vtysh"}
+}
+
+func (i *Instance) vtyshArgs(args ...string) []string {
+	if i.Name != "" {
+		return append([]string{"-N", i.Name}, args...)
+	}
+	return args
+}
+
+func (i *Instance) reloadArgs(args ...string) []string {
+	if i.Name != "" {
+		return append([]string{"--pathspace", i.Name}, args...)
+	}
+	return args
+}
+
+// ErrDaemonMissing is returned when an FRR daemon evpnhost needs is not running.
+var ErrDaemonMissing = errors.New("frr daemon not running")
+
+// CheckDaemons verifies that each named daemon of the instance runs.
+func (i *Instance) CheckDaemons(names ...string) error {
+	var errs []error
+	for _, d := range names {
+		pidfile := filepath.Join(i.RunDir, d+".pid")
+		b, err := os.ReadFile(pidfile)
+		if err == nil {
+			pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+			if perr == nil && syscall.Kill(pid, 0) == nil {
+				continue
+			}
+		}
+		hint := "start it"
+		if i.Name != "" {
+			hint = fmt.Sprintf("start it with `/usr/lib/frr/%s -d -N %s -F datacenter` in this network namespace", d, i.Name)
+		} else {
+			hint = fmt.Sprintf("enable %s in /etc/frr/daemons and restart frr", d)
+		}
+		errs = append(errs, fmt.Errorf("%w: %s (no live pid in %s); %s", ErrDaemonMissing, d, pidfile, hint))
+	}
+	return errors.Join(errs...)
+}
+
+// RunningConfig returns `show running-config`.
+func (i *Instance) RunningConfig(ctx context.Context) (string, error) {
+	out, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-c", "show running-config")...)
+	return string(out), err
+}
+
+// JSON runs a vtysh show command that prints JSON and decodes it into v.
+func (i *Instance) JSON(ctx context.Context, cmd string, v any) error {
+	out, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-c", cmd)...)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(out)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("%s: decode: %w", cmd, err)
+	}
+	return nil
+}
+
+// Delta is what frr-reload.py would change.
+type Delta struct {
+	Delete []string
+	Add    []string
+}
+
+// Empty reports whether nothing would change.
+func (d Delta) Empty() bool { return len(d.Delete) == 0 && len(d.Add) == 0 }
+
+// String renders the delta as a unified-diff-like text.
+func (d Delta) String() string {
+	var b strings.Builder
+	for _, l := range d.Delete {
+		b.WriteString("- " + l + "\n")
+	}
+	for _, l := range d.Add {
+		b.WriteString("+ " + l + "\n")
+	}
+	return b.String()
+}
+
+// Test asks frr-reload.py what loading conf would change; FRR's parser
+// validates conf on the way (a bad line is an error).
+func (i *Instance) Test(ctx context.Context, conf string) (Delta, error) {
+	f, err := writeTemp(conf)
+	if err != nil {
+		return Delta{}, err
+	}
+	defer os.Remove(f)
+	out, err := i.Run.Run(ctx, i.Reload, i.reloadArgs("--test", "--stdout", f)...)
+	if err != nil {
+		return Delta{}, fmt.Errorf("frr-reload --test: %w", err)
+	}
+	return ParseDelta(string(out)), nil
+}
+
+// Apply loads conf with frr-reload.py (after --test has accepted it) and
+// saves the result as the instance's startup configuration.
+func (i *Instance) Apply(ctx context.Context, conf string) error {
+	f, err := writeTemp(conf)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f)
+	if _, err := i.Run.Run(ctx, i.Reload, i.reloadArgs("--reload", "--stdout", f)...); err != nil {
+		return fmt.Errorf("frr-reload --reload: %w", err)
+	}
+	if _, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-c", "write memory")...); err != nil {
+		return fmt.Errorf("write memory: %w", err)
+	}
+	return nil
+}
+
+// ParseDelta reads the "Lines To Delete" and "Lines To Add" sections of
+// frr-reload.py --test output.
+func ParseDelta(out string) Delta {
+	var d Delta
+	var cur *[]string
+	for _, line := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case t == "Lines To Delete":
+			cur = &d.Delete
+		case t == "Lines To Add":
+			cur = &d.Add
+		case t == "" || strings.Trim(t, "=") == "":
+			continue
+		case cur != nil && !strings.Contains(t, "frr-reload") && !strings.HasPrefix(t, "INFO") && !strings.HasPrefix(t, "DEBUG"):
+			*cur = append(*cur, t)
+		}
+	}
+	return d
+}
+
+func writeTemp(conf string) (string, error) {
+	f, err := os.CreateTemp("", "evpnhost-frr-*.conf")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.WriteString(conf); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
+}

@@ -1,0 +1,305 @@
+package kernel
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Action is what an operation does to its object.
+type Action string
+
+// Actions, in the words plan prints.
+const (
+	ActAdd     Action = "add"
+	ActSet     Action = "set"
+	ActReplace Action = "replace" // delete and create again: drops traffic and FDB state
+	ActDelete  Action = "delete"
+	ActUp      Action = "up"
+)
+
+// Op is one kernel operation. Exactly one payload field is set.
+type Op struct {
+	Action Action
+	Object string // the object's key, e.g. "link vx10"
+	Detail string // what changes, for humans
+
+	Sysctl  *Sysctl
+	LoAddr  *netip.Prefix
+	Link    *Link // desired (add, set, replace, up) or observed (delete)
+	Old     *Link // observed, for set and replace
+	Changes []string
+	Route   *Route
+	Neigh   *Neigh
+	FDB     *FDB
+}
+
+func (o Op) String() string {
+	if o.Detail == "" {
+		return fmt.Sprintf("%-7s %s", o.Action, o.Object)
+	}
+	return fmt.Sprintf("%-7s %s: %s", o.Action, o.Object, o.Detail)
+}
+
+// Plan is the ordered list of operations from one state to another. Main
+// runs first; Up brings links up and runs after FRR has learnt the VRFs
+// and VNIs (FRR 8.4 needs that order, see docs/architecture.md).
+type Plan struct {
+	Main []Op
+	Up   []Op
+}
+
+// Len is the number of operations.
+func (p Plan) Len() int { return len(p.Main) + len(p.Up) }
+
+// Ops returns all operations in execution order.
+func (p Plan) Ops() []Op { return append(slices.Clone(p.Main), p.Up...) }
+
+// Diff computes the operations that take observed to desired. It is pure:
+// the same inputs always give the same plan, and equal states give none.
+// Objects in observed that desired lacks are deleted; observed must hold
+// only owned objects (see the package comment).
+func Diff(desired, observed State) Plan {
+	var p Plan
+	var pre, dels, adds, post []Op
+
+	for _, s := range desired.Sysctls {
+		cur, ok := findBy(observed.Sysctls, s.Name, func(x Sysctl) string { return x.Name })
+		if !ok || cur.Value != s.Value {
+			s := s
+			from := "unset"
+			if ok {
+				from = cur.Value
+			}
+			pre = append(pre, Op{Action: ActSet, Object: s.Key(), Detail: from + " -> " + s.Value, Sysctl: &s})
+		}
+	}
+	for _, a := range desired.LoAddrs {
+		if !slices.Contains(observed.LoAddrs, a) {
+			a := a
+			pre = append(pre, Op{Action: ActAdd, Object: "addr " + a.String() + " dev lo", LoAddr: &a})
+		}
+	}
+
+	// Links replaced take their dependents with them: SVIs on a
+	// bridge disappear, ports lose their master, neighbors and FDB entries
+	// on the device vanish. Model that before comparing the rest.
+	// Deleted links get explicit, leaf-first deletes below instead.
+	gone := map[string]bool{}
+	for _, o := range observed.Links {
+		if d, ok := desired.Link(o.Name); ok && needsReplace(d, o) {
+			gone[o.Name] = true
+		}
+	}
+	obs := observed
+	obs.Links = nil
+	flushed := maps.Clone(gone) // devices whose neighbor and FDB entries vanish
+	for _, o := range observed.Links {
+		if gone[o.Parent] {
+			flushed[o.Name] = true
+			continue
+		}
+		if gone[o.Master] {
+			o.Master = ""
+			flushed[o.Name] = true
+		}
+		obs.Links = append(obs.Links, o)
+	}
+	obs.Neighs = slices.DeleteFunc(slices.Clone(observed.Neighs), func(n Neigh) bool { return flushed[n.Dev] })
+	obs.FDB = slices.DeleteFunc(slices.Clone(observed.FDB), func(f FDB) bool { return flushed[f.Dev] })
+
+	// Removals first, leaves before roots: entries, then SVIs, VXLANs and
+	// ports, then VRFs and the bridge.
+	for _, n := range obs.Neighs {
+		if !slices.Contains(desired.Neighs, n) {
+			n := n
+			dels = append(dels, Op{Action: ActDelete, Object: n.Key(), Neigh: &n})
+		}
+	}
+	for _, f := range obs.FDB {
+		if !slices.Contains(desired.FDB, f) {
+			f := f
+			dels = append(dels, Op{Action: ActDelete, Object: f.Key(), FDB: &f})
+		}
+	}
+	for _, r := range observed.Routes {
+		if !slices.Contains(desired.Routes, r) {
+			r := r
+			dels = append(dels, Op{Action: ActDelete, Object: r.Key(), Route: &r})
+		}
+	}
+	for _, kind := range []Kind{KindVLAN, KindVXLAN, KindPort, KindVRF, KindBridge} {
+		for _, o := range obs.Links {
+			if o.Kind != kind {
+				continue
+			}
+			if _, ok := desired.Link(o.Name); ok {
+				continue
+			}
+			o := o
+			if o.Kind == KindPort {
+				if o.Master != "" {
+					dels = append(dels, Op{Action: ActSet, Object: o.Key(), Detail: "nomaster (detached from " + o.Master + ")", Link: &Link{Name: o.Name, Kind: KindPort}, Old: &o, Changes: []string{"master"}})
+				}
+				continue
+			}
+			dels = append(dels, Op{Action: ActDelete, Object: o.Key(), Link: &o})
+		}
+	}
+
+	for _, d := range desired.Links {
+		d := d
+		o, ok := obs.Link(d.Name)
+		switch {
+		case ok && needsReplace(d, o):
+			o := o
+			adds = append(adds, Op{Action: ActReplace, Object: d.Key(), Detail: replaceReason(d, o), Link: &d, Old: &o})
+		case !ok && d.Kind == KindPort:
+			// A foreign interface we only enslave: treat as a port without master.
+			o := Link{Name: d.Name, Kind: KindPort}
+			if ch := linkChanges(d, o); len(ch) > 0 {
+				adds = append(adds, Op{Action: ActSet, Object: d.Key(), Detail: describe(d, o, ch), Link: &d, Old: &o, Changes: ch})
+			}
+		case !ok:
+			adds = append(adds, Op{Action: ActAdd, Object: d.Key(), Detail: d.String(), Link: &d})
+		default:
+			if ch := linkChanges(d, o); len(ch) > 0 {
+				adds = append(adds, Op{Action: ActSet, Object: d.Key(), Detail: describe(d, o, ch), Link: &d, Old: &o, Changes: ch})
+			}
+		}
+		if d.Up && (!ok || !o.Up || needsReplace(d, o)) {
+			p.Up = append(p.Up, Op{Action: ActUp, Object: d.Key(), Link: &d})
+		}
+	}
+	for _, r := range desired.Routes {
+		if !slices.Contains(observed.Routes, r) {
+			r := r
+			post = append(post, Op{Action: ActAdd, Object: r.Key(), Detail: fmt.Sprintf("unreachable metric %d", r.Metric), Route: &r})
+		}
+	}
+	for _, f := range desired.FDB {
+		if !slices.Contains(obs.FDB, f) {
+			f := f
+			post = append(post, Op{Action: ActAdd, Object: f.Key(), Detail: fdbDetail(f), FDB: &f})
+		}
+	}
+	for _, n := range desired.Neighs {
+		if !slices.Contains(obs.Neighs, n) {
+			n := n
+			post = append(post, Op{Action: ActAdd, Object: n.Key(), Detail: "lladdr " + n.MAC + " nud permanent", Neigh: &n})
+		}
+	}
+	// The VTEP address goes last when removed, so tunnels lose it last.
+	var loDels []Op
+	for _, a := range observed.LoAddrs {
+		if !slices.Contains(desired.LoAddrs, a) {
+			a := a
+			loDels = append(loDels, Op{Action: ActDelete, Object: "addr " + a.String() + " dev lo", LoAddr: &a})
+		}
+	}
+	p.Main = slices.Concat(pre, dels, adds, post, loDels)
+	return p
+}
+
+func fdbDetail(f FDB) string {
+	if f.Self {
+		return "self local"
+	}
+	return "master static"
+}
+
+func findBy[T any](xs []T, key string, k func(T) string) (T, bool) {
+	for _, x := range xs {
+		if k(x) == key {
+			return x, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// needsReplace reports attributes that the kernel cannot change in place.
+func needsReplace(d, o Link) bool { return replaceReason(d, o) != "" }
+
+func replaceReason(d, o Link) string {
+	var r []string
+	if d.Kind != o.Kind {
+		r = append(r, fmt.Sprintf("type %s -> %s", o.Kind, d.Kind))
+		return strings.Join(r, ", ")
+	}
+	switch d.Kind {
+	case KindVRF:
+		if d.Table != o.Table {
+			r = append(r, fmt.Sprintf("table %d -> %d", o.Table, d.Table))
+		}
+	case KindVXLAN:
+		if d.VNI != o.VNI {
+			r = append(r, fmt.Sprintf("id %d -> %d", o.VNI, d.VNI))
+		}
+		if d.Local != o.Local {
+			r = append(r, fmt.Sprintf("local %s -> %s", o.Local, d.Local))
+		}
+	case KindVLAN:
+		if d.Parent != o.Parent || d.VLANID != o.VLANID {
+			r = append(r, fmt.Sprintf("link %s id %d -> link %s id %d", o.Parent, o.VLANID, d.Parent, d.VLANID))
+		}
+	}
+	return strings.Join(r, ", ")
+}
+
+// linkChanges lists the mutable attributes that differ.
+func linkChanges(d, o Link) []string {
+	var ch []string
+	if d.MTU != 0 && d.MTU != o.MTU {
+		ch = append(ch, "mtu")
+	}
+	if d.MAC != "" && d.MAC != o.MAC {
+		ch = append(ch, "address")
+	}
+	if d.Master != o.Master {
+		ch = append(ch, "master")
+	}
+	if !slices.Equal(d.VLANs, o.VLANs) {
+		ch = append(ch, "vlans")
+	}
+	if d.PVID != o.PVID {
+		ch = append(ch, "pvid")
+	}
+	if d.Kind == KindVXLAN && d.NeighSuppress != o.NeighSuppress {
+		ch = append(ch, "neigh_suppress")
+	}
+	if d.Kind == KindVXLAN && d.Learning != o.Learning {
+		ch = append(ch, "learning")
+	}
+	if !slices.Equal(d.Addrs, o.Addrs) {
+		ch = append(ch, "addrs")
+	}
+	return ch
+}
+
+func describe(d, o Link, ch []string) string {
+	var parts []string
+	for _, c := range ch {
+		switch c {
+		case "mtu":
+			parts = append(parts, fmt.Sprintf("mtu %d -> %d", o.MTU, d.MTU))
+		case "address":
+			parts = append(parts, fmt.Sprintf("address %s -> %s", o.MAC, d.MAC))
+		case "master":
+			parts = append(parts, fmt.Sprintf("master %q -> %q", o.Master, d.Master))
+		case "vlans":
+			parts = append(parts, fmt.Sprintf("vlans [%s] -> [%s]", joinVLANs(o.VLANs), joinVLANs(d.VLANs)))
+		case "pvid":
+			parts = append(parts, fmt.Sprintf("pvid %d -> %d", o.PVID, d.PVID))
+		case "neigh_suppress":
+			parts = append(parts, "neigh_suppress "+onOff(d.NeighSuppress))
+		case "learning":
+			parts = append(parts, "learning "+onOff(d.Learning))
+		case "addrs":
+			parts = append(parts, fmt.Sprintf("addrs %v -> %v", o.Addrs, d.Addrs))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

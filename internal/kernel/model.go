@@ -1,0 +1,180 @@
+// Package kernel models the kernel objects evpnhost manages (sysctls, the
+// VTEP address, the VLAN-aware bridge, VXLAN devices, VRFs, SVIs, routes,
+// neighbor and FDB entries), computes the ordered operations that take an
+// observed state to a desired one (Diff, pure), and applies them through
+// netlink (Netlink, the only code in evpnhost that talks netlink).
+//
+// Ownership: every link evpnhost creates carries the alias "evpnhost"
+// (`ip link set DEV alias evpnhost`); the VTEP address on lo carries the
+// label "lo:evpnhost"; routes carry protocol RouteProtocol. Objects without
+// these marks are never changed or deleted, except ports enslaved to the
+// evpnhost bridge (the bridge is ours, so are its memberships).
+package kernel
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Ownership marks.
+const (
+	OwnerAlias    = "evpnhost"
+	LoLabel       = "lo:evpnhost"
+	RouteProtocol = 208 // rtnetlink protocol of evpnhost routes ("evpnhost" in rt_protos)
+	// UnreachableMetric is the metric of the per-VRF unreachable default.
+	UnreachableMetric = 4278198272
+	VXLANPort         = 4789
+	BridgeName        = "evpnbr"
+)
+
+// Kind is the type of a link.
+type Kind string
+
+// Link kinds evpnhost creates, and KindPort for foreign interfaces it only
+// enslaves to the bridge (workload taps and veths).
+const (
+	KindBridge Kind = "bridge"
+	KindVRF    Kind = "vrf"
+	KindVXLAN  Kind = "vxlan"
+	KindVLAN   Kind = "vlan"
+	KindPort   Kind = "port"
+)
+
+// State is a set of kernel objects. Desired states come from the plan
+// package; observed ones from Netlink.Observe.
+type State struct {
+	Sysctls []Sysctl
+	LoAddrs []netip.Prefix // addresses on lo labelled LoLabel
+	Links   []Link         // in creation order
+	Routes  []Route
+	Neighs  []Neigh
+	FDB     []FDB
+}
+
+// Sysctl is one /proc/sys setting; Name uses slashes: net/ipv4/ip_forward.
+type Sysctl struct{ Name, Value string }
+
+// Link is a network interface and the attributes evpnhost manages on it.
+type Link struct {
+	Name   string
+	Kind   Kind
+	MTU    int    // 0: don't care
+	MAC    string // lower-case; "": don't care
+	Master string // bridge or VRF; "" none
+	Up     bool
+
+	Table  uint32     // vrf
+	VNI    uint32     // vxlan
+	Local  netip.Addr // vxlan source (VTEP)
+	Parent string     // vlan: the bridge
+	VLANID uint16     // vlan
+
+	// Bridge self VLANs (bridge) or the untagged PVID of a port (vxlan, port).
+	VLANs []uint16
+	PVID  uint16
+	// NeighSuppress is ARP/ND suppression on a bridge port (vxlan).
+	NeighSuppress bool
+	// Learning is MAC learning on a bridge port.
+	Learning bool
+	Addrs    []netip.Prefix // IPv6 ones are added without DAD
+}
+
+// Route is an unreachable default route in a VRF table.
+type Route struct {
+	Table  uint32
+	Dst    netip.Prefix
+	Metric uint32
+}
+
+// Neigh is a permanent neighbor entry (IP → MAC) on an SVI.
+type Neigh struct {
+	Dev string
+	IP  netip.Addr
+	MAC string
+}
+
+// FDB is a bridge forwarding entry. Self entries sit on the bridge itself
+// (the anycast gateway MAC, "self local"); others are static entries on a
+// bridge port ("master static").
+type FDB struct {
+	Dev  string
+	MAC  string
+	VLAN uint16
+	Self bool
+}
+
+// Key identifies an object across states.
+func (l Link) Key() string   { return "link " + l.Name }
+func (r Route) Key() string  { return fmt.Sprintf("route table %d %s", r.Table, r.Dst) }
+func (n Neigh) Key() string  { return fmt.Sprintf("neigh %s dev %s", n.IP, n.Dev) }
+func (f FDB) Key() string    { return fmt.Sprintf("fdb %s dev %s vlan %d", f.MAC, f.Dev, f.VLAN) }
+func (s Sysctl) Key() string { return "sysctl " + s.Name }
+
+// String renders a link like `ip -d link` would describe it, one line.
+func (l Link) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s type %s", l.Name, l.Kind)
+	switch l.Kind {
+	case KindVRF:
+		fmt.Fprintf(&b, " table %d", l.Table)
+	case KindVXLAN:
+		fmt.Fprintf(&b, " id %d local %s dstport %d nolearning", l.VNI, l.Local, VXLANPort)
+	case KindVLAN:
+		fmt.Fprintf(&b, " link %s id %d", l.Parent, l.VLANID)
+	}
+	if l.Master != "" {
+		fmt.Fprintf(&b, " master %s", l.Master)
+	}
+	if l.MTU != 0 {
+		fmt.Fprintf(&b, " mtu %d", l.MTU)
+	}
+	if l.MAC != "" {
+		fmt.Fprintf(&b, " address %s", l.MAC)
+	}
+	if l.PVID != 0 {
+		fmt.Fprintf(&b, " pvid %d", l.PVID)
+	}
+	if len(l.VLANs) > 0 {
+		fmt.Fprintf(&b, " vlans %s", joinVLANs(l.VLANs))
+	}
+	if l.Kind == KindVXLAN {
+		fmt.Fprintf(&b, " neigh_suppress %s", onOff(l.NeighSuppress))
+	}
+	for _, a := range l.Addrs {
+		fmt.Fprintf(&b, " addr %s", a)
+	}
+	return b.String()
+}
+
+func joinVLANs(v []uint16) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// Link returns the link called name.
+func (s *State) Link(name string) (Link, bool) {
+	i := slices.IndexFunc(s.Links, func(l Link) bool { return l.Name == name })
+	if i < 0 {
+		return Link{}, false
+	}
+	return s.Links[i], true
+}
+
+// Empty reports whether the state holds no evpnhost object (sysctls aside,
+// which are settings, not objects).
+func (s *State) Empty() bool {
+	return len(s.LoAddrs) == 0 && len(s.Links) == 0 && len(s.Routes) == 0 &&
+		len(s.Neighs) == 0 && len(s.FDB) == 0
+}

@@ -1,0 +1,556 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// Netlink observes and changes the kernel of the network namespace the
+// process runs in. It counts its writes so callers can prove a no-op.
+type Netlink struct {
+	h      *netlink.Handle
+	Writes int
+}
+
+// Open returns a Netlink bound to the current network namespace.
+func Open() (*Netlink, error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	return &Netlink{h: h}, nil
+}
+
+// Close releases the netlink sockets.
+func (n *Netlink) Close() { n.h.Close() }
+
+// retry wraps netlink dumps, which the kernel may interrupt when the
+// table changes underneath (NLM_F_DUMP_INTR): try again a few times.
+func retry[T any](f func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for range 5 {
+		v, err = f()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return v, err
+		}
+	}
+	return v, err
+}
+
+// Observe reads the owned state plus the sysctls named in keys and the
+// foreign ports named in ports (to see whether they are enslaved).
+func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
+	var s State
+	for _, k := range sysctlKeys {
+		v, err := readSysctl(k)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // e.g. an uplink's IPv6 settings before it exists
+			}
+			return s, err
+		}
+		s.Sysctls = append(s.Sysctls, Sysctl{Name: k, Value: v})
+	}
+	links, err := retry(n.h.LinkList)
+	if err != nil {
+		return s, fmt.Errorf("list links: %w", err)
+	}
+	byIndex := map[int]netlink.Link{}
+	for _, l := range links {
+		byIndex[l.Attrs().Index] = l
+	}
+	name := func(idx int) string {
+		if l, ok := byIndex[idx]; ok {
+			return l.Attrs().Name
+		}
+		return ""
+	}
+	if lo, ok := findLink(links, "lo"); ok {
+		addrs, err := retry(func() ([]netlink.Addr, error) { return n.h.AddrList(lo, netlink.FAMILY_V4) })
+		if err != nil {
+			return s, fmt.Errorf("list lo addresses: %w", err)
+		}
+		for _, a := range addrs {
+			if a.Label == LoLabel {
+				s.LoAddrs = append(s.LoAddrs, prefixOf(a.IPNet))
+			}
+		}
+	}
+	vlans, err := retry(n.h.BridgeVlanList)
+	if err != nil {
+		return s, fmt.Errorf("list bridge vlans: %w", err)
+	}
+	bridgeIdx := 0
+	for _, l := range links {
+		if l.Attrs().Alias == OwnerAlias && l.Attrs().Name == BridgeName && l.Type() == "bridge" {
+			bridgeIdx = l.Attrs().Index
+		}
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		owned := a.Alias == OwnerAlias
+		port := !owned && ((bridgeIdx != 0 && a.MasterIndex == bridgeIdx) || slices.Contains(ports, a.Name))
+		if !owned && !port {
+			continue
+		}
+		k := Link{Name: a.Name, MTU: a.MTU, MAC: a.HardwareAddr.String(), Master: name(a.MasterIndex), Up: a.Flags&net.FlagUp != 0}
+		switch v := l.(type) {
+		case *netlink.Bridge:
+			k.Kind = KindBridge
+		case *netlink.Vrf:
+			k.Kind, k.Table = KindVRF, v.Table
+		case *netlink.Vxlan:
+			k.Kind, k.VNI = KindVXLAN, uint32(v.VxlanId)
+			if ip, ok := netip.AddrFromSlice(v.SrcAddr); ok {
+				k.Local = ip.Unmap()
+			}
+		case *netlink.Vlan:
+			k.Kind, k.VLANID, k.Parent = KindVLAN, uint16(v.VlanId), name(a.ParentIndex)
+		default:
+			k.Kind = KindPort
+		}
+		if !owned {
+			k.Kind = KindPort
+		}
+		for _, vi := range vlans[int32(a.Index)] {
+			if k.Kind == KindBridge {
+				k.VLANs = append(k.VLANs, vi.Vid)
+				continue
+			}
+			if vi.Flags&nl.BRIDGE_VLAN_INFO_PVID != 0 && vi.Flags&nl.BRIDGE_VLAN_INFO_UNTAGGED != 0 {
+				k.PVID = vi.Vid
+			} else {
+				k.VLANs = append(k.VLANs, vi.Vid)
+			}
+		}
+		slices.Sort(k.VLANs)
+		if k.Kind == KindVXLAN && a.MasterIndex != 0 {
+			pi, err := n.h.LinkGetProtinfo(l)
+			if err != nil {
+				return s, fmt.Errorf("link %s: protinfo: %w", a.Name, err)
+			}
+			k.Learning, k.NeighSuppress = pi.Learning, pi.NeighSuppress
+		}
+		if k.Kind == KindVLAN {
+			addrs, err := retry(func() ([]netlink.Addr, error) { return n.h.AddrList(l, netlink.FAMILY_ALL) })
+			if err != nil {
+				return s, fmt.Errorf("link %s: addresses: %w", a.Name, err)
+			}
+			for _, ad := range addrs {
+				p := prefixOf(ad.IPNet)
+				if p.Addr().IsLinkLocalUnicast() {
+					continue // kernel-made fe80::/64
+				}
+				k.Addrs = append(k.Addrs, p)
+			}
+			sortPrefixes(k.Addrs)
+			neighs, err := n.neighs(a.Index)
+			if err != nil {
+				return s, err
+			}
+			s.Neighs = append(s.Neighs, neighs...)
+		}
+		s.Links = append(s.Links, k)
+	}
+	if bridgeIdx != 0 {
+		fdb, err := n.fdb(bridgeIdx, byIndex)
+		if err != nil {
+			return s, err
+		}
+		s.FDB = fdb
+	}
+	routes, err := retry(func() ([]netlink.Route, error) {
+		return n.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RouteProtocol},
+			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+	})
+	if err != nil {
+		return s, fmt.Errorf("list routes: %w", err)
+	}
+	for _, r := range routes {
+		dst := netip.MustParsePrefix("0.0.0.0/0")
+		if r.Family == unix.AF_INET6 {
+			dst = netip.MustParsePrefix("::/0")
+		}
+		if r.Dst != nil {
+			dst = prefixOf(r.Dst)
+		}
+		s.Routes = append(s.Routes, Route{Table: uint32(r.Table), Dst: dst, Metric: uint32(r.Priority)})
+	}
+	return s, nil
+}
+
+func (n *Netlink) neighs(idx int) ([]Neigh, error) {
+	var out []Neigh
+	dev := ""
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		ns, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(idx, fam) })
+		if err != nil {
+			return nil, fmt.Errorf("list neighbors: %w", err)
+		}
+		if dev == "" {
+			if l, err := n.h.LinkByIndex(idx); err == nil {
+				dev = l.Attrs().Name
+			}
+		}
+		for _, e := range ns {
+			if e.State&netlink.NUD_PERMANENT == 0 || e.Flags&netlink.NTF_EXT_LEARNED != 0 {
+				continue // learnt, or installed by zebra for a remote host
+			}
+			ip, _ := netip.AddrFromSlice(e.IP)
+			out = append(out, Neigh{Dev: dev, IP: ip.Unmap(), MAC: e.HardwareAddr.String()})
+		}
+	}
+	return out, nil
+}
+
+// fdb returns the managed FDB entries: permanent entries on the bridge
+// itself other than its own MAC (anycast gateways), and static entries on
+// foreign ports (workloads). VXLAN ports belong to zebra.
+func (n *Netlink) fdb(bridgeIdx int, byIndex map[int]netlink.Link) ([]FDB, error) {
+	all, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(0, unix.AF_BRIDGE) })
+	if err != nil {
+		return nil, fmt.Errorf("list fdb: %w", err)
+	}
+	br := byIndex[bridgeIdx]
+	var out []FDB
+	for _, e := range all {
+		l, ok := byIndex[e.LinkIndex]
+		if !ok || e.Flags&netlink.NTF_EXT_LEARNED != 0 || e.Vlan == 0 {
+			continue
+		}
+		mac := e.HardwareAddr.String()
+		switch {
+		case e.LinkIndex == bridgeIdx:
+			if e.State&netlink.NUD_PERMANENT != 0 && mac != br.Attrs().HardwareAddr.String() {
+				out = append(out, FDB{Dev: BridgeName, MAC: mac, VLAN: uint16(e.Vlan), Self: true})
+			}
+		case l.Attrs().MasterIndex == bridgeIdx && l.Type() != "vxlan" && l.Attrs().Alias != OwnerAlias:
+			if e.State&netlink.NUD_NOARP != 0 && e.State&netlink.NUD_PERMANENT == 0 {
+				out = append(out, FDB{Dev: l.Attrs().Name, MAC: mac, VLAN: uint16(e.Vlan)})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b FDB) int { return strings.Compare(a.Key(), b.Key()) })
+	return out, nil
+}
+
+// Apply runs the operations in order and stops at the first failure,
+// returning how many succeeded. Nothing is rolled back: every operation
+// leaves a consistent kernel and the next apply resumes from there.
+func (n *Netlink) Apply(ops []Op) (int, error) {
+	for i, op := range ops {
+		if err := n.apply(op); err != nil {
+			return i, fmt.Errorf("%s %s: %w", op.Action, op.Object, err)
+		}
+	}
+	return len(ops), nil
+}
+
+func (n *Netlink) apply(op Op) error {
+	switch {
+	case op.Sysctl != nil:
+		n.Writes++
+		return writeSysctl(op.Sysctl.Name, op.Sysctl.Value)
+	case op.LoAddr != nil:
+		lo, err := n.h.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		a := &netlink.Addr{IPNet: ipNet(*op.LoAddr), Label: LoLabel}
+		n.Writes++
+		if op.Action == ActDelete {
+			return ignore(n.h.AddrDel(lo, a), unix.EADDRNOTAVAIL)
+		}
+		if err := n.h.LinkSetUp(lo); err != nil {
+			return err
+		}
+		return ignore(n.h.AddrAdd(lo, a), unix.EEXIST)
+	case op.Route != nil:
+		r := routeOf(*op.Route)
+		n.Writes++
+		if op.Action == ActDelete {
+			return ignore(n.h.RouteDel(r), unix.ESRCH)
+		}
+		return ignore(n.h.RouteAdd(r), unix.EEXIST)
+	case op.Neigh != nil:
+		return n.applyNeigh(op)
+	case op.FDB != nil:
+		return n.applyFDB(op)
+	case op.Link != nil:
+		return n.applyLink(op)
+	}
+	return fmt.Errorf("empty operation")
+}
+
+func (n *Netlink) applyNeigh(op Op) error {
+	l, err := n.h.LinkByName(op.Neigh.Dev)
+	if err != nil {
+		return err
+	}
+	mac, _ := net.ParseMAC(op.Neigh.MAC)
+	fam := netlink.FAMILY_V4
+	if op.Neigh.IP.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	e := &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: fam, State: netlink.NUD_PERMANENT, IP: op.Neigh.IP.AsSlice(), HardwareAddr: mac}
+	n.Writes++
+	if op.Action == ActDelete {
+		return ignore(n.h.NeighDel(e), unix.ENOENT)
+	}
+	return n.h.NeighSet(e)
+}
+
+func (n *Netlink) applyFDB(op Op) error {
+	l, err := n.h.LinkByName(op.FDB.Dev)
+	if err != nil {
+		return err
+	}
+	mac, _ := net.ParseMAC(op.FDB.MAC)
+	e := &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: unix.AF_BRIDGE, HardwareAddr: mac, Vlan: int(op.FDB.VLAN)}
+	if op.FDB.Self {
+		e.Flags, e.State = netlink.NTF_SELF, netlink.NUD_PERMANENT // bridge fdb add MAC dev BR vlan V self local
+	} else {
+		e.Flags, e.State = netlink.NTF_MASTER, netlink.NUD_NOARP // bridge fdb add MAC dev PORT vlan V master static
+	}
+	n.Writes++
+	if op.Action == ActDelete {
+		return ignore(n.h.NeighDel(e), unix.ENOENT)
+	}
+	return n.h.NeighSet(e)
+}
+
+func (n *Netlink) applyLink(op Op) error {
+	d := *op.Link
+	switch op.Action {
+	case ActDelete:
+		l, err := n.h.LinkByName(d.Name)
+		if err != nil {
+			return ignoreNotFound(err)
+		}
+		n.Writes++
+		return n.h.LinkDel(l)
+	case ActUp:
+		l, err := n.h.LinkByName(d.Name)
+		if err != nil {
+			return err
+		}
+		n.Writes++
+		return n.h.LinkSetUp(l)
+	case ActReplace:
+		if l, err := n.h.LinkByName(d.Name); err == nil {
+			n.Writes++
+			if err := n.h.LinkDel(l); err != nil {
+				return err
+			}
+		}
+		return n.create(d)
+	case ActAdd:
+		return n.create(d)
+	case ActSet:
+		return n.set(d, *op.Old, op.Changes)
+	}
+	return fmt.Errorf("unknown action %q", op.Action)
+}
+
+// create adds the link down, then sets every managed attribute.
+func (n *Netlink) create(d Link) error {
+	attrs := netlink.LinkAttrs{Name: d.Name, MTU: d.MTU}
+	if d.MAC != "" {
+		attrs.HardwareAddr, _ = net.ParseMAC(d.MAC)
+	}
+	var l netlink.Link
+	switch d.Kind {
+	case KindBridge:
+		on, pvid := true, uint16(0)
+		// ip link add evpnbr type bridge vlan_filtering 1 vlan_default_pvid 0
+		l = &netlink.Bridge{LinkAttrs: attrs, VlanFiltering: &on, VlanDefaultPVID: &pvid}
+	case KindVRF:
+		l = &netlink.Vrf{LinkAttrs: attrs, Table: d.Table} // ip link add NAME type vrf table T
+	case KindVXLAN:
+		// ip link add vxN type vxlan id N local VTEP dstport 4789 nolearning
+		l = &netlink.Vxlan{LinkAttrs: attrs, VxlanId: int(d.VNI), SrcAddr: d.Local.AsSlice(), Port: VXLANPort, Learning: false}
+	case KindVLAN:
+		p, err := n.h.LinkByName(d.Parent)
+		if err != nil {
+			return fmt.Errorf("parent %s: %w", d.Parent, err)
+		}
+		attrs.ParentIndex = p.Attrs().Index
+		l = &netlink.Vlan{LinkAttrs: attrs, VlanId: int(d.VLANID)} // ip link add link BR name vlanV type vlan id V
+	default:
+		return fmt.Errorf("cannot create a %s", d.Kind)
+	}
+	n.Writes++
+	if err := n.h.LinkAdd(l); err != nil {
+		return err
+	}
+	n.Writes++
+	if err := n.h.LinkSetAlias(l, OwnerAlias); err != nil {
+		return err
+	}
+	var ch []string
+	if d.Master != "" {
+		ch = append(ch, "master")
+	}
+	if len(d.VLANs) > 0 {
+		ch = append(ch, "vlans")
+	}
+	if d.PVID != 0 {
+		ch = append(ch, "pvid")
+	}
+	if d.Kind == KindVXLAN {
+		ch = append(ch, "learning", "neigh_suppress")
+	}
+	if len(d.Addrs) > 0 {
+		ch = append(ch, "addrs")
+	}
+	return n.set(d, Link{Name: d.Name, Kind: d.Kind, Learning: true}, ch)
+}
+
+// set changes the named attributes of an existing link from o to d.
+func (n *Netlink) set(d, o Link, changes []string) error {
+	l, err := n.h.LinkByName(d.Name)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		n.Writes++
+		switch c {
+		case "mtu":
+			err = n.h.LinkSetMTU(l, d.MTU)
+		case "address":
+			mac, _ := net.ParseMAC(d.MAC)
+			err = n.h.LinkSetHardwareAddr(l, mac)
+		case "master":
+			if d.Master == "" {
+				err = n.h.LinkSetNoMaster(l)
+				break
+			}
+			var m netlink.Link
+			if m, err = n.h.LinkByName(d.Master); err == nil {
+				err = n.h.LinkSetMasterByIndex(l, m.Attrs().Index)
+			}
+			// A new bridge port starts with VLAN 1 unless vlan_default_pvid
+			// is 0 (it is on evpnbr); the pvid change below sets the rest.
+		case "vlans":
+			self := d.Kind == KindBridge
+			for _, v := range d.VLANs {
+				if !slices.Contains(o.VLANs, v) && err == nil {
+					err = n.h.BridgeVlanAdd(l, v, false, false, self, !self)
+				}
+			}
+			for _, v := range o.VLANs {
+				if !slices.Contains(d.VLANs, v) && err == nil {
+					err = ignore(n.h.BridgeVlanDel(l, v, false, false, self, !self), unix.ENOENT)
+				}
+			}
+		case "pvid":
+			if o.PVID != 0 && o.PVID != d.PVID {
+				err = ignore(n.h.BridgeVlanDel(l, o.PVID, true, true, false, true), unix.ENOENT)
+			}
+			if err == nil && d.PVID != 0 {
+				err = n.h.BridgeVlanAdd(l, d.PVID, true, true, false, true) // bridge vlan add dev P vid V pvid untagged
+			}
+		case "learning":
+			err = n.h.LinkSetLearning(l, d.Learning) // bridge link set dev P learning off
+		case "neigh_suppress":
+			err = n.h.LinkSetBrNeighSuppress(l, d.NeighSuppress) // bridge link set dev P neigh_suppress on
+		case "addrs":
+			for _, a := range o.Addrs {
+				if !slices.Contains(d.Addrs, a) && err == nil {
+					err = ignore(n.h.AddrDel(l, &netlink.Addr{IPNet: ipNet(a)}), unix.EADDRNOTAVAIL)
+				}
+			}
+			for _, a := range d.Addrs {
+				if !slices.Contains(o.Addrs, a) && err == nil {
+					na := &netlink.Addr{IPNet: ipNet(a)}
+					if a.Addr().Is6() {
+						na.Flags = unix.IFA_F_NODAD // anycast gateway: same address on every host
+					}
+					err = ignore(n.h.AddrAdd(l, na), unix.EEXIST)
+				}
+			}
+		default:
+			err = fmt.Errorf("unknown attribute %q", c)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", c, err)
+		}
+	}
+	return nil
+}
+
+func routeOf(r Route) *netlink.Route {
+	fam := netlink.FAMILY_V4
+	if r.Dst.Addr().Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	return &netlink.Route{Family: fam, Table: int(r.Table), Dst: ipNet(r.Dst), Type: unix.RTN_UNREACHABLE,
+		Priority: int(r.Metric), Protocol: RouteProtocol}
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func prefixOf(n *net.IPNet) netip.Prefix {
+	a, _ := netip.AddrFromSlice(n.IP)
+	ones, _ := n.Mask.Size()
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	return netip.PrefixFrom(a, ones)
+}
+
+func sortPrefixes(p []netip.Prefix) {
+	slices.SortFunc(p, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+}
+
+func findLink(ls []netlink.Link, name string) (netlink.Link, bool) {
+	for _, l := range ls {
+		if l.Attrs().Name == name {
+			return l, true
+		}
+	}
+	return nil, false
+}
+
+func ignore(err error, errno unix.Errno) error {
+	if errors.Is(err, errno) {
+		return nil
+	}
+	return err
+}
+
+func ignoreNotFound(err error) error {
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil
+	}
+	return err
+}
+
+// sysctlPath maps a key written with slashes (net/ipv4/ip_forward), which
+// keeps interface names with dots intact, to its /proc/sys file.
+func sysctlPath(key string) string {
+	return filepath.Join("/proc/sys", key)
+}
+
+func readSysctl(key string) (string, error) {
+	b, err := os.ReadFile(sysctlPath(key))
+	return strings.TrimSpace(string(b)), err
+}
+
+func writeSysctl(key, value string) error {
+	return os.WriteFile(sysctlPath(key), []byte(value), 0o644)
+}

@@ -1,0 +1,219 @@
+package kernel_test
+
+import (
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/plan"
+)
+
+// inNetns runs f on a locked OS thread inside a fresh network namespace.
+func inNetns(t *testing.T, f func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	ns, err := netns.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = netns.Set(orig)
+		ns.Close()
+	}()
+	f()
+}
+
+// requireOverlayKernel skips when the kernel lacks VRF or 802.1Q, unless
+// EVPNHOST_REQUIRE_KERNEL is set (the VM runner sets it: there a skip
+// would hide a failure).
+func requireOverlayKernel(t *testing.T, h *netlink.Handle) {
+	t.Helper()
+	err := h.LinkAdd(&netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: "probe"}, Table: 99})
+	if err == nil {
+		l, _ := h.LinkByName("probe")
+		_ = h.LinkDel(l)
+		on := true
+		err = h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "probebr"}, VlanFiltering: &on})
+		if l, lerr := h.LinkByName("probebr"); lerr == nil {
+			_ = h.LinkDel(l)
+		}
+	}
+	if err != nil {
+		if os.Getenv("EVPNHOST_REQUIRE_KERNEL") != "" {
+			t.Fatalf("kernel lacks VRF or VLAN filtering: %v", err)
+		}
+		t.Skipf("kernel lacks VRF or VLAN filtering (%v): run through the VM runner", err)
+	}
+}
+
+func converge(t *testing.T, nl *kernel.Netlink, des kernel.State) kernel.Plan {
+	t.Helper()
+	obs := observe(t, nl, des)
+	p := kernel.Diff(des, obs)
+	if _, err := nl.Apply(p.Ops()); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return p
+}
+
+func observe(t *testing.T, nl *kernel.Netlink, des kernel.State) kernel.State {
+	t.Helper()
+	var keys, ports []string
+	for _, s := range des.Sysctls {
+		keys = append(keys, s.Name)
+	}
+	for _, l := range des.Links {
+		if l.Kind == kernel.KindPort {
+			ports = append(ports, l.Name)
+		}
+	}
+	obs, err := nl.Observe(keys, ports)
+	if err != nil {
+		t.Fatalf("observe: %v", err)
+	}
+	return obs
+}
+
+func ops(p kernel.Plan) string {
+	var b strings.Builder
+	for _, o := range p.Ops() {
+		b.WriteString(o.String() + "\n")
+	}
+	return b.String()
+}
+
+func ipOut(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestPrivilegedUnderlayRoundTrip: the VTEP address and sysctls are set,
+// read back equal (a second diff is empty, zero writes), and removed;
+// a foreign address on lo survives.
+func TestPrivilegedUnderlayRoundTrip(t *testing.T) {
+	inNetns(t, func() {
+		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
+		ipOut(t, "addr", "add", "192.0.2.1/32", "dev", "lo") // not ours
+		in, err := api.Parse([]byte("host: {name: t1, asn: 65101, vtep: 10.0.0.1, uplinks: [up1]}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		des := plan.Build(in).Kernel
+		nl, err := kernel.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nl.Close()
+		converge(t, nl, des)
+		nl.Writes = 0
+		if p := kernel.Diff(des, observe(t, nl, des)); p.Len() != 0 || nl.Writes != 0 {
+			t.Fatalf("second diff not empty (%d writes):\n%s", nl.Writes, ops(p))
+		}
+		if out := ipOut(t, "-4", "addr", "show", "dev", "lo"); !strings.Contains(out, "10.0.0.1/32") || !strings.Contains(out, "lo:evpnhost") {
+			t.Fatalf("VTEP not on lo:\n%s", out)
+		}
+		converge(t, nl, kernel.State{})
+		out := ipOut(t, "-4", "addr", "show", "dev", "lo")
+		if strings.Contains(out, "10.0.0.1") || !strings.Contains(out, "192.0.2.1/32") {
+			t.Fatalf("after removal:\n%s", out)
+		}
+	})
+}
+
+// TestPrivilegedOverlayRoundTrip builds two tenants, reads every attribute
+// back (second diff empty), changes one attribute in place, then removes
+// everything and checks that only foreign objects remain.
+func TestPrivilegedOverlayRoundTrip(t *testing.T) {
+	inNetns(t, func() {
+		nl, err := kernel.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nl.Close()
+		h, _ := netlink.NewHandle()
+		defer h.Close()
+		requireOverlayKernel(t, h)
+		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
+		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
+		ipOut(t, "link", "add", "mine", "type", "bridge") // foreign: must survive
+		in, err := api.Load("testdata/overlay.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		des := plan.Build(in).Kernel
+		p := converge(t, nl, des)
+		if p.Len() == 0 {
+			t.Fatal("nothing applied")
+		}
+		nl.Writes = 0
+		if p := kernel.Diff(des, observe(t, nl, des)); p.Len() != 0 {
+			t.Fatalf("second diff not empty:\n%s", ops(p))
+		}
+		d := ipOut(t, "-d", "link", "show", "vx10")
+		for _, w := range []string{"vxlan id 10", "local 10.0.0.1", "dstport 4789", "nolearning", "master evpnbr", "neigh_suppress on", "learning off"} {
+			if !strings.Contains(d, w) {
+				t.Errorf("vx10 lacks %q:\n%s", w, d)
+			}
+		}
+		if d := ipOut(t, "-d", "link", "show", "vx20"); !strings.Contains(d, "neigh_suppress off") {
+			t.Errorf("vx20 should not suppress:\n%s", d)
+		}
+		if a := ipOut(t, "addr", "show", "vlan10"); !strings.Contains(a, "10.1.10.1/24") || !strings.Contains(a, "fd00:10::1/64") || !strings.Contains(a, "nodad") {
+			t.Errorf("vlan10 addresses:\n%s", a)
+		}
+		if r := ipOut(t, "route", "show", "table", "4001"); !strings.Contains(r, "unreachable default") || !strings.Contains(r, "metric 4278198272") {
+			t.Errorf("table 4001:\n%s", r)
+		}
+		if n := ipOut(t, "neigh", "show", "dev", "vlan10"); !strings.Contains(n, "10.1.10.11 lladdr 02:00:00:00:00:11 PERMANENT") {
+			t.Errorf("neighbors:\n%s", n)
+		}
+		fdb, _ := exec.Command("bridge", "fdb", "show", "dev", "evpnbr").CombinedOutput()
+		if !strings.Contains(string(fdb), "00:00:5e:00:01:01 vlan 10") {
+			t.Errorf("gateway fdb:\n%s", fdb)
+		}
+
+		// Change in place: MTU of one network.
+		des2 := des
+		des2.Links = append([]kernel.Link(nil), des.Links...)
+		for i := range des2.Links {
+			if des2.Links[i].Name == "vx20" {
+				des2.Links[i].MTU = 1400
+			}
+		}
+		p = converge(t, nl, des2)
+		if got := ops(p); !strings.HasPrefix(got, "set     link vx20: mtu 1450 -> 1400") || strings.Count(got, "\n") != 1 {
+			t.Fatalf("in-place change:\n%s", got)
+		}
+
+		converge(t, nl, kernel.State{})
+		after := observe(t, nl, kernel.State{})
+		if !after.Empty() {
+			t.Fatalf("objects left: %+v", after)
+		}
+		for _, foreign := range []string{"mine", "wl1", "up1"} {
+			if _, err := h.LinkByName(foreign); err != nil {
+				t.Errorf("foreign link %s gone: %v", foreign, err)
+			}
+		}
+	})
+}

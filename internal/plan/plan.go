@@ -1,0 +1,144 @@
+// Package plan turns a validated intent into the desired kernel state and
+// the desired FRR configuration model. It is pure: no I/O, no clock, and
+// the same intent always gives the same result, in a deterministic order.
+package plan
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/frr"
+	"github.com/evpnhost/evpnhost/internal/kernel"
+)
+
+// Desired is what a host should look like.
+type Desired struct {
+	Kernel kernel.State
+	FRR    frr.Config
+}
+
+// Build computes the desired state of the host described by in, which must
+// have passed validation.
+func Build(in *api.Intent) Desired {
+	h := in.Host
+	vtep := h.VTEPAddr()
+	d := Desired{FRR: frr.Config{
+		Hostname: h.Name,
+		ASN:      h.ASN,
+		RouterID: h.RouterIDAddr(),
+		VTEP:     netip.PrefixFrom(vtep, 32),
+		Uplinks:  slices.Clone(h.Uplinks),
+		BFD:      h.BFD,
+	}}
+	k := &d.Kernel
+	k.Sysctls = underlaySysctls(h.Uplinks)
+	k.LoAddrs = []netip.Prefix{netip.PrefixFrom(vtep, 32)}
+	if len(in.Tenants) == 0 {
+		return d
+	}
+
+	defMTU := h.UnderlayMTU() - api.VXLANOverhead
+	l3vlan := in.L3VLAN()
+	bridge := kernel.Link{Name: kernel.BridgeName, Kind: kernel.KindBridge, MAC: RouterMAC(vtep), Up: true}
+	var vrfs, vxlans, svis, ports []kernel.Link
+	netVLAN := map[string]uint16{}
+	for _, t := range in.Tenants {
+		lv := l3vlan[t.Name]
+		bridge.VLANs = append(bridge.VLANs, lv)
+		vrfs = append(vrfs, kernel.Link{Name: t.Name, Kind: kernel.KindVRF, Table: t.Table(), Up: true})
+		vxlans = append(vxlans, vxlan(t.L3VNI, lv, vtep, defMTU, true))
+		svis = append(svis, kernel.Link{Name: sviName(lv), Kind: kernel.KindVLAN, Parent: kernel.BridgeName,
+			VLANID: lv, Master: t.Name, MTU: defMTU, Up: true})
+		for _, af := range []string{"0.0.0.0/0", "::/0"} {
+			k.Routes = append(k.Routes, kernel.Route{Table: t.Table(), Dst: netip.MustParsePrefix(af), Metric: kernel.UnreachableMetric})
+		}
+		vrf := frr.VRF{Name: t.Name, L3VNI: t.L3VNI, RouterID: h.RouterIDAddr(), RD: t.RD}
+		if t.RouteTargets != nil {
+			vrf.RTImport = slices.Clone(t.RouteTargets.Import)
+			vrf.RTExport = slices.Clone(t.RouteTargets.Export)
+		}
+		for _, n := range t.Networks {
+			mtu := n.MTUOr(h.UnderlayMTU())
+			netVLAN[t.Name+"/"+n.Name] = n.VLAN
+			bridge.VLANs = append(bridge.VLANs, n.VLAN)
+			vxlans = append(vxlans, vxlan(n.VNI, n.VLAN, vtep, mtu, n.Suppress()))
+			gws := n.GatewayPrefixes()
+			slices.SortFunc(gws, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+			mac := n.GatewayMAC().String()
+			svis = append(svis, kernel.Link{Name: sviName(n.VLAN), Kind: kernel.KindVLAN, Parent: kernel.BridgeName,
+				VLANID: n.VLAN, Master: t.Name, MTU: mtu, MAC: mac, Addrs: gws, Up: true})
+			// Frames to the anycast MAC must stay on this host: without a
+			// local entry the bridge floods them into the VXLAN and every
+			// host routes a copy (field-notes §3).
+			k.FDB = append(k.FDB, kernel.FDB{Dev: kernel.BridgeName, MAC: mac, VLAN: n.VLAN, Self: true})
+			for _, s := range n.Subnets() {
+				if s.Addr().Is4() {
+					vrf.IPv4 = true
+				} else {
+					vrf.IPv6 = true
+				}
+			}
+		}
+		d.FRR.VRFs = append(d.FRR.VRFs, vrf)
+	}
+	slices.Sort(bridge.VLANs)
+	// SVIs cannot exceed the bridge's MTU: give it the largest one.
+	for _, v := range vxlans {
+		bridge.MTU = max(bridge.MTU, v.MTU)
+	}
+	for _, w := range in.Workloads {
+		vid := netVLAN[w.Network]
+		ports = append(ports, kernel.Link{Name: w.Interface, Kind: kernel.KindPort, Master: kernel.BridgeName, PVID: vid})
+		mac := w.HWAddr()
+		if mac == nil {
+			continue
+		}
+		k.FDB = append(k.FDB, kernel.FDB{Dev: w.Interface, MAC: mac.String(), VLAN: vid})
+		for _, ip := range w.Addrs() {
+			k.Neighs = append(k.Neighs, kernel.Neigh{Dev: sviName(vid), IP: ip, MAC: mac.String()})
+		}
+	}
+	k.Links = slices.Concat([]kernel.Link{bridge}, vrfs, vxlans, svis, ports)
+	return d
+}
+
+// RouterMAC is the bridge MAC, which FRR uses as this host's router MAC on
+// every L3VNI. It is derived from the VTEP so it is stable across applies
+// and reboots: changing it would withdraw every type-2 route behind it.
+func RouterMAC(vtep netip.Addr) string {
+	b := vtep.As4()
+	return fmt.Sprintf("02:ee:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3])
+}
+
+func vxlan(vni uint32, vlan uint16, local netip.Addr, mtu int, suppress bool) kernel.Link {
+	return kernel.Link{Name: VXLANName(vni), Kind: kernel.KindVXLAN, VNI: vni, Local: local, Master: kernel.BridgeName,
+		PVID: vlan, MTU: mtu, NeighSuppress: suppress, Learning: false, Up: true}
+}
+
+// VXLANName is the device of a VNI.
+func VXLANName(vni uint32) string { return fmt.Sprintf("vx%d", vni) }
+
+func sviName(vlan uint16) string { return fmt.Sprintf("vlan%d", vlan) }
+
+// SVIName is the SVI device of a VLAN.
+func SVIName(vlan uint16) string { return sviName(vlan) }
+
+// underlaySysctls are the settings EVPN routing needs: forwarding, loose
+// or no reverse-path filtering (ECMP over two uplinks), IPv6 on uplinks for
+// BGP unnumbered.
+func underlaySysctls(uplinks []string) []kernel.Sysctl {
+	s := []kernel.Sysctl{
+		{Name: "net/ipv4/ip_forward", Value: "1"},
+		{Name: "net/ipv6/conf/all/forwarding", Value: "1"},
+		{Name: "net/ipv4/conf/all/rp_filter", Value: "0"},
+		{Name: "net/ipv4/conf/default/rp_filter", Value: "0"},
+	}
+	for _, u := range uplinks {
+		s = append(s,
+			kernel.Sysctl{Name: "net/ipv6/conf/" + u + "/disable_ipv6", Value: "0"},
+			kernel.Sysctl{Name: "net/ipv4/conf/" + u + "/rp_filter", Value: "0"})
+	}
+	return s
+}

@@ -1,0 +1,298 @@
+// Package reconcile converges a host to an intent: it plans (desired state,
+// kernel diff, FRR delta) and applies in the order FRR needs. Its kernel
+// and FRR side effects are injected, so the sequencing is testable.
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/frr"
+	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/plan"
+)
+
+// Kernel is the kernel side (kernel.Netlink).
+type Kernel interface {
+	Observe(sysctls, ports []string) (kernel.State, error)
+	Apply(ops []kernel.Op) (int, error)
+}
+
+// FRR is the routing side (frr.Instance).
+type FRR interface {
+	CheckDaemons(names ...string) error
+	RunningConfig(ctx context.Context) (string, error)
+	Test(ctx context.Context, conf string) (frr.Delta, error)
+	Apply(ctx context.Context, conf string) error
+	JSON(ctx context.Context, cmd string, v any) error
+}
+
+// Reconciler converges one host.
+type Reconciler struct {
+	Kernel   Kernel
+	FRR      FRR
+	StateDir string // where the ownership record lives
+	Log      *slog.Logger
+	// VNIWait bounds the wait for zebra to learn new L3VNIs.
+	VNIWait time.Duration
+	// Poll is the interval between readiness checks.
+	Poll time.Duration
+}
+
+// Result is what a plan or an apply found and did.
+type Result struct {
+	Kernel     kernel.Plan
+	FRR        frr.Delta
+	FRRReloads int
+	Staged     bool // first bring-up of L3VNIs: neighbors configured last
+}
+
+// Changed reports whether anything is (or was) to be done.
+func (r Result) Changed() bool { return r.Kernel.Len() > 0 || !r.FRR.Empty() }
+
+// record is the ownership record kept in StateDir.
+type record struct {
+	Tenants []string `json:"tenants"`
+}
+
+// Plan computes what Apply would do, changing nothing.
+func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
+	var res Result
+	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
+		return res, err
+	}
+	des := plan.Build(in)
+	kp, err := r.kernelPlan(des)
+	if err != nil {
+		return res, err
+	}
+	res.Kernel = kp
+	des.FRR.Neighbors = true
+	_, delta, err := r.frrDelta(ctx, des.FRR, in)
+	res.FRR = delta
+	return res, err
+}
+
+// Apply converges the host to in. On failure the error names the step;
+// the host keeps working with what was applied so far, and the next
+// apply resumes.
+func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) {
+	var res Result
+	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
+		return res, err
+	}
+	des := plan.Build(in)
+	kp, err := r.kernelPlan(des)
+	if err != nil {
+		return res, err
+	}
+	res.Kernel = kp
+
+	rec := r.load()
+	// Record ownership of the new tenants before touching anything, so a
+	// failed apply can still clean them up later.
+	if err := r.save(record{Tenants: union(rec.Tenants, tenantNames(in))}); err != nil {
+		return res, err
+	}
+
+	running, err := r.FRR.RunningConfig(ctx)
+	if err != nil {
+		return res, fmt.Errorf("read frr running config: %w", err)
+	}
+	// FRR 8.4 must know a VRF's VNI before its devices come up and before
+	// EVPN routes arrive, or the L3VNI gets the wrong router MAC
+	// (field-notes §3/§4). On a first bring-up, configure the sessions last.
+	des.FRR.Neighbors = hasNeighbors(running, in.Host.Uplinks) || len(in.Tenants) == 0
+	res.Staged = !des.FRR.Neighbors
+
+	if _, err := r.Kernel.Apply(kp.Main); err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
+	}
+	if err := r.applyFRR(ctx, des.FRR, in, &res); err != nil {
+		return res, err
+	}
+	if _, err := r.Kernel.Apply(kp.Up); err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
+	}
+	if res.Staged {
+		if err := r.waitVNIs(ctx, in); err != nil {
+			return res, err
+		}
+		des.FRR.Neighbors = true
+		if err := r.applyFRR(ctx, des.FRR, in, &res); err != nil {
+			return res, err
+		}
+	}
+	if err := r.save(record{Tenants: tenantNames(in)}); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent, res *Result) error {
+	conf, delta, err := r.frrDelta(ctx, c, in)
+	if err != nil {
+		return err
+	}
+	res.FRR.Delete = append(res.FRR.Delete, delta.Delete...)
+	res.FRR.Add = append(res.FRR.Add, delta.Add...)
+	if delta.Empty() {
+		return nil
+	}
+	r.log().Info("reloading frr", "op", "frr-reload", "delete", len(delta.Delete), "add", len(delta.Add))
+	if err := r.FRR.Apply(ctx, conf); err != nil {
+		return fmt.Errorf("frr: %w", err)
+	}
+	res.FRRReloads++
+	return nil
+}
+
+// frrDelta renders c, merges it into the running configuration and asks
+// FRR what would change.
+func (r *Reconciler) frrDelta(ctx context.Context, c frr.Config, in *api.Intent) (string, frr.Delta, error) {
+	running, err := r.FRR.RunningConfig(ctx)
+	if err != nil {
+		return "", frr.Delta{}, fmt.Errorf("read frr running config: %w", err)
+	}
+	own := frr.Ownership{Tenants: union(r.load().Tenants, tenantNames(in))}
+	conf := frr.Merge(running, frr.Render(c), own)
+	delta, err := r.FRR.Test(ctx, conf)
+	if err != nil {
+		return conf, delta, fmt.Errorf("frr: %w", err)
+	}
+	return conf, delta, nil
+}
+
+func (r *Reconciler) kernelPlan(des plan.Desired) (kernel.Plan, error) {
+	var keys, ports []string
+	for _, s := range des.Kernel.Sysctls {
+		keys = append(keys, s.Name)
+	}
+	for _, l := range des.Kernel.Links {
+		if l.Kind == kernel.KindPort {
+			ports = append(ports, l.Name)
+		}
+	}
+	obs, err := r.Kernel.Observe(keys, ports)
+	if err != nil {
+		return kernel.Plan{}, fmt.Errorf("observe kernel: %w", err)
+	}
+	return kernel.Diff(des.Kernel, obs), nil
+}
+
+// waitVNIs polls zebra until it lists every tenant's L3VNI.
+func (r *Reconciler) waitVNIs(ctx context.Context, in *api.Intent) error {
+	wait := r.VNIWait
+	if wait == 0 {
+		wait = 60 * time.Second
+	}
+	poll := r.Poll
+	if poll == 0 {
+		poll = 200 * time.Millisecond
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		var vnis map[string]struct {
+			Type string `json:"type"`
+		}
+		err := r.FRR.JSON(ctx, "show evpn vni json", &vnis)
+		missing := []string{}
+		for _, t := range in.Tenants {
+			if v, ok := vnis[fmt.Sprint(t.L3VNI)]; !ok || v.Type != "L3" {
+				missing = append(missing, fmt.Sprintf("%s/%d", t.Name, t.L3VNI))
+			}
+		}
+		if err == nil && len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("zebra did not learn the L3VNIs %s within %s (err: %v)", strings.Join(missing, ", "), wait, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// hasNeighbors reports whether the running configuration already has the
+// uplink sessions.
+func hasNeighbors(running string, uplinks []string) bool {
+	for _, l := range strings.Split(running, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == "neighbor" && f[2] == "interface" && slices.Contains(uplinks, f[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+func daemons(in *api.Intent) []string {
+	d := []string{"zebra", "bgpd"}
+	if in.Host.BFD {
+		d = append(d, "bfdd")
+	}
+	return d
+}
+
+func tenantNames(in *api.Intent) []string {
+	var n []string
+	for _, t := range in.Tenants {
+		n = append(n, t.Name)
+	}
+	return n
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *Reconciler) log() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
+
+func (r *Reconciler) path() string { return filepath.Join(r.StateDir, "owned.json") }
+
+func (r *Reconciler) load() record {
+	var rec record
+	b, err := os.ReadFile(r.path())
+	if err == nil {
+		_ = json.Unmarshal(b, &rec)
+	}
+	return rec
+}
+
+func (r *Reconciler) save(rec record) error {
+	if r.StateDir == "" {
+		return errors.New("no state directory")
+	}
+	if err := os.MkdirAll(r.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	b, _ := json.MarshalIndent(rec, "", "  ")
+	tmp := r.path() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return os.Rename(tmp, r.path())
+}

@@ -1,0 +1,185 @@
+// Package status collects a host's EVPN state from FRR's JSON output
+// (sessions, VNIs, MACs) into one structure for humans and machines.
+package status
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+)
+
+// JSONSource runs a vtysh show command that prints JSON (frr.Instance).
+type JSONSource interface {
+	JSON(ctx context.Context, cmd string, v any) error
+}
+
+// Status is the state of one host.
+type Status struct {
+	Hostname string             `json:"hostname"`
+	ASN      uint32             `json:"asn"`
+	RouterID string             `json:"routerID"`
+	VTEP     string             `json:"vtep"`
+	Sessions []Session          `json:"sessions"`
+	VNIs     []VNI              `json:"vnis"`
+	Tenants  map[string]*Tenant `json:"tenants"`
+}
+
+// Session is a BGP session to an uplink.
+type Session struct {
+	Interface    string `json:"interface"`
+	PeerName     string `json:"peerName,omitempty"`
+	RemoteAS     uint32 `json:"remoteAS"`
+	State        string `json:"state"`
+	Uptime       string `json:"uptime,omitempty"`
+	UptimeMsec   int64  `json:"uptimeMsec"`
+	IPv4Prefixes int    `json:"ipv4PrefixesReceived"`
+	EVPNPrefixes int    `json:"evpnPrefixesReceived"`
+}
+
+// VNI is one L2 or L3 VNI as zebra sees it.
+type VNI struct {
+	VNI         uint32   `json:"vni"`
+	Type        string   `json:"type"`
+	Tenant      string   `json:"tenant,omitempty"`
+	Device      string   `json:"device,omitempty"`
+	LocalMACs   int      `json:"localMACs"`
+	RemoteMACs  int      `json:"remoteMACs"`
+	ARPND       int      `json:"arpNd"`
+	RemoteVTEPs []string `json:"remoteVTEPs"`
+}
+
+// Tenant sums a tenant's VNIs.
+type Tenant struct {
+	L3VNI       uint32   `json:"l3vni"`
+	VNIs        []uint32 `json:"vnis"`
+	LocalMACs   int      `json:"localMACs"`
+	RemoteMACs  int      `json:"remoteMACs"`
+	RemoteVTEPs []string `json:"remoteVTEPs"`
+}
+
+type bgpSummary struct {
+	IPv4 *afiSummary `json:"ipv4Unicast"`
+	EVPN *afiSummary `json:"l2VpnEvpn"`
+}
+
+type afiSummary struct {
+	RouterID string `json:"routerId"`
+	AS       uint32 `json:"as"`
+	Peers    map[string]struct {
+		Hostname   string `json:"hostname"`
+		RemoteAS   uint32 `json:"remoteAs"`
+		State      string `json:"state"`
+		Uptime     string `json:"peerUptime"`
+		UptimeMsec int64  `json:"peerUptimeMsec"`
+		PfxRcd     int    `json:"pfxRcd"`
+	} `json:"peers"`
+}
+
+// Collect reads FRR's state. vtep is the VTEP address found in the kernel.
+func Collect(ctx context.Context, src JSONSource, hostname, vtep string) (Status, error) {
+	st := Status{Hostname: hostname, VTEP: vtep, Tenants: map[string]*Tenant{}}
+	var sum bgpSummary
+	if err := src.JSON(ctx, "show bgp summary json", &sum); err != nil {
+		return st, fmt.Errorf("bgp summary: %w", err)
+	}
+	byIf := map[string]*Session{}
+	var order []string
+	add := func(a *afiSummary, evpn bool) {
+		if a == nil {
+			return
+		}
+		st.RouterID, st.ASN = a.RouterID, a.AS
+		for name, p := range a.Peers {
+			s, ok := byIf[name]
+			if !ok {
+				s = &Session{Interface: name, PeerName: p.Hostname, RemoteAS: p.RemoteAS, State: p.State, Uptime: p.Uptime, UptimeMsec: p.UptimeMsec}
+				byIf[name] = s
+				order = append(order, name)
+			}
+			if evpn {
+				s.EVPNPrefixes = p.PfxRcd
+			} else {
+				s.IPv4Prefixes = p.PfxRcd
+			}
+		}
+	}
+	add(sum.IPv4, false)
+	add(sum.EVPN, true)
+	sort.Strings(order)
+	for _, n := range order {
+		st.Sessions = append(st.Sessions, *byIf[n])
+	}
+
+	var vnis map[string]struct {
+		VNI            uint32   `json:"vni"`
+		Type           string   `json:"type"`
+		VxlanIf        string   `json:"vxlanIf"`
+		NumMacs        int      `json:"numMacs"`
+		NumArpNd       int      `json:"numArpNd"`
+		NumRemoteVteps any      `json:"numRemoteVteps"`
+		TenantVrf      string   `json:"tenantVrf"`
+		RemoteVteps    []string `json:"remoteVteps"`
+	}
+	if err := src.JSON(ctx, "show evpn vni json", &vnis); err != nil {
+		return st, fmt.Errorf("evpn vni: %w", err)
+	}
+	var macs map[string]struct {
+		Macs map[string]struct {
+			Type       string `json:"type"`
+			RemoteVtep string `json:"remoteVtep"`
+		} `json:"macs"`
+	}
+	if err := src.JSON(ctx, "show evpn mac vni all json", &macs); err != nil {
+		return st, fmt.Errorf("evpn macs: %w", err)
+	}
+	keys := make([]string, 0, len(vnis))
+	for k := range vnis {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
+	for _, k := range keys {
+		v := vnis[k]
+		out := VNI{VNI: v.VNI, Type: v.Type, Tenant: v.TenantVrf, Device: v.VxlanIf, ARPND: v.NumArpNd, RemoteVTEPs: []string{}}
+		vteps := map[string]bool{}
+		for _, m := range macs[k].Macs {
+			if m.Type == "remote" {
+				out.RemoteMACs++
+				vteps[m.RemoteVtep] = true
+			} else {
+				out.LocalMACs++
+			}
+		}
+		for _, r := range v.RemoteVteps {
+			vteps[r] = true
+		}
+		for r := range vteps {
+			out.RemoteVTEPs = append(out.RemoteVTEPs, r)
+		}
+		sort.Strings(out.RemoteVTEPs)
+		st.VNIs = append(st.VNIs, out)
+		if v.TenantVrf == "" || v.TenantVrf == "default" {
+			continue
+		}
+		t := st.Tenants[v.TenantVrf]
+		if t == nil {
+			t = &Tenant{RemoteVTEPs: []string{}}
+			st.Tenants[v.TenantVrf] = t
+		}
+		if v.Type == "L3" {
+			t.L3VNI = v.VNI
+			continue
+		}
+		t.VNIs = append(t.VNIs, v.VNI)
+		t.LocalMACs += out.LocalMACs
+		t.RemoteMACs += out.RemoteMACs
+		for _, r := range out.RemoteVTEPs {
+			if !slices.Contains(t.RemoteVTEPs, r) {
+				t.RemoteVTEPs = append(t.RemoteVTEPs, r)
+			}
+		}
+		sort.Strings(t.RemoteVTEPs)
+	}
+	return st, nil
+}

@@ -1,0 +1,25 @@
+#!/bin/bash
+# Install what evpnhost's tests and demo need on a Debian 12 machine, as
+# root: FRR and the network tools, the VM runner's packages (only when the
+# running kernel lacks VRF, 802.1Q or dummy), and the Go modules.
+# Fast and silent when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(frr frr-pythontools iproute2 iputils-ping tcpdump procps kmod)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# frr's package starts the system instance when systemd runs; evpnhost's
+# tests use their own pathspaces and never touch it.
+if [ "$(e2e/vm/needed.sh)" = vm ]; then
+	e2e/vm/deps.sh
+fi
+go mod download
