@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(frr frr-pythontools iproute2 iputils-ping tcpdump procps kmod)
+pkgs=(frr frr-pythontools iproute2 iputils-ping tcpdump procps kmod jq make)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -113,8 +113,9 @@ func Stanzas(conf string) [][]string {
 	}
 	for _, line := range strings.Split(conf, "\n") {
 		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "!") {
-			continue
+		if trimmed == "" || strings.HasPrefix(trimmed, "!") ||
+			trimmed == "Building configuration..." || trimmed == "Current configuration:" {
+			continue // vtysh chatter around show running-config
 		}
 		indented := line != strings.TrimLeft(line, " \t")
 		switch {

@@ -1,0 +1,14 @@
+#!/bin/bash
+# The privileged test tiers, run by `make test-priv` natively or inside the
+# VM (e2e/vm/run-or-native.sh): kernel round trips in throwaway namespaces,
+# then the lab scenarios. Test binaries are built beforehand on the host.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export EVPNHOST_E2E=1
+t0=$(date +%s)
+echo "== privileged kernel tests (netlink round trips in fresh namespaces)"
+(cd internal/kernel && "$root/bin/tests/kernel.test" -test.run Privileged -test.v)
+echo "== lab end-to-end scenarios"
+(cd e2e && "$root/bin/tests/e2e.test" -test.v -test.timeout 45m ${E2E_RUN:+-test.run "$E2E_RUN"})
+echo "== privileged tiers passed in $(( $(date +%s) - t0 ))s"
