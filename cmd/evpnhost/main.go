@@ -81,7 +81,7 @@ drives a lab host. See docs/intent.md for the intent file.`,
 	root.PersistentFlags().StringVar(&o.instance, "frr-instance", "", "FRR pathspace to talk to (vtysh -N NAME); empty means the system FRR")
 	root.PersistentFlags().StringVar(&o.stateDir, "state-dir", "", "where evpnhost records what it owns (default /var/lib/evpnhost, or /var/lib/evpnhost/NAME with --frr-instance)")
 	root.PersistentFlags().BoolVarP(&o.verbose, "verbose", "v", false, "log each step to stderr")
-	root.AddCommand(validateCmd(), planCmd(o), applyCmd(o), statusCmd(o))
+	root.AddCommand(validateCmd(), planCmd(o), applyCmd(o), statusCmd(o), agentCmd(o))
 	return root
 }
 
@@ -188,6 +188,11 @@ func printPlan(c *cobra.Command, res reconcile.Result) {
 		fmt.Fprintf(w, "  %s\n", op)
 	}
 	fmt.Fprintf(w, "FRR configuration (-%d +%d lines):\n", len(res.FRR.Delete), len(res.FRR.Add))
+	defer func() {
+		if len(res.Missing) > 0 {
+			fmt.Fprintf(w, "Workloads left out, interface not found: %v\n", res.Missing)
+		}
+	}()
 	for _, l := range res.FRR.Delete {
 		fmt.Fprintf(w, "  - %s\n", l)
 	}
@@ -218,17 +223,21 @@ in which case nothing is touched.`,
 			}
 			defer done()
 			res, err := r.Apply(c.Context(), in)
-			w := c.OutOrStdout()
-			if err != nil {
+			var missing *reconcile.MissingError
+			if err != nil && !errors.As(err, &missing) {
 				return exitError{exitFailed, fmt.Errorf("apply failed: %w", err)}
 			}
-			nl := r.Kernel.(*kernel.Netlink)
-			if !res.Changed() {
-				fmt.Fprintf(w, "No changes: %d netlink writes, %d FRR reloads.\n", nl.Writes, res.FRRReloads)
-				return nil
+			w := c.OutOrStdout()
+			writes := r.Kernel.(*kernel.Netlink).Writes
+			if res.Changed() {
+				printPlan(c, res)
+				fmt.Fprintf(w, "Applied: %d kernel operations (%d netlink writes), %d FRR reloads.\n", res.Kernel.Len(), writes, res.FRRReloads)
+			} else {
+				fmt.Fprintf(w, "No changes: %d netlink writes, %d FRR reloads.\n", writes, res.FRRReloads)
 			}
-			printPlan(c, res)
-			fmt.Fprintf(w, "Applied: %d kernel operations (%d netlink writes), %d FRR reloads.\n", res.Kernel.Len(), nl.Writes, res.FRRReloads)
+			if missing != nil {
+				return exitError{exitFailed, missing}
+			}
 			return nil
 		},
 	}

@@ -554,3 +554,44 @@ func readSysctl(key string) (string, error) {
 func writeSysctl(key, value string) error {
 	return os.WriteFile(sysctlPath(key), []byte(value), 0o644)
 }
+
+// RefreshNeighbors asks the kernel to re-resolve every learnt neighbor on
+// the owned SVIs that is no longer confirmed (STALE), so workloads that
+// evpnhost did not attach itself (and whose MAC/IP it cannot install as
+// permanent entries) keep their type-2 routes while they live: zebra
+// withdraws a MAC/IP route once its entry ages out, and with ARP
+// suppression nobody relearns it (field-notes §4). The kernel probes with
+// unicast ARP/NS, like `ip neigh change IP dev SVI use` would trigger.
+// It returns how many entries were refreshed.
+func (n *Netlink) RefreshNeighbors() (int, error) {
+	links, err := retry(n.h.LinkList)
+	if err != nil {
+		return 0, fmt.Errorf("list links: %w", err)
+	}
+	count := 0
+	for _, l := range links {
+		if l.Attrs().Alias != OwnerAlias || l.Type() != "vlan" {
+			continue
+		}
+		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+			ns, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(l.Attrs().Index, fam) })
+			if err != nil {
+				return count, fmt.Errorf("list neighbors of %s: %w", l.Attrs().Name, err)
+			}
+			for _, e := range ns {
+				if e.State&netlink.NUD_STALE == 0 || e.Flags&netlink.NTF_EXT_LEARNED != 0 {
+					continue
+				}
+				// NTF_USE makes the kernel treat the entry as used: a
+				// stale entry goes through DELAY to PROBE.
+				ref := netlink.Neigh{LinkIndex: e.LinkIndex, Family: fam, IP: e.IP, HardwareAddr: e.HardwareAddr,
+					State: netlink.NUD_STALE, Flags: netlink.NTF_USE}
+				if err := n.h.NeighSet(&ref); err != nil && !errors.Is(err, unix.ENOENT) {
+					return count, fmt.Errorf("refresh %s on %s: %w", e.IP, l.Attrs().Name, err)
+				}
+				count++
+			}
+		}
+	}
+	return count, nil
+}

@@ -53,7 +53,8 @@ type Result struct {
 	Kernel     kernel.Plan
 	FRR        frr.Delta
 	FRRReloads int
-	Staged     bool // first bring-up of L3VNIs: neighbors configured last
+	Staged     bool     // first bring-up of L3VNIs: neighbors configured last
+	Missing    []string // workload interfaces that do not exist
 }
 
 // Changed reports whether anything is (or was) to be done.
@@ -71,11 +72,11 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 		return res, err
 	}
 	des := plan.Build(in)
-	kp, err := r.kernelPlan(des)
+	kp, missing, err := r.kernelPlan(des)
 	if err != nil {
 		return res, err
 	}
-	res.Kernel = kp
+	res.Kernel, res.Missing = kp, missing
 	des.FRR.Neighbors = true
 	_, delta, err := r.frrDelta(ctx, des.FRR, in)
 	res.FRR = delta
@@ -91,11 +92,11 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 		return res, err
 	}
 	des := plan.Build(in)
-	kp, err := r.kernelPlan(des)
+	kp, missing, err := r.kernelPlan(des)
 	if err != nil {
 		return res, err
 	}
-	res.Kernel = kp
+	res.Kernel, res.Missing = kp, missing
 
 	rec := r.load()
 	// Record ownership of the new tenants before touching anything, so a
@@ -135,6 +136,9 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	if err := r.save(record{Tenants: tenantNames(in)}); err != nil {
 		return res, err
 	}
+	if len(missing) > 0 {
+		return res, &MissingError{Interfaces: missing}
+	}
 	return res, nil
 }
 
@@ -172,7 +176,7 @@ func (r *Reconciler) frrDelta(ctx context.Context, c frr.Config, in *api.Intent)
 	return conf, delta, nil
 }
 
-func (r *Reconciler) kernelPlan(des plan.Desired) (kernel.Plan, error) {
+func (r *Reconciler) kernelPlan(des plan.Desired) (kernel.Plan, []string, error) {
 	var keys, ports []string
 	for _, s := range des.Kernel.Sysctls {
 		keys = append(keys, s.Name)
@@ -184,9 +188,50 @@ func (r *Reconciler) kernelPlan(des plan.Desired) (kernel.Plan, error) {
 	}
 	obs, err := r.Kernel.Observe(keys, ports)
 	if err != nil {
-		return kernel.Plan{}, fmt.Errorf("observe kernel: %w", err)
+		return kernel.Plan{}, nil, fmt.Errorf("observe kernel: %w", err)
 	}
-	return kernel.Diff(des.Kernel, obs), nil
+	missing := skipMissingPorts(&des.Kernel, obs)
+	return kernel.Diff(des.Kernel, obs), missing, nil
+}
+
+// skipMissingPorts drops workloads whose interface does not exist (yet)
+// from the desired state, with their FDB and neighbor entries: advertising
+// a workload that is not there would attract its traffic here. The rest of
+// the intent is applied; the caller reports the missing ones.
+func skipMissingPorts(des *kernel.State, obs kernel.State) []string {
+	var missing []string
+	des.Links = slices.DeleteFunc(des.Links, func(l kernel.Link) bool {
+		if _, ok := obs.Link(l.Name); l.Kind == kernel.KindPort && !ok {
+			missing = append(missing, l.Name)
+			return true
+		}
+		return false
+	})
+	if len(missing) == 0 {
+		return nil
+	}
+	gone := map[string]bool{}
+	for _, m := range missing {
+		gone[m] = true
+	}
+	var macs []string
+	des.FDB = slices.DeleteFunc(des.FDB, func(f kernel.FDB) bool {
+		if gone[f.Dev] {
+			macs = append(macs, f.MAC)
+			return true
+		}
+		return false
+	})
+	des.Neighs = slices.DeleteFunc(des.Neighs, func(n kernel.Neigh) bool { return slices.Contains(macs, n.MAC) })
+	return missing
+}
+
+// MissingError reports workloads left out because their interface does
+// not exist; everything else was applied.
+type MissingError struct{ Interfaces []string }
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("workload interfaces not found, not attached: %s (create them, then apply again)", strings.Join(e.Interfaces, ", "))
 }
 
 // waitVNIs polls zebra until it lists every tenant's L3VNI.
@@ -290,6 +335,9 @@ func (r *Reconciler) save(rec record) error {
 		return fmt.Errorf("state: %w", err)
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
+	if old, err := os.ReadFile(r.path()); err == nil && string(old) == string(b) {
+		return nil // unchanged: a no-op apply writes nothing
+	}
 	tmp := r.path() + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("state: %w", err)
