@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # lab/lab.sh -- evpnhost lab fabric: 2 TORs (FRR, hand-written configs) and
 # 3 dual-homed hosts (h1..h3), each in its own network namespace, each with
-# its own FRR instance (FRR "pathspace" = namespace name).
+# its own FRR instance (FRR "pathspace" = namespace name). Around them:
+# workload namespaces (one per "workloads:" entry of lab/intents/hN.yaml,
+# rtap3 behind a TAP like a VM), a bare-metal server bm1 on tor1's
+# hand-configured VNI 10, and tor2 as the border of tenant red towards ext.
 #
-#   lab.sh up [--reference]   (re)build the lab: down, wires, FRR, TOR config,
+#   lab.sh up [--reference]   (re)build the lab: down, wires, TOR devices,
+#                             FRR, TOR config, workloads,
 #                             then configure the hosts with evpnhost (default)
 #                             or with lab/testdata/host-reference.conf.tmpl
 #                             (--reference), then wait for convergence.
@@ -18,6 +22,8 @@
 #   EVPNHOST     evpnhost binary (default: <repo>/bin/evpnhost)
 #   LAB_TIMEOUT  convergence deadline in seconds (default: 60)
 #   LAB_PIMD=1   also start pimd in every instance
+#   TAPWIRE      TAP relay binary (default: <repo>/bin/tapwire, built from
+#                lab/tapwire when missing or older than its source)
 #
 # See docs/lab.md.
 set -euo pipefail
@@ -28,6 +34,9 @@ LAB_PREFIX=${LAB_PREFIX:-}
 EVPNHOST=${EVPNHOST:-$REPO_DIR/bin/evpnhost}
 LAB_TIMEOUT=${LAB_TIMEOUT:-60}
 LAB_PIMD=${LAB_PIMD:-0}
+TAPWIRE=${TAPWIRE:-$REPO_DIR/bin/tapwire}
+# pid and log files of the lab's background processes (tapwire)
+LAB_RUN=/run/evpnhost-lab
 
 FRR_BIN=/usr/lib/frr
 FRR_ETC=/etc/frr
@@ -38,6 +47,11 @@ TORS=(tor1 tor2)
 HOSTS=(h1 h2 h3)
 # host uplink -> TOR it is wired to (the TOR port is named after the host)
 declare -A UPLINK_TOR=([up1]=tor1 [up2]=tor2)
+# namespaces of the edge nodes (no FRR): bare-metal server behind tor1 and
+# the "internet" behind tor2
+EDGES=(bm1 ext)
+# workload MTU: underlay 1500 - 50 bytes VXLAN/UDP/IP/Ethernet overhead
+WL_MTU=1450
 
 DAEMONS=(zebra bgpd staticd bfdd)
 [[ $LAB_PIMD == 1 ]] && DAEMONS+=(pimd)
@@ -123,6 +137,11 @@ frr_dirs() {
 }
 
 # frr_start_daemon NODE DAEMON
+# zebra_opts: zebra gets a large netlink receive buffer (-s), as in
+# Debian's /etc/frr/daemons: evpnhost creates dozens of devices in one
+# burst and an overrun socket makes zebra miss interface addresses.
+zebra_opts=(-s 90000000)
+
 frr_start_daemon() {
 	local n=$1 d=$2 i
 	i=$(ns "$n")
@@ -137,11 +156,12 @@ frr_start_daemon() {
 	# whose hostname is the node name. ip netns exec does not do UTS.
 	# stderr: only what is printed before logging is set up; zebra's
 	# "Disabling MPLS support (no kernel support)" is expected (no mpls module).
-	local err rc=0
+	local err rc=0 zebra_extra=()
+	[[ $d == zebra ]] && zebra_extra=("${zebra_opts[@]}")
 	err=$(mktemp)
 	# shellcheck disable=SC2016 # $0/$@ are expanded by the inner sh
 	ip netns exec "$i" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$n" \
-		"$FRR_BIN/$d" -d -N "$i" -F datacenter -P 0 \
+		"$FRR_BIN/$d" -d -N "$i" -F datacenter -P 0 ${zebra_extra[@]+"${zebra_extra[@]}"} \
 		--log "file:$FRR_RUN/$i/$d.log" --log-level informational 2>"$err" || rc=$?
 	grep -v 'Disabling MPLS support' "$err" >&2 || true
 	rm -f "$err"
@@ -155,14 +175,14 @@ frr_start() {
 	i=$(ns "$n")
 	frr_dirs "$n"
 	frr_start_daemon "$n" zebra
-	poll 10 "$i zebra.vty" test -S "$FRR_RUN/$i/zebra.vty" || die "zebra of $i did not start"
+	poll 60 "$i zebra.vty" test -S "$FRR_RUN/$i/zebra.vty" || die "zebra of $i did not start"
 	for d in "${DAEMONS[@]:1}"; do
 		frr_start_daemon "$n" "$d"
 	done
 	for d in "${DAEMONS[@]}"; do
-		poll 10 "$i $d.vty" test -S "$FRR_RUN/$i/$d.vty" || die "$d of $i did not start"
+		poll 60 "$i $d.vty" test -S "$FRR_RUN/$i/$d.vty" || die "$d of $i did not start"
 	done
-	poll 10 "vtysh -N $i" vtysh -N "$i" -c 'show version' || die "vtysh -N $i does not answer"
+	poll 60 "vtysh -N $i" vtysh -N "$i" -c 'show version' || die "vtysh -N $i does not answer"
 }
 
 # frr_pids NS...: pids of FRR daemons of the given instances: a binary from
@@ -271,6 +291,260 @@ tor_config() {
 	vtysh -N "$i" -b >/dev/null
 }
 
+# --------------------------------------------- tor1: bare metal on VNI 10 --
+
+# tor1_bare_metal: tor1 acting as a third-party switch with a hand-configured
+# VLAN-VNI mapping: server bm1 on an access port, bridged to VNI 10 (the
+# tenant red "web" network of the hosts). On a Cumulus box this is
+# "bridge-access 10 + vxlan-id 10", on EOS "vxlan vlan 10 vni 10". A plain
+# (not VLAN-aware) bridge: one bridge per VNI, the traditional Linux model.
+# FRR on tor1 (advertise-all-vni in lab/tor1.conf) announces type-3 (flood
+# list) and type-2 (bm1's MAC) routes for VNI 10 with next hop 10.255.0.1.
+tor1_bare_metal() {
+	local t b
+	t=$(ns tor1)
+	b=$(ns bm1)
+	ip netns add "$b"
+	ip -n "$t" link add br10 type bridge
+	# nolearning: remote MACs come from EVPN (zebra installs them), not from
+	# data-plane learning; local 10.255.0.1 = tor1's loopback/VTEP address.
+	ip -n "$t" link add vx10 mtu "$WL_MTU" type vxlan id 10 local 10.255.0.1 \
+		dstport 4789 nolearning
+	ip -n "$t" link set vx10 master br10
+	ip -n "$t" link add bm1 mtu "$WL_MTU" type veth \
+		peer name eth0 netns "$b" mtu "$WL_MTU" address 02:00:00:00:01:00
+	ip -n "$t" link set bm1 master br10
+	ip netns exec "$t" bridge link set dev vx10 learning off
+	# pure L2 on the switch: no IPv6 link-locals/RS of its own in VNI 10
+	ip netns exec "$t" sysctl -qw net.ipv6.conf.br10.disable_ipv6=1 \
+		net.ipv6.conf.vx10.disable_ipv6=1 net.ipv6.conf.bm1.disable_ipv6=1
+	ip -n "$t" link set bm1 up
+	ip -n "$t" link set vx10 up
+	ip -n "$t" link set br10 up
+	# the server: gateway 10.1.10.1 = the hosts' anycast gateway of red/web
+	ns_endpoint "$b" 10.1.10.100/24 fd00:10::100/64 10.1.10.1 fd00:10::1
+	log "  $t: br10 + vx10 (VNI 10, VTEP 10.255.0.1) + port bm1 -> $b 10.1.10.100"
+}
+
+# ---------------------------------------------- tor2: border of tenant red --
+
+# tor2_border_create: tor2 as the border leaf of tenant red: VRF red
+# (table 4001) with L3VNI 4001 (bridge br4001 = the L3VNI's SVI, vx4001 its
+# only port) and a routed port ext0 in VRF red towards namespace ext (stands
+# for the internet / edge router). No tenant blue on tor2.
+# QUIRK (FRR 8.4): the devices are created DOWN here; the FRR config
+# ("vrf red / vni 4001") is loaded next and only then tor2_border_up sets
+# them up, so zebra already knows that vrf red owns VNI 4001 when the
+# VXLAN device comes up (otherwise the L3VNI can stay down / unmapped).
+tor2_border_create() {
+	local t x
+	t=$(ns tor2)
+	x=$(ns ext)
+	ip -n "$t" link add red type vrf table 4001
+	# fixed MAC: it is the router MAC in tor2's type-5 routes
+	ip -n "$t" link add br4001 address 02:00:0a:ff:00:02 type bridge
+	ip -n "$t" link set br4001 master red
+	ip -n "$t" link add vx4001 mtu "$WL_MTU" type vxlan id 4001 local 10.255.0.2 \
+		dstport 4789 nolearning
+	ip -n "$t" link set vx4001 master br4001
+	ip netns exec "$t" bridge link set dev vx4001 learning off
+	ip netns exec "$t" sysctl -qw net.ipv6.conf.vx4001.disable_ipv6=1 \
+		net.ipv6.conf.br4001.disable_ipv6=1
+	ip netns add "$x"
+	ip -n "$t" link add ext0 type veth peer name eth0 netns "$x"
+	ip -n "$t" link set ext0 master red
+	ip -n "$t" addr add 192.0.2.1/24 dev ext0
+	ns_endpoint "$x" 192.0.2.10/24 "" 192.0.2.1 ""
+	log "  $t: vrf red (table 4001) + br4001/vx4001 (L3VNI 4001) + ext0 192.0.2.1 -> $x 192.0.2.10 (down until FRR config)"
+}
+
+tor2_border_up() {
+	local t d
+	t=$(ns tor2)
+	for d in red vx4001 br4001 ext0; do
+		ip -n "$t" link set "$d" up
+	done
+	log "  $(ns tor2): vrf red, br4001, vx4001, ext0 up"
+}
+
+# ---------------------------------------------------------------- workloads --
+
+# ns_endpoint NS ADDR4/LEN ADDR6/LEN GW4 GW6: configure eth0 (already in NS,
+# peer already up) as an end system: lo up, eth0 up, addresses, default
+# routes. Empty ADDR6/GW6: IPv4 only. IPv6 DAD is off (accept_dad=0 and
+# "nodad"), so the addresses are usable at once: tests need not wait.
+ns_endpoint() {
+	local n=$1 a4=$2 a6=$3 g4=$4 g6=$5
+	ip -n "$n" link set lo up
+	ip netns exec "$n" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
+	ip -n "$n" link set eth0 up
+	ip -n "$n" addr add "$a4" dev eth0
+	ip -n "$n" route add default via "$g4" dev eth0
+	if [[ -n $a6 ]]; then
+		ip -n "$n" addr add "$a6" dev eth0 nodad
+		# the /64 connected route appears with the address; poll anyway
+		poll 10 "$n IPv6 default route" ip -n "$n" -6 route replace default via "$g6" dev eth0 ||
+			die "$n: cannot add IPv6 default route via $g6"
+	fi
+}
+
+# workloads HOST: the "workloads:" entries of lab/intents/HOST.yaml, one per
+# line: NAME NETWORK INTERFACE MAC IP,IP...
+# Tiny parser for exactly the intents' flow style, one entry per line:
+#   - {name: X, network: T/N, interface: X, mac: "M", ips: [A, "B"]}
+# (quotes and braces dropped, "ips: [...]" cut out first because its commas
+# are not field separators, then "key: value" pairs split on ", ").
+workloads() {
+	awk '
+		/^workloads:/ { w = 1; next }
+		/^[^ \t#-]/   { w = 0 }                 # next top-level key
+		w && /^[ \t]*- *\{/ {
+			s = $0
+			gsub(/["{}]/, "", s); sub(/^[ \t]*- */, "", s)
+			ips = s; sub(/.*ips: *\[/, "", ips); sub(/\].*/, "", ips); gsub(/ /, "", ips)
+			sub(/,? *ips: *\[[^]]*\]/, "", s)
+			delete f
+			n = split(s, kv, /, */)
+			for (i = 1; i <= n; i++) {
+				k = kv[i]; sub(/:.*/, "", k); gsub(/ /, "", k)
+				v = kv[i]; sub(/^[^:]*: */, "", v)
+				f[k] = v
+			}
+			print f["name"], f["network"], f["interface"], f["mac"], ips
+		}' "$LAB_DIR/intents/$1.yaml"
+}
+
+# all_workload_names: workload names of all hosts (= namespace names)
+all_workload_names() {
+	local h name _
+	for h in "${HOSTS[@]}"; do
+		while read -r name _; do echo "$name"; done < <(workloads "$h")
+	done
+}
+
+# workload_add HOST NAME NETWORK IFACE MAC IPS: namespace NAME whose eth0
+# (MAC, IPs) is wired to interface IFACE of host HOST. evpnhost (the apply
+# step) then puts IFACE into the tenant bridge.
+# Gateway rule (hardcoded, true for every network of the lab): the first host
+# address of the subnet, i.e. x.y.z.1 for IPv4 (/24) and P::1 for an IPv6
+# address P::H (/64).
+workload_add() {
+	local h=$1 name=$2 net=$3 ifc=$4 mac=$5 ips=$6
+	local i w ip a4="" a6="" g4="" g6="" peer
+	i=$(ns "$h")
+	w=$(ns "$name")
+	for ip in ${ips//,/ }; do
+		if [[ $ip == *:* ]]; then
+			a6=$ip/64; g6=${ip%::*}::1
+		else
+			a4=$ip/24; g4=${ip%.*}.1
+		fi
+	done
+	[[ -n $a4 ]] || die "workload $name: no IPv4 address in lab/intents/$h.yaml"
+	ip netns add "$w"
+	if [[ $ifc == rtap* ]]; then
+		# VM case: IFACE is a TAP device held by tapwire (like QEMU holds a
+		# VM's tap); the "VM" is namespace NAME, its NIC eth0 is the far end
+		# of the veth IFACE-wire that tapwire relays frames from/to.
+		peer=$ifc-wire
+	else
+		peer=$ifc
+	fi
+	ip link add "$peer" netns "$i" mtu "$WL_MTU" type veth \
+		peer name eth0 netns "$w" mtu "$WL_MTU" address "$mac"
+	if [[ $ifc == rtap* ]]; then
+		# the relay end carries no traffic of its own (no IPv6 RS/ND)
+		ip netns exec "$i" sysctl -qw "net.ipv6.conf.$peer.disable_ipv6=1"
+		ip -n "$i" link set "$peer" up
+		tapwire_start "$h" "$ifc" "$peer"
+	fi
+	ip -n "$i" link set "$ifc" mtu "$WL_MTU" up
+	ns_endpoint "$w" "$a4" "$a6" "$g4" "$g6"
+	local via=""
+	[[ $peer != "$ifc" ]] && via=" (TAP, tapwire <-> $peer)"
+	log "  $i:$ifc$via <-> $w:eth0 $mac $net $a4 $a6 gw $g4 $g6"
+}
+
+workloads_up() {
+	local h name net ifc mac ips
+	for h in "${HOSTS[@]}"; do
+		while read -r name net ifc mac ips; do
+			[[ -n $name && -n $net && -n $ifc && -n $mac && -n $ips ]] ||
+				die "lab/intents/$h.yaml: cannot parse workload '$name $net $ifc $mac $ips'"
+			workload_add "$h" "$name" "$net" "$ifc" "$mac" "$ips"
+		done < <(workloads "$h")
+	done
+}
+
+# ----------------------------------------------------------------- tapwire --
+
+# tapwire_build: bin/tapwire from lab/tapwire when missing or older than
+# its source.
+tapwire_build() {
+	local src=$LAB_DIR/tapwire/main.go
+	[[ -x $TAPWIRE && ! $src -nt $TAPWIRE ]] && return 0
+	command -v go >/dev/null || die "$TAPWIRE missing/outdated and no go to build it"
+	log "building $TAPWIRE"
+	(cd "$REPO_DIR" && GOFLAGS=-buildvcs=false go build -o "$TAPWIRE" ./lab/tapwire) ||
+		die "go build ./lab/tapwire failed"
+}
+
+tap_pidfile() { echo "$LAB_RUN/$(ns "$1")-$2.pid"; }
+
+# tap_ready NS TAP: TAP exists, is up and has carrier (LOWER_UP: tapwire
+# holds it open).
+tap_ready() {
+	ip -n "$1" -o link show "$2" 2>/dev/null | grep -q 'LOWER_UP'
+}
+
+# tapwire_start HOST TAP WIRE: run tapwire in HOST's namespace in the
+# background (pid file in $LAB_RUN, log next to it), wait for its TAP.
+tapwire_start() {
+	local h=$1 tap=$2 wire=$3 i pf pid
+	i=$(ns "$h")
+	pf=$(tap_pidfile "$h" "$tap")
+	install -d -m 0755 "$LAB_RUN"
+	# ip netns exec execs tapwire in place: $! is tapwire's pid.
+	ip netns exec "$i" "$TAPWIRE" -tap "$tap" -wire "$wire" \
+		</dev/null >"${pf%.pid}.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$pf"
+	poll 10 "$i TAP $tap" ip -n "$i" link show "$tap" ||
+		die "tapwire did not create $i:$tap (see ${pf%.pid}.log)"
+	ip -n "$i" link set "$tap" mtu "$WL_MTU" up
+	poll 10 "$i TAP $tap carrier" tap_ready "$i" "$tap" ||
+		die "$i:$tap has no carrier (see ${pf%.pid}.log)"
+	kill -0 "$pid" 2>/dev/null || die "tapwire exited (see ${pf%.pid}.log)"
+}
+
+# is_tapwire PID: PID is a running tapwire (pid files can be stale).
+is_tapwire() {
+	local -a argv
+	mapfile -d '' -t argv 2>/dev/null <"/proc/$1/cmdline" || return 1
+	[[ ${argv[0]:-} == */tapwire ]]
+}
+
+tapwire_gone() { ! is_tapwire "$1"; }
+
+# tapwire_stop: end the lab's tapwire processes (pid files of this
+# LAB_PREFIX only; TERM, then KILL after 5 s).
+tapwire_stop() {
+	local h name net ifc _ f pid
+	for h in "${HOSTS[@]}"; do
+		while read -r name net ifc _; do
+			[[ $ifc == rtap* ]] && tap_pidfile "$h" "$ifc"
+		done < <(workloads "$h")
+	done | while read -r f; do
+		[[ -e $f ]] || continue
+		pid=$(cat "$f" 2>/dev/null || true)
+		if [[ -n $pid ]] && is_tapwire "$pid"; then
+			kill "$pid" 2>/dev/null || true
+			poll 5 "tapwire $pid to exit" tapwire_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+		fi
+		rm -f "$f" "${f%.pid}.log"
+	done
+}
+
 # ------------------------------------------------------------------ hosts --
 
 # Kernel side of a host, as evpnhost would do it (reference mode only).
@@ -371,16 +645,30 @@ converge() {
 
 # --------------------------------------------------------------- commands --
 
+# netns_del NS...: delete those of the namespaces that exist (one
+# "ip netns list" for all: forks are expensive in the VM).
+netns_del() {
+	local n
+	local -A have=()
+	for n in $(ip netns list | awk '{print $1}'); do have[$n]=1; done
+	for n in "$@"; do
+		[[ -n ${have[$n]:-} ]] || continue
+		ip netns del "$n" 2>/dev/null || warn "could not delete netns $n"
+	done
+}
+
 cmd_down() {
 	local n i
-	local -a inst=()
+	local -a inst=() others=()
 	need_root
+	# tapwire first: its TAP lives in a host namespace
+	tapwire_stop
 	for n in $(all_nodes); do inst+=("$(ns "$n")"); done
 	frr_stop "${inst[@]}"
+	# workload and edge namespaces too (their veth peers go with them)
+	for n in $(all_workload_names) "${EDGES[@]}"; do others+=("$(ns "$n")"); done
+	netns_del "${inst[@]}" "${others[@]}"
 	for i in "${inst[@]}"; do
-		if ip netns list | awk '{print $1}' | grep -qxF "$i"; then
-			ip netns del "$i" 2>/dev/null || warn "could not delete netns $i"
-		fi
 		# only the lab's own instance dirs; /etc/frr, /run/frr stay
 		rm -rf -- "${FRR_ETC:?}/$i" "${FRR_RUN:?}/$i"
 	done
@@ -395,22 +683,38 @@ cmd_up() {
 		*) die "usage: lab.sh up [--reference]" ;;
 	esac
 	preflight
+	tapwire_build
 	log "down (idempotent up)"
 	cmd_down
 	log "namespaces and wires"
 	wires
 	for t in "${TORS[@]}"; do tor_kernel "$t"; done
 	for h in "${HOSTS[@]}"; do host_links_up "$h"; done
-	log "FRR instances (${DAEMONS[*]})"
+	log "tor1: bare-metal server bm1 on VNI 10"
+	tor1_bare_metal
+	log "tor2: border of tenant red (VRF red, L3VNI 4001, ext)"
+	tor2_border_create
+	log "FRR instances (${DAEMONS[*]}), all nodes at once"
+	# Nodes are independent: start their FRR instances in parallel (under
+	# the VM's emulation each start takes seconds of process spawning).
+	local fpids=() fn
 	for n in $(all_nodes); do
-		frr_start "$n"
-		log "  $(ns "$n") FRR up"
+		frr_start "$n" &
+		fpids+=($!)
+	done
+	read -r -a fn <<<"$(all_nodes)"
+	for k in "${!fpids[@]}"; do
+		wait "${fpids[$k]}" || die "FRR of $(ns "${fn[$k]}") failed to start"
+		log "  $(ns "${fn[$k]}") FRR up"
 	done
 	log "TOR configs"
 	for t in "${TORS[@]}"; do
 		tor_config "$t"
 		log "  $(ns "$t") <- lab/$t.conf"
 	done
+	tor2_border_up
+	log "workloads (lab/intents/hN.yaml workloads:)"
+	workloads_up
 	case $mode in
 		reference)
 			log "hosts: reference config (lab/testdata/host-reference.conf.tmpl)"
@@ -426,11 +730,26 @@ cmd_up() {
 				log "lab up (fabric only) in $(elapsed "$T0")s"
 				return 0
 			fi
-			log "hosts: evpnhost apply ($EVPNHOST)"
+			log "hosts: evpnhost apply ($EVPNHOST), all hosts at once"
+			# The hosts are independent (as in a real fabric): apply them
+			# in parallel, each output kept apart and shown on failure.
+			local pids=() outs=() k rc=0
 			for h in "${HOSTS[@]}"; do
-				host_config_evpnhost "$h"
-				log "  $(ns "$h") configured by evpnhost"
+				outs+=("$(mktemp)")
+				host_config_evpnhost "$h" >"${outs[-1]}" 2>&1 &
+				pids+=($!)
 			done
+			for k in "${!HOSTS[@]}"; do
+				if wait "${pids[$k]}"; then
+					log "  $(ns "${HOSTS[$k]}") configured by evpnhost"
+				else
+					rc=1
+					log "  $(ns "${HOSTS[$k]}"): evpnhost apply FAILED:"
+					cat "${outs[$k]}" >&2
+				fi
+				rm -f "${outs[$k]}"
+			done
+			(( rc == 0 )) || die "evpnhost apply failed"
 			;;
 	esac
 	log "waiting for convergence (deadline ${LAB_TIMEOUT}s)"
