@@ -118,10 +118,29 @@ func (in *Intent) Validate() error {
 	v.host(&in.Host)
 	v.tenants(in)
 	v.workloads(in)
+	v.bridgePorts(in)
 	if len(v.problems) == 0 {
 		return nil
 	}
 	return &ValidationError{Problems: v.problems}
+}
+
+// MaxBridgePorts is the Linux bridge's port limit (BR_MAX_PORTS - 1).
+// Every VNI (one VXLAN device each) and every workload is a port of the
+// one bridge evpnbr.
+const MaxBridgePorts = 1023
+
+// bridgePorts checks that every VXLAN device and workload fits on the
+// bridge: the kernel refuses the 1024th port ("exchange full").
+func (v *validator) bridgePorts(in *Intent) {
+	n := len(in.Workloads)
+	for _, t := range in.Tenants {
+		n += 1 + len(t.Networks)
+	}
+	if n > MaxBridgePorts {
+		v.add("tenants", "%d VNIs and workloads need %d ports on the bridge; a Linux bridge holds at most %d "+
+			"(one VXLAN device per VNI, as FRR 8.4 requires)", n, n, MaxBridgePorts)
+	}
 }
 
 type validator struct {

@@ -232,13 +232,16 @@ func TestL3VLANExhausted(t *testing.T) {
 	}
 	in.Tenants[1].Networks = append(in.Tenants[1].Networks, nets...)
 	err := in.Validate()
-	want := "tenants[0].vlan: no free VLAN left in 3000..4094 for the l3vni: set vlan\ntenants[1].vlan: no free VLAN left in 3000..4094 for the l3vni: set vlan"
-	if err == nil || err.Error() != want {
+	// So many networks also exceed the bridge's port limit: that problem
+	// is reported too (see TestValidateBridgePortLimit), and only that
+	// one remains once the tenants have explicit VLANs.
+	want := "tenants[0].vlan: no free VLAN left in 3000..4094 for the l3vni: set vlan\ntenants[1].vlan: no free VLAN left in 3000..4094 for the l3vni: set vlan\ntenants: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("got %v, want\n%s", err, want)
 	}
 	in.Tenants[0].VLAN = 100
 	in.Tenants[1].VLAN = 101
-	if err := in.Validate(); err != nil {
+	if err := in.Validate(); err == nil || strings.Contains(err.Error(), "no free VLAN") || !strings.Contains(err.Error(), "ports on the bridge") {
 		t.Fatal(err)
 	}
 }
@@ -293,4 +296,20 @@ func TestNormalize(t *testing.T) {
 	}
 	var nilIntent *Intent
 	nilIntent.Normalize()
+}
+
+func TestValidateBridgePortLimit(t *testing.T) {
+	in := &Intent{Host: Host{Name: "h1", ASN: 65101, VTEP: "10.0.0.1", Uplinks: []string{"up1"}}}
+	in.Tenants = []Tenant{{Name: "red", L3VNI: 100000, VLAN: 4000}}
+	for i := 1; i <= 1023; i++ {
+		in.Tenants[0].Networks = append(in.Tenants[0].Networks, Network{Name: fmt.Sprintf("n%d", i), VNI: uint32(i), VLAN: uint16(i)})
+	}
+	err := in.Validate()
+	if err == nil || !strings.Contains(err.Error(), "1024 ports on the bridge") {
+		t.Fatalf("err = %v", err)
+	}
+	in.Tenants[0].Networks = in.Tenants[0].Networks[:1022]
+	if err := in.Validate(); err != nil {
+		t.Fatalf("1023 ports must fit: %v", err)
+	}
 }

@@ -179,6 +179,22 @@ func (i *Instance) Apply(ctx context.Context, conf string) error {
 	return nil
 }
 
+// Configure runs configuration commands in one vtysh session (from
+// `configure terminal`) and saves the result.
+func (i *Instance) Configure(ctx context.Context, lines ...string) error {
+	args := []string{"-c", "configure terminal"}
+	for _, l := range lines {
+		args = append(args, "-c", l)
+	}
+	if _, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs(args...)...); err != nil {
+		return err
+	}
+	if _, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-c", "write memory")...); err != nil {
+		return fmt.Errorf("write memory: %w", err)
+	}
+	return nil
+}
+
 // ParseDelta reads the "Lines To Delete" and "Lines To Add" sections of
 // frr-reload.py --test output.
 func ParseDelta(out string) Delta {

@@ -87,9 +87,13 @@ func Diff(desired, observed State) Plan {
 	// bridge disappear, ports lose their master, neighbors and FDB entries
 	// on the device vanish. Model that before comparing the rest.
 	// Deleted links get explicit, leaf-first deletes below instead.
+	// Lookups go through maps (names, set membership): with thousands of
+	// VNIs, linear searches made Diff quadratic. Iteration still follows
+	// the slices, so the plan's order is unchanged.
+	desLinks := linkIndex(desired.Links)
 	gone := map[string]bool{}
 	for _, o := range observed.Links {
-		if d, ok := desired.Link(o.Name); ok && needsReplace(d, o) {
+		if d, ok := desLinks[o.Name]; ok && needsReplace(d, o) {
 			gone[o.Name] = true
 		}
 	}
@@ -112,20 +116,21 @@ func Diff(desired, observed State) Plan {
 
 	// Removals first, leaves before roots: entries, then SVIs, VXLANs and
 	// ports, then VRFs and the bridge.
+	desNeighs, desFDB, desRoutes := setOf(desired.Neighs), setOf(desired.FDB), setOf(desired.Routes)
 	for _, n := range obs.Neighs {
-		if !slices.Contains(desired.Neighs, n) {
+		if !desNeighs[n] {
 			n := n
 			dels = append(dels, Op{Action: ActDelete, Object: n.Key(), Neigh: &n})
 		}
 	}
 	for _, f := range obs.FDB {
-		if !slices.Contains(desired.FDB, f) {
+		if !desFDB[f] {
 			f := f
 			dels = append(dels, Op{Action: ActDelete, Object: f.Key(), FDB: &f})
 		}
 	}
 	for _, r := range observed.Routes {
-		if !slices.Contains(desired.Routes, r) {
+		if !desRoutes[r] {
 			r := r
 			dels = append(dels, Op{Action: ActDelete, Object: r.Key(), Route: &r})
 		}
@@ -135,7 +140,7 @@ func Diff(desired, observed State) Plan {
 			if o.Kind != kind {
 				continue
 			}
-			if _, ok := desired.Link(o.Name); ok {
+			if _, ok := desLinks[o.Name]; ok {
 				continue
 			}
 			o := o
@@ -149,13 +154,32 @@ func Diff(desired, observed State) Plan {
 		}
 	}
 
+	obsLinks := linkIndex(obs.Links)
+	// Addresses of links created now are added last, once the links are up
+	// and FRR has loaded its configuration: zebra 8.4 lost the gateway
+	// addresses of SVIs that got them right after moving into their VRF,
+	// so it never announced their subnets and preferred other hosts'
+	// type-5 routes for them (a routing loop).
+	var addrs []Op
+	later := func(d Link) Link {
+		if len(d.Addrs) == 0 {
+			return d
+		}
+		bare := d
+		bare.Addrs = nil
+		full := d
+		addrs = append(addrs, Op{Action: ActSet, Object: d.Key(), Detail: describe(full, bare, []string{"addrs"}),
+			Link: &full, Old: &bare, Changes: []string{"addrs"}})
+		return bare
+	}
 	for _, d := range desired.Links {
 		d := d
-		o, ok := obs.Link(d.Name)
+		o, ok := obsLinks[d.Name]
 		switch {
 		case ok && needsReplace(d, o):
 			o := o
-			adds = append(adds, Op{Action: ActReplace, Object: d.Key(), Detail: replaceReason(d, o), Link: &d, Old: &o})
+			bare := later(d)
+			adds = append(adds, Op{Action: ActReplace, Object: d.Key(), Detail: replaceReason(d, o), Link: &bare, Old: &o})
 		case !ok && d.Kind == KindPort:
 			// A foreign interface we only enslave: treat as a port without master.
 			o := Link{Name: d.Name, Kind: KindPort}
@@ -163,30 +187,40 @@ func Diff(desired, observed State) Plan {
 				adds = append(adds, Op{Action: ActSet, Object: d.Key(), Detail: describe(d, o, ch), Link: &d, Old: &o, Changes: ch})
 			}
 		case !ok:
-			adds = append(adds, Op{Action: ActAdd, Object: d.Key(), Detail: d.String(), Link: &d})
+			bare := later(d)
+			adds = append(adds, Op{Action: ActAdd, Object: d.Key(), Detail: bare.String(), Link: &bare})
 		default:
 			if ch := linkChanges(d, o); len(ch) > 0 {
 				adds = append(adds, Op{Action: ActSet, Object: d.Key(), Detail: describe(d, o, ch), Link: &d, Old: &o, Changes: ch})
 			}
 		}
 		if d.Up && (!ok || !o.Up || needsReplace(d, o)) {
-			p.Up = append(p.Up, Op{Action: ActUp, Object: d.Key(), Link: &d})
+			up := Op{Action: ActUp, Object: d.Key(), Link: &d}
+			if d.Kind == KindPort {
+				// A routed workload's port: up before its routes (the
+				// kernel refuses a route through a down device). Ports
+				// carry no VNI, so FRR's ordering does not concern them.
+				adds = append(adds, up)
+			} else {
+				p.Up = append(p.Up, up)
+			}
 		}
 	}
+	obsRoutes, obsFDB, obsNeighs := setOf(observed.Routes), setOf(obs.FDB), setOf(obs.Neighs)
 	for _, r := range desired.Routes {
-		if !slices.Contains(observed.Routes, r) {
+		if !obsRoutes[r] {
 			r := r
-			post = append(post, Op{Action: ActAdd, Object: r.Key(), Detail: fmt.Sprintf("unreachable metric %d", r.Metric), Route: &r})
+			post = append(post, Op{Action: ActAdd, Object: r.Key(), Detail: routeDetail(r), Route: &r})
 		}
 	}
 	for _, f := range desired.FDB {
-		if !slices.Contains(obs.FDB, f) {
+		if !obsFDB[f] {
 			f := f
 			post = append(post, Op{Action: ActAdd, Object: f.Key(), Detail: fdbDetail(f), FDB: &f})
 		}
 	}
 	for _, n := range desired.Neighs {
-		if !slices.Contains(obs.Neighs, n) {
+		if !obsNeighs[n] {
 			n := n
 			post = append(post, Op{Action: ActAdd, Object: n.Key(), Detail: "lladdr " + n.MAC + " nud permanent", Neigh: &n})
 		}
@@ -200,7 +234,15 @@ func Diff(desired, observed State) Plan {
 		}
 	}
 	p.Main = slices.Concat(pre, dels, adds, post, loDels)
+	p.Up = append(p.Up, addrs...)
 	return p
+}
+
+func routeDetail(r Route) string {
+	if r.Dev != "" {
+		return fmt.Sprintf("dev %s scope link", r.Dev)
+	}
+	return fmt.Sprintf("unreachable metric %d", r.Metric)
 }
 
 func fdbDetail(f FDB) string {
@@ -208,6 +250,27 @@ func fdbDetail(f FDB) string {
 		return "self local"
 	}
 	return "master static"
+}
+
+// linkIndex maps names to links; the first link of a name wins, like
+// State.Link.
+func linkIndex(links []Link) map[string]Link {
+	m := make(map[string]Link, len(links))
+	for _, l := range links {
+		if _, dup := m[l.Name]; !dup {
+			m[l.Name] = l
+		}
+	}
+	return m
+}
+
+// setOf is xs as a set: membership is ==, as with slices.Contains.
+func setOf[T comparable](xs []T) map[T]bool {
+	m := make(map[T]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
 }
 
 func findBy[T any](xs []T, key string, k func(T) string) (T, bool) {

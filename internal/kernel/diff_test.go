@@ -56,7 +56,7 @@ add     link red: red type vrf table 4001
 add     link vx4001: vx4001 type vxlan id 4001 local 10.0.0.1 dstport 4789 nolearning master evpnbr mtu 1450 pvid 3000 neigh_suppress on
 add     link vx10: vx10 type vxlan id 10 local 10.0.0.1 dstport 4789 nolearning master evpnbr mtu 1450 pvid 10 neigh_suppress on
 add     link vlan3000: vlan3000 type vlan link evpnbr id 3000 master red mtu 1450
-add     link vlan10: vlan10 type vlan link evpnbr id 10 master red mtu 1450 address 00:00:5e:00:01:01 addr 10.1.10.1/24
+add     link vlan10: vlan10 type vlan link evpnbr id 10 master red mtu 1450 address 00:00:5e:00:01:01
 set     link vm1: master "" -> "evpnbr", pvid 0 -> 10
 add     route table 4001 0.0.0.0/0: unreachable metric 4278198272
 add     fdb 00:00:5e:00:01:01 dev evpnbr vlan 10: self local
@@ -68,6 +68,7 @@ up      link vx4001
 up      link vx10
 up      link vlan3000
 up      link vlan10
+set     link vlan10: addrs [] -> [10.1.10.1/24]
 `
 	if got != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)

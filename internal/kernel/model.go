@@ -81,11 +81,14 @@ type Link struct {
 	Addrs    []netip.Prefix // IPv6 ones are added without DAD
 }
 
-// Route is an unreachable default route in a VRF table.
+// Route is a protocol-208 route in a VRF table: the unreachable default
+// (Dev empty) or, with Dev set, a host route (/32, /128) to a routed
+// workload through its host-side interface (scope link).
 type Route struct {
 	Table  uint32
 	Dst    netip.Prefix
 	Metric uint32
+	Dev    string // "": unreachable
 }
 
 // Neigh is a permanent neighbor entry (IP → MAC) on an SVI.

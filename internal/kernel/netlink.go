@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,7 +21,10 @@ import (
 // process runs in. It counts its writes so callers can prove a no-op.
 type Netlink struct {
 	h      *netlink.Handle
+	ns     netns.NsHandle // the namespace of h, for the raw bridge-port dump
 	Writes int
+
+	idx map[string]int // link indexes known during one Apply (lookup cache)
 }
 
 // Open returns a Netlink bound to the current network namespace.
@@ -28,18 +33,30 @@ func Open() (*Netlink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	return &Netlink{h: h}, nil
+	ns, err := netns.Get()
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("netns: %w", err)
+	}
+	return &Netlink{h: h, ns: ns}, nil
 }
 
 // Close releases the netlink sockets.
-func (n *Netlink) Close() { n.h.Close() }
+func (n *Netlink) Close() {
+	n.h.Close()
+	_ = n.ns.Close()
+}
 
 // retry wraps netlink dumps, which the kernel may interrupt when the
-// table changes underneath (NLM_F_DUMP_INTR): try again a few times.
+// table changes underneath (NLM_F_DUMP_INTR): try again a few times, with
+// growing pauses (0.3 s in all): right after thousands of links came up,
+// their IPv6 addresses keep changing (DAD) and back-to-back address dumps
+// were all interrupted.
 func retry[T any](f func() (T, error)) (T, error) {
 	var v T
 	var err error
-	for range 5 {
+	for i := range 5 {
+		time.Sleep(time.Duration(i*i) * 10 * time.Millisecond)
 		v, err = f()
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return v, err
@@ -97,6 +114,13 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 			bridgeIdx = l.Attrs().Index
 		}
 	}
+	// One dump each for addresses, neighbors and bridge port flags, not
+	// one per link: per-link requests made Observe quadratic (the kernel
+	// dumps everything and the library filters).
+	addrsOf, neighsOf, portsOf, err := n.bulk(links)
+	if err != nil {
+		return s, err
+	}
 	for _, l := range links {
 		a := l.Attrs()
 		owned := a.Alias == OwnerAlias
@@ -136,18 +160,14 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 		}
 		slices.Sort(k.VLANs)
 		if k.Kind == KindVXLAN && a.MasterIndex != 0 {
-			pi, err := n.h.LinkGetProtinfo(l)
-			if err != nil {
-				return s, fmt.Errorf("link %s: protinfo: %w", a.Name, err)
+			pi, ok := portsOf[a.Index]
+			if !ok {
+				return s, fmt.Errorf("link %s: no bridge port flags", a.Name)
 			}
 			k.Learning, k.NeighSuppress = pi.Learning, pi.NeighSuppress
 		}
 		if k.Kind == KindVLAN {
-			addrs, err := retry(func() ([]netlink.Addr, error) { return n.h.AddrList(l, netlink.FAMILY_ALL) })
-			if err != nil {
-				return s, fmt.Errorf("link %s: addresses: %w", a.Name, err)
-			}
-			for _, ad := range addrs {
+			for _, ad := range addrsOf[a.Index] {
 				p := prefixOf(ad.IPNet)
 				if p.Addr().IsLinkLocalUnicast() {
 					continue // kernel-made fe80::/64
@@ -155,11 +175,10 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 				k.Addrs = append(k.Addrs, p)
 			}
 			sortPrefixes(k.Addrs)
-			neighs, err := n.neighs(a.Index)
-			if err != nil {
-				return s, err
+			for _, e := range neighsOf[a.Index] {
+				ip, _ := netip.AddrFromSlice(e.IP)
+				s.Neighs = append(s.Neighs, Neigh{Dev: a.Name, IP: ip.Unmap(), MAC: e.HardwareAddr.String()})
 			}
-			s.Neighs = append(s.Neighs, neighs...)
 		}
 		s.Links = append(s.Links, k)
 	}
@@ -185,30 +204,113 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 		if r.Dst != nil {
 			dst = prefixOf(r.Dst)
 		}
-		s.Routes = append(s.Routes, Route{Table: uint32(r.Table), Dst: dst, Metric: uint32(r.Priority)})
+		kr := Route{Table: uint32(r.Table), Dst: dst, Metric: uint32(r.Priority)}
+		if r.Type == unix.RTN_UNICAST {
+			// A host route to a routed workload. (IPv6 unreachable routes
+			// report dev lo: only unicast routes carry a device.)
+			kr.Dev = name(r.LinkIndex)
+		}
+		s.Routes = append(s.Routes, kr)
 	}
 	return s, nil
 }
 
-func (n *Netlink) neighs(idx int) ([]Neigh, error) {
-	var out []Neigh
-	dev := ""
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		ns, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(idx, fam) })
+// bulk reads, in one dump each, the addresses of every link, the managed
+// neighbor entries (permanent, not extern_learn; IPv4 before IPv6 per
+// link) and the flags of every bridge port, keyed by link index.
+func (n *Netlink) bulk(links []netlink.Link) (map[int][]netlink.Addr, map[int][]netlink.Neigh, map[int]netlink.Protinfo, error) {
+	svi, port := false, false
+	for _, l := range links {
+		if l.Attrs().Alias != OwnerAlias {
+			continue
+		}
+		switch l.Type() {
+		case "vlan":
+			svi = true
+		case "vxlan":
+			port = port || l.Attrs().MasterIndex != 0
+		}
+	}
+	addrsOf := map[int][]netlink.Addr{}
+	neighsOf := map[int][]netlink.Neigh{}
+	if svi {
+		addrs, err := retry(func() ([]netlink.Addr, error) { return n.h.AddrList(nil, netlink.FAMILY_ALL) })
 		if err != nil {
-			return nil, fmt.Errorf("list neighbors: %w", err)
+			return nil, nil, nil, fmt.Errorf("list addresses: %w", err)
 		}
-		if dev == "" {
-			if l, err := n.h.LinkByIndex(idx); err == nil {
-				dev = l.Attrs().Name
+		for _, a := range addrs {
+			addrsOf[a.LinkIndex] = append(addrsOf[a.LinkIndex], a)
+		}
+		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+			ns, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(0, fam) })
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("list neighbors: %w", err)
+			}
+			for _, e := range ns {
+				if e.State&netlink.NUD_PERMANENT == 0 || e.Flags&netlink.NTF_EXT_LEARNED != 0 {
+					continue // learnt, or installed by zebra for a remote host
+				}
+				neighsOf[e.LinkIndex] = append(neighsOf[e.LinkIndex], e)
 			}
 		}
-		for _, e := range ns {
-			if e.State&netlink.NUD_PERMANENT == 0 || e.Flags&netlink.NTF_EXT_LEARNED != 0 {
-				continue // learnt, or installed by zebra for a remote host
+	}
+	var portsOf map[int]netlink.Protinfo
+	if port {
+		var err error
+		if portsOf, err = retry(n.bridgePorts); err != nil {
+			return nil, nil, nil, fmt.Errorf("list bridge ports: %w", err)
+		}
+	}
+	return addrsOf, neighsOf, portsOf, nil
+}
+
+// bridgePorts dumps the bridge port flags (IFLA_PROTINFO) of every port,
+// like `bridge -d link show`: LinkGetProtinfo does the same dump for
+// a single link.
+func (n *Netlink) bridgePorts() (map[int]netlink.Protinfo, error) {
+	cur, err := netns.Get()
+	if err != nil {
+		return nil, err
+	}
+	defer cur.Close()
+	sock, err := nl.GetNetlinkSocketAt(n.ns, cur, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, err
+	}
+	defer sock.Close()
+	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: sock}}
+	req.AddData(nl.NewIfInfomsg(unix.AF_BRIDGE))
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	if err != nil {
+		return nil, err // ErrDumpInterrupted included: retry dumps again
+	}
+	out := map[int]netlink.Protinfo{}
+	for _, m := range msgs {
+		ifi := nl.DeserializeIfInfomsg(m)
+		attrs, err := nl.ParseRouteAttr(m[ifi.Len():])
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range attrs {
+			if a.Attr.Type&^unix.NLA_F_NESTED != unix.IFLA_PROTINFO {
+				continue
 			}
-			ip, _ := netip.AddrFromSlice(e.IP)
-			out = append(out, Neigh{Dev: dev, IP: ip.Unmap(), MAC: e.HardwareAddr.String()})
+			infos, err := nl.ParseRouteAttr(a.Value)
+			if err != nil {
+				return nil, err
+			}
+			var pi netlink.Protinfo
+			for _, i := range infos {
+				on := len(i.Value) > 0 && i.Value[0] != 0
+				switch i.Attr.Type {
+				case nl.IFLA_BRPORT_LEARNING:
+					pi.Learning = on
+				case nl.IFLA_BRPORT_NEIGH_SUPPRESS:
+					pi.NeighSuppress = on
+				}
+			}
+			out[int(ifi.Index)] = pi
 		}
 	}
 	return out, nil
@@ -249,6 +351,8 @@ func (n *Netlink) fdb(bridgeIdx int, byIndex map[int]netlink.Link) ([]FDB, error
 // returning how many succeeded. Nothing is rolled back: every operation
 // leaves a consistent kernel and the next apply resumes from there.
 func (n *Netlink) Apply(ops []Op) (int, error) {
+	n.idx = map[string]int{}
+	defer func() { n.idx = nil }()
 	for i, op := range ops {
 		if err := n.apply(op); err != nil {
 			return i, fmt.Errorf("%s %s: %w", op.Action, op.Object, err)
@@ -263,7 +367,7 @@ func (n *Netlink) apply(op Op) error {
 		n.Writes++
 		return writeSysctl(op.Sysctl.Name, op.Sysctl.Value)
 	case op.LoAddr != nil:
-		lo, err := n.h.LinkByName("lo")
+		lo, err := n.byName("lo")
 		if err != nil {
 			return err
 		}
@@ -278,6 +382,16 @@ func (n *Netlink) apply(op Op) error {
 		return ignore(n.h.AddrAdd(lo, a), unix.EEXIST)
 	case op.Route != nil:
 		r := routeOf(*op.Route)
+		if op.Route.Dev != "" {
+			l, err := n.byName(op.Route.Dev)
+			if err != nil {
+				if op.Action == ActDelete {
+					return ignoreNotFound(err) // the device took its routes with it
+				}
+				return err
+			}
+			r.LinkIndex, r.Type, r.Scope = l.Attrs().Index, unix.RTN_UNICAST, netlink.SCOPE_LINK
+		}
 		n.Writes++
 		if op.Action == ActDelete {
 			return ignore(n.h.RouteDel(r), unix.ESRCH)
@@ -294,7 +408,7 @@ func (n *Netlink) apply(op Op) error {
 }
 
 func (n *Netlink) applyNeigh(op Op) error {
-	l, err := n.h.LinkByName(op.Neigh.Dev)
+	l, err := n.byName(op.Neigh.Dev)
 	if err != nil {
 		return err
 	}
@@ -312,7 +426,7 @@ func (n *Netlink) applyNeigh(op Op) error {
 }
 
 func (n *Netlink) applyFDB(op Op) error {
-	l, err := n.h.LinkByName(op.FDB.Dev)
+	l, err := n.byName(op.FDB.Dev)
 	if err != nil {
 		return err
 	}
@@ -334,21 +448,23 @@ func (n *Netlink) applyLink(op Op) error {
 	d := *op.Link
 	switch op.Action {
 	case ActDelete:
-		l, err := n.h.LinkByName(d.Name)
+		l, err := n.byName(d.Name)
 		if err != nil {
 			return ignoreNotFound(err)
 		}
+		delete(n.idx, d.Name)
 		n.Writes++
 		return n.h.LinkDel(l)
 	case ActUp:
-		l, err := n.h.LinkByName(d.Name)
+		l, err := n.byName(d.Name)
 		if err != nil {
 			return err
 		}
 		n.Writes++
 		return n.h.LinkSetUp(l)
 	case ActReplace:
-		if l, err := n.h.LinkByName(d.Name); err == nil {
+		if l, err := n.byName(d.Name); err == nil {
+			delete(n.idx, d.Name)
 			n.Writes++
 			if err := n.h.LinkDel(l); err != nil {
 				return err
@@ -381,7 +497,7 @@ func (n *Netlink) create(d Link) error {
 		// ip link add vxN type vxlan id N local VTEP dstport 4789 nolearning
 		l = &netlink.Vxlan{LinkAttrs: attrs, VxlanId: int(d.VNI), SrcAddr: d.Local.AsSlice(), Port: VXLANPort, Learning: false}
 	case KindVLAN:
-		p, err := n.h.LinkByName(d.Parent)
+		p, err := n.byName(d.Parent)
 		if err != nil {
 			return fmt.Errorf("parent %s: %w", d.Parent, err)
 		}
@@ -394,9 +510,20 @@ func (n *Netlink) create(d Link) error {
 	if err := n.h.LinkAdd(l); err != nil {
 		return err
 	}
+	if i := l.Attrs().Index; i != 0 && n.idx != nil {
+		n.idx[d.Name] = i // LinkAdd looked it up
+	}
 	n.Writes++
 	if err := n.h.LinkSetAlias(l, OwnerAlias); err != nil {
 		return err
+	}
+	if d.Kind == KindVLAN {
+		// Every host has the same SVI MAC, hence the same IPv6 link-local
+		// address: duplicate address detection would fail it.
+		n.Writes++
+		if err := writeSysctl("net/ipv6/conf/"+d.Name+"/accept_dad", "0"); err != nil {
+			return err
+		}
 	}
 	var ch []string
 	if d.Master != "" {
@@ -419,7 +546,7 @@ func (n *Netlink) create(d Link) error {
 
 // set changes the named attributes of an existing link from o to d.
 func (n *Netlink) set(d, o Link, changes []string) error {
-	l, err := n.h.LinkByName(d.Name)
+	l, err := n.byName(d.Name)
 	if err != nil {
 		return err
 	}
@@ -437,21 +564,32 @@ func (n *Netlink) set(d, o Link, changes []string) error {
 				break
 			}
 			var m netlink.Link
-			if m, err = n.h.LinkByName(d.Master); err == nil {
+			if m, err = n.byName(d.Master); err == nil {
 				err = n.h.LinkSetMasterByIndex(l, m.Attrs().Index)
 			}
 			// A new bridge port starts with VLAN 1 unless vlan_default_pvid
 			// is 0 (it is on evpnbr); the pvid change below sets the rest.
 		case "vlans":
+			// Contiguous VLANs go in one request (bridge vlan add vid A-B):
+			// a bridge carries thousands.
 			self := d.Kind == KindBridge
-			for _, v := range d.VLANs {
-				if !slices.Contains(o.VLANs, v) && err == nil {
-					err = n.h.BridgeVlanAdd(l, v, false, false, self, !self)
+			// The kernel rejects a range of one (begin == end).
+			for _, r := range vlanRanges(d.VLANs, o.VLANs) {
+				switch {
+				case err != nil:
+				case r[0] == r[1]:
+					err = n.h.BridgeVlanAdd(l, r[0], false, false, self, !self)
+				default:
+					err = n.h.BridgeVlanAddRange(l, r[0], r[1], false, false, self, !self)
 				}
 			}
-			for _, v := range o.VLANs {
-				if !slices.Contains(d.VLANs, v) && err == nil {
-					err = ignore(n.h.BridgeVlanDel(l, v, false, false, self, !self), unix.ENOENT)
+			for _, r := range vlanRanges(o.VLANs, d.VLANs) {
+				switch {
+				case err != nil:
+				case r[0] == r[1]:
+					err = ignore(n.h.BridgeVlanDel(l, r[0], false, false, self, !self), unix.ENOENT)
+				default:
+					err = ignore(n.h.BridgeVlanDelRange(l, r[0], r[1], false, false, self, !self), unix.ENOENT)
 				}
 			}
 		case "pvid":
@@ -488,6 +626,44 @@ func (n *Netlink) set(d, o Link, changes []string) error {
 		}
 	}
 	return nil
+}
+
+// byName is LinkByName with, during Apply, a cache of link indexes: the
+// operations only need the index, and each lookup is a round trip that
+// returns (and decodes) the whole link. Links deleted during Apply leave
+// the cache.
+func (n *Netlink) byName(name string) (netlink.Link, error) {
+	if i, ok := n.idx[name]; ok {
+		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name, Index: i}}, nil
+	}
+	l, err := n.h.LinkByName(name)
+	if err == nil && n.idx != nil {
+		n.idx[name] = l.Attrs().Index
+	}
+	return l, err
+}
+
+// vlanRanges returns the VLANs of want that have lacks, as sorted
+// contiguous ranges [first, last].
+func vlanRanges(want, has []uint16) [][2]uint16 {
+	var v []uint16
+	for _, x := range want {
+		if !slices.Contains(has, x) {
+			v = append(v, x)
+		}
+	}
+	slices.Sort(v)
+	v = slices.Compact(v)
+	var out [][2]uint16
+	for i := 0; i < len(v); {
+		j := i
+		for j+1 < len(v) && v[j+1] == v[j]+1 {
+			j++
+		}
+		out = append(out, [2]uint16{v[i], v[j]})
+		i = j + 1
+	}
+	return out
 }
 
 func routeOf(r Route) *netlink.Route {
@@ -594,4 +770,20 @@ func (n *Netlink) RefreshNeighbors() (int, error) {
 		}
 	}
 	return count, nil
+}
+
+// DeleteLink deletes a link by name, owned or not: the host end of a
+// workload veth whose container is gone (deleting one end of a veth
+// deletes both). A missing link is not an error; existed tells whether
+// there was one.
+func (n *Netlink) DeleteLink(name string) (existed bool, err error) {
+	l, err := n.h.LinkByName(name)
+	if err != nil {
+		return false, ignoreNotFound(err)
+	}
+	n.Writes++
+	if err := n.h.LinkDel(l); err != nil {
+		return true, ignoreNotFound(err)
+	}
+	return true, nil
 }

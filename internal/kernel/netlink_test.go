@@ -1,6 +1,7 @@
 package kernel_test
 
 import (
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -214,6 +215,107 @@ func TestPrivilegedOverlayRoundTrip(t *testing.T) {
 			if _, err := h.LinkByName(foreign); err != nil {
 				t.Errorf("foreign link %s gone: %v", foreign, err)
 			}
+		}
+	})
+}
+
+// TestPrivilegedRoutedAttachmentRoundTrip: a routed attachment (port of
+// the tenant VRF, /32 and /128 host routes through it, protocol 208) is
+// read back exactly (second diff empty, the unreachable defaults keep no
+// device), and removing it removes its routes and releases the port.
+func TestPrivilegedRoutedAttachmentRoundTrip(t *testing.T) {
+	inNetns(t, func() {
+		nl, err := kernel.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nl.Close()
+		h, _ := netlink.NewHandle()
+		defer h.Close()
+		requireOverlayKernel(t, h)
+		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
+		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
+		ipOut(t, "link", "add", "evc1", "type", "veth", "peer", "name", "evc1p")
+		in, err := api.Load("testdata/overlay.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		att := []plan.Attachment{{Network: "red/web", Interface: "evc1", Routed: true,
+			IPs: []netip.Addr{netip.MustParseAddr("10.1.99.5"), netip.MustParseAddr("fd00:99::5")}}}
+		des := plan.BuildWith(in, att).Kernel
+		converge(t, nl, des)
+		if p := kernel.Diff(des, observe(t, nl, des)); p.Len() != 0 {
+			t.Fatalf("second diff not empty:\n%s", ops(p))
+		}
+		if r := ipOut(t, "route", "show", "table", "4001"); !strings.Contains(r, "10.1.99.5 dev evc1 proto 208 scope link") {
+			t.Errorf("table 4001:\n%s", r)
+		}
+		if r := ipOut(t, "-6", "route", "show", "table", "4001"); !strings.Contains(r, "fd00:99::5 dev evc1 proto 208") {
+			t.Errorf("table 4001 (IPv6):\n%s", r)
+		}
+		if l := ipOut(t, "link", "show", "evc1"); !strings.Contains(l, "master red") || !strings.Contains(l, ",UP") {
+			t.Errorf("evc1:\n%s", l)
+		}
+		// Removal as a detach does it: the port is observed by name (a
+		// reconcile does not release foreign ports of a VRF it does not
+		// know about; DEL deletes the veth anyway).
+		base := plan.Build(in).Kernel
+		obs, err := nl.Observe(nil, []string{"wl1", "evc1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nl.Apply(kernel.Diff(base, obs).Ops()); err != nil {
+			t.Fatal(err)
+		}
+		if r := ipOut(t, "route", "show", "table", "4001"); strings.Contains(r, "10.1.99.5") {
+			t.Errorf("host route left:\n%s", r)
+		}
+		if l := ipOut(t, "link", "show", "evc1"); strings.Contains(l, "master") {
+			t.Errorf("evc1 still enslaved:\n%s", l)
+		}
+		if p := kernel.Diff(base, observe(t, nl, base)); p.Len() != 0 {
+			t.Fatalf("diff after removal not empty:\n%s", ops(p))
+		}
+	})
+}
+
+// TestPrivilegedRefreshNeighbors: a learnt neighbor that went stale on an
+// owned SVI is re-probed (DELAY/PROBE); permanent and foreign ones are
+// left alone.
+func TestPrivilegedRefreshNeighbors(t *testing.T) {
+	inNetns(t, func() {
+		nl, err := kernel.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nl.Close()
+		h, _ := netlink.NewHandle()
+		defer h.Close()
+		requireOverlayKernel(t, h)
+		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
+		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
+		in, err := api.Load("testdata/overlay.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		converge(t, nl, plan.Build(in).Kernel)
+		ipOut(t, "neigh", "add", "10.1.10.50", "lladdr", "02:00:00:00:00:50", "dev", "vlan10", "nud", "stale")
+		ipOut(t, "link", "add", "other", "type", "veth", "peer", "name", "otherp")
+		ipOut(t, "addr", "add", "192.0.2.1/24", "dev", "other")
+		ipOut(t, "link", "set", "other", "up")
+		ipOut(t, "neigh", "add", "192.0.2.50", "lladdr", "02:00:00:00:00:51", "dev", "other", "nud", "stale")
+		n, err := nl.RefreshNeighbors()
+		if err != nil || n != 1 {
+			t.Fatalf("refreshed %d, err %v", n, err)
+		}
+		if out := ipOut(t, "neigh", "show", "10.1.10.50", "dev", "vlan10"); !strings.Contains(out, "DELAY") && !strings.Contains(out, "PROBE") && !strings.Contains(out, "FAILED") && !strings.Contains(out, "INCOMPLETE") {
+			t.Fatalf("stale entry not re-probed: %q", out)
+		}
+		if out := ipOut(t, "neigh", "show", "192.0.2.50", "dev", "other"); !strings.Contains(out, "STALE") {
+			t.Fatalf("foreign entry touched: %q", out)
+		}
+		if out := ipOut(t, "neigh", "show", "10.1.10.11", "dev", "vlan10"); !strings.Contains(out, "PERMANENT") {
+			t.Fatalf("permanent entry changed: %q", out)
 		}
 	})
 }

@@ -19,9 +19,38 @@ type Desired struct {
 	FRR    frr.Config
 }
 
+// Attachment is a workload attached at run time, outside the intent (by
+// the CNI plugin or `evpnhost attach`). Bridged attachments become bridge
+// ports like intent workloads; routed ones become ports of the tenant VRF
+// with a host route per address (advertised as type-5 routes).
+type Attachment struct {
+	Network   string // "tenant/network"
+	Interface string // host side
+	MAC       string
+	IPs       []netip.Addr
+	Routed    bool
+}
+
 // Build computes the desired state of the host described by in, which must
 // have passed validation.
-func Build(in *api.Intent) Desired {
+func Build(in *api.Intent) Desired { return BuildWith(in, nil) }
+
+// BuildWith is Build plus run-time attachments. Attachments naming a
+// network the intent does not have, or an interface an intent workload or
+// an earlier attachment already uses, are left out (Skipped tells which).
+func BuildWith(in *api.Intent, atts []Attachment) Desired {
+	d, _ := build(in, atts)
+	return d
+}
+
+// Skipped lists the attachments BuildWith leaves out, with the reason.
+func Skipped(in *api.Intent, atts []Attachment) map[string]string {
+	_, s := build(in, atts)
+	return s
+}
+
+func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
+	skipped := map[string]string{}
 	h := in.Host
 	vtep := h.VTEPAddr()
 	d := Desired{FRR: frr.Config{
@@ -36,7 +65,10 @@ func Build(in *api.Intent) Desired {
 	k.Sysctls = underlaySysctls(h.Uplinks)
 	k.LoAddrs = []netip.Prefix{netip.PrefixFrom(vtep, 32)}
 	if len(in.Tenants) == 0 {
-		return d
+		for _, a := range atts {
+			skipped[a.Interface] = "unknown network " + a.Network
+		}
+		return d, skipped
 	}
 
 	defMTU := h.UnderlayMTU() - api.VXLANOverhead
@@ -44,7 +76,9 @@ func Build(in *api.Intent) Desired {
 	bridge := kernel.Link{Name: kernel.BridgeName, Kind: kernel.KindBridge, MAC: RouterMAC(vtep), Up: true}
 	var vrfs, vxlans, svis, ports []kernel.Link
 	netVLAN := map[string]uint16{}
+	tables := map[string]uint32{}
 	for _, t := range in.Tenants {
+		tables[t.Name] = t.Table()
 		lv := l3vlan[t.Name]
 		bridge.VLANs = append(bridge.VLANs, lv)
 		vrfs = append(vrfs, kernel.Link{Name: t.Name, Kind: kernel.KindVRF, Table: t.Table(), Up: true})
@@ -88,7 +122,44 @@ func Build(in *api.Intent) Desired {
 	for _, v := range vxlans {
 		bridge.MTU = max(bridge.MTU, v.MTU)
 	}
-	for _, w := range in.Workloads {
+	workloads := slices.Clone(in.Workloads)
+	used := map[string]bool{}
+	for _, w := range workloads {
+		used[w.Interface] = true
+	}
+	var routed []kernel.Link
+	for _, a := range atts {
+		switch {
+		case netVLAN[a.Network] == 0:
+			skipped[a.Interface] = "unknown network " + a.Network
+			continue
+		case used[a.Interface]:
+			skipped[a.Interface] = "interface already used by another workload"
+			continue
+		}
+		used[a.Interface] = true
+		if !a.Routed {
+			w := api.Workload{Name: a.Interface, Network: a.Network, Interface: a.Interface, MAC: a.MAC}
+			for _, ip := range a.IPs {
+				w.IPs = append(w.IPs, ip.String())
+			}
+			workloads = append(workloads, w)
+			continue
+		}
+		// Routed: the host end is a port of the tenant VRF, each address a
+		// host route through it (protocol 208, redistributed into BGP as
+		// type-5 routes by the EVPNHOST-HOSTROUTES route-map).
+		tenant, _, _ := api.SplitNetworkRef(a.Network)
+		routed = append(routed, kernel.Link{Name: a.Interface, Kind: kernel.KindPort, Master: tenant, Up: true})
+		for _, ip := range a.IPs {
+			var metric uint32
+			if ip.Is6() {
+				metric = 1024 // what the kernel reports for an IPv6 route added without one
+			}
+			k.Routes = append(k.Routes, kernel.Route{Table: tables[tenant], Dst: netip.PrefixFrom(ip, ip.BitLen()), Metric: metric, Dev: a.Interface})
+		}
+	}
+	for _, w := range workloads {
 		vid := netVLAN[w.Network]
 		ports = append(ports, kernel.Link{Name: w.Interface, Kind: kernel.KindPort, Master: kernel.BridgeName, PVID: vid})
 		mac := w.HWAddr()
@@ -100,8 +171,8 @@ func Build(in *api.Intent) Desired {
 			k.Neighs = append(k.Neighs, kernel.Neigh{Dev: sviName(vid), IP: ip, MAC: mac.String()})
 		}
 	}
-	k.Links = slices.Concat([]kernel.Link{bridge}, vrfs, vxlans, svis, ports)
-	return d
+	k.Links = slices.Concat([]kernel.Link{bridge}, vrfs, vxlans, svis, ports, routed)
+	return d, skipped
 }
 
 // RouterMAC is the bridge MAC, which FRR uses as this host's router MAC on

@@ -5,6 +5,7 @@ package reconcile
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/plan"
@@ -34,6 +36,7 @@ type FRR interface {
 	Test(ctx context.Context, conf string) (frr.Delta, error)
 	Apply(ctx context.Context, conf string) error
 	JSON(ctx context.Context, cmd string, v any) error
+	Configure(ctx context.Context, lines ...string) error
 }
 
 // Reconciler converges one host.
@@ -55,6 +58,10 @@ type Result struct {
 	FRRReloads int
 	Staged     bool     // first bring-up of L3VNIs: neighbors configured last
 	Missing    []string // workload interfaces that do not exist
+	// MissingAttachments are run-time attachments (CNI, evpnhost attach)
+	// whose interface does not exist: left out, not an error (their
+	// container or VM is gone; its DEL or detach removes the record).
+	MissingAttachments []string
 }
 
 // Changed reports whether anything is (or was) to be done.
@@ -71,12 +78,17 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
 		return res, err
 	}
-	des := plan.Build(in)
+	atts, err := r.attachments(in)
+	if err != nil {
+		return res, err
+	}
+	des := plan.BuildWith(in, atts)
 	kp, missing, err := r.kernelPlan(des)
 	if err != nil {
 		return res, err
 	}
-	res.Kernel, res.Missing = kp, missing
+	res.Kernel = kp
+	res.Missing, res.MissingAttachments = splitMissing(missing, atts)
 	des.FRR.Neighbors = true
 	_, delta, err := r.frrDelta(ctx, des.FRR, in)
 	res.FRR = delta
@@ -91,12 +103,33 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
 		return res, err
 	}
-	des := plan.Build(in)
+	// The attachment store stays locked from reading the attachments until
+	// the kernel operations are applied: a workload attached meanwhile
+	// (CNI ADD) would otherwise be detached as an unknown bridge port.
+	unlock, err := attach.Open(r.StateDir).Lock()
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
+	atts, err := r.attachments(in)
+	if err != nil {
+		return res, err
+	}
+	des := plan.BuildWith(in, atts)
 	kp, missing, err := r.kernelPlan(des)
 	if err != nil {
 		return res, err
 	}
-	res.Kernel, res.Missing = kp, missing
+	res.Kernel = kp
+	res.Missing, res.MissingAttachments = splitMissing(missing, atts)
+	missing = res.Missing
+	for _, m := range res.MissingAttachments {
+		r.log().Warn("attachment interface not found, left out", "interface", m)
+	}
 
 	rec := r.load()
 	// Record ownership of the new tenants before touching anything, so a
@@ -118,6 +151,8 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	if _, err := r.Kernel.Apply(kp.Main); err != nil {
 		return res, fmt.Errorf("kernel: %w", err)
 	}
+	unlock()
+	unlock = nil
 	if err := r.applyFRR(ctx, des.FRR, in, &res); err != nil {
 		return res, err
 	}
@@ -128,18 +163,48 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 		if err := r.waitVNIs(ctx, in); err != nil {
 			return res, err
 		}
-		des.FRR.Neighbors = true
-		if err := r.applyFRR(ctx, des.FRR, in, &res); err != nil {
-			return res, err
+		// The rest of the configuration is loaded and tested already: add
+		// the sessions directly rather than with a second frr-reload.py
+		// run (seconds of Python, a minute under emulation).
+		lines := []string{fmt.Sprintf("router bgp %d", in.Host.ASN)}
+		for _, u := range in.Host.Uplinks {
+			lines = append(lines, "neighbor "+u+" interface peer-group fabric")
 		}
+		r.log().Info("adding uplink sessions", "op", "frr-configure", "uplinks", in.Host.Uplinks)
+		if err := r.FRR.Configure(ctx, lines...); err != nil {
+			return res, fmt.Errorf("frr: add uplink sessions: %w", err)
+		}
+		res.FRR.Add = append(res.FRR.Add, lines...)
 	}
 	if err := r.save(record{Tenants: tenantNames(in)}); err != nil {
+		return res, err
+	}
+	// The CNI plugin and `evpnhost attach` resolve networks from here.
+	if err := attach.SaveIntent(r.StateDir, in); err != nil {
 		return res, err
 	}
 	if len(missing) > 0 {
 		return res, &MissingError{Interfaces: missing}
 	}
 	return res, nil
+}
+
+// attachments are the run-time workloads (CNI, evpnhost attach) recorded
+// in the state directory; those the intent cannot take (network gone,
+// interface taken) are logged and left out.
+func (r *Reconciler) attachments(in *api.Intent) ([]plan.Attachment, error) {
+	if r.StateDir == "" {
+		return nil, nil
+	}
+	list, err := attach.Open(r.StateDir).List()
+	if err != nil {
+		return nil, err
+	}
+	atts := attach.PlanAll(list)
+	for iface, why := range plan.Skipped(in, atts) {
+		r.log().Warn("attachment left out", "interface", iface, "reason", why)
+	}
+	return atts, nil
 }
 
 func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent, res *Result) error {
@@ -157,7 +222,45 @@ func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent,
 		return fmt.Errorf("frr: %w", err)
 	}
 	res.FRRReloads++
+	// Remember what the reload converged to, so the next apply of the same
+	// intent can skip frr-reload.py.
+	if running, err := r.FRR.RunningConfig(ctx); err == nil {
+		r.remember(conf, running)
+	}
 	return nil
+}
+
+// converged is the FRR part of the ownership record: the merged config
+// last loaded (or found to need no change) and the running config then.
+type converged struct {
+	Conf    [32]byte `json:"conf"`
+	Running [32]byte `json:"running"`
+}
+
+func (r *Reconciler) convergedPath() string { return filepath.Join(r.StateDir, "frr-converged.json") }
+
+// unchanged reports whether conf was already tested against exactly this
+// running config with an empty delta: frr-reload.py is deterministic, so
+// it would find nothing again. This turns a no-op apply's FRR check from
+// a Python run into one `show running-config`.
+func (r *Reconciler) unchanged(conf, running string) bool {
+	var c converged
+	b, err := os.ReadFile(r.convergedPath())
+	if err != nil || json.Unmarshal(b, &c) != nil {
+		return false
+	}
+	return c.Conf == sha256.Sum256([]byte(conf)) && c.Running == sha256.Sum256([]byte(running))
+}
+
+func (r *Reconciler) remember(conf, running string) {
+	c := converged{Conf: sha256.Sum256([]byte(conf)), Running: sha256.Sum256([]byte(running))}
+	b, _ := json.Marshal(c)
+	if old, err := os.ReadFile(r.convergedPath()); err == nil && string(old) == string(b) {
+		return
+	}
+	if err := os.MkdirAll(r.StateDir, 0o700); err == nil {
+		_ = os.WriteFile(r.convergedPath(), b, 0o600)
+	}
 }
 
 // frrDelta renders c, merges it into the running configuration and asks
@@ -169,9 +272,15 @@ func (r *Reconciler) frrDelta(ctx context.Context, c frr.Config, in *api.Intent)
 	}
 	own := frr.Ownership{Tenants: union(r.load().Tenants, tenantNames(in))}
 	conf := frr.Merge(running, frr.Render(c), own)
+	if r.unchanged(conf, running) {
+		return conf, frr.Delta{}, nil
+	}
 	delta, err := r.FRR.Test(ctx, conf)
 	if err != nil {
 		return conf, delta, fmt.Errorf("frr: %w", err)
+	}
+	if delta.Empty() {
+		r.remember(conf, running)
 	}
 	return conf, delta, nil
 }
@@ -223,7 +332,20 @@ func skipMissingPorts(des *kernel.State, obs kernel.State) []string {
 		return false
 	})
 	des.Neighs = slices.DeleteFunc(des.Neighs, func(n kernel.Neigh) bool { return slices.Contains(macs, n.MAC) })
+	des.Routes = slices.DeleteFunc(des.Routes, func(r kernel.Route) bool { return r.Dev != "" && gone[r.Dev] })
 	return missing
+}
+
+// splitMissing separates intent workloads from run-time attachments.
+func splitMissing(missing []string, atts []plan.Attachment) (workloads, attachments []string) {
+	for _, m := range missing {
+		if slices.ContainsFunc(atts, func(a plan.Attachment) bool { return a.Interface == m }) {
+			attachments = append(attachments, m)
+		} else {
+			workloads = append(workloads, m)
+		}
+	}
+	return workloads, attachments
 }
 
 // MissingError reports workloads left out because their interface does

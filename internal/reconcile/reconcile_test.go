@@ -20,6 +20,7 @@ type fakeHost struct {
 	events   []string
 	daemons  error
 	vnisSeen bool
+	sessions bool // the sessions were added by Configure
 }
 
 func (f *fakeHost) Observe(_, _ []string) (kernel.State, error) { return f.state, nil }
@@ -32,10 +33,17 @@ func (f *fakeHost) Apply(ops []kernel.Op) (int, error) {
 	}
 	return len(ops), nil
 }
-func (f *fakeHost) CheckDaemons(...string) error                  { return f.daemons }
-func (f *fakeHost) RunningConfig(context.Context) (string, error) { return f.running, nil }
+func (f *fakeHost) CheckDaemons(...string) error { return f.daemons }
+func (f *fakeHost) RunningConfig(context.Context) (string, error) {
+	if f.sessions {
+		return f.running + " neighbor up1 interface peer-group fabric\n", nil
+	}
+	return f.running, nil
+}
 func (f *fakeHost) Test(_ context.Context, c string) (frr.Delta, error) {
-	if c == f.running {
+	// Once the sessions were added on top of the loaded config, FRR runs
+	// exactly the full configuration.
+	if c == f.running || (f.sessions && strings.Contains(c, "neighbor up1 interface peer-group fabric\n neighbor up2")) {
 		return frr.Delta{}, nil
 	}
 	return frr.Delta{Add: []string{"x"}}, nil
@@ -48,6 +56,12 @@ func (f *fakeHost) JSON(_ context.Context, cmd string, v any) error {
 }
 
 type fakeFRR struct{ *fakeHost }
+
+func (f fakeFRR) Configure(_ context.Context, lines ...string) error {
+	f.sessions = true
+	f.events = append(f.events, "frr configure "+strings.Join(lines[1:], ","))
+	return nil
+}
 
 func (f fakeFRR) Apply(_ context.Context, c string) error {
 	f.running = c
@@ -77,15 +91,16 @@ func TestApplyStagesFirstBringUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Staged || res.FRRReloads != 2 {
+	if !res.Staged || res.FRRReloads != 1 {
 		t.Fatalf("staged=%v reloads=%d", res.Staged, res.FRRReloads)
 	}
 	got := strings.Join(compact(h.events), "\n")
-	want := "kernel add/set\nfrr reload without neighbors\nkernel up\nfrr reload with neighbors"
+	want := "kernel add/set\nfrr reload without neighbors\nkernel up\nkernel add/set\nfrr configure neighbor up1 interface peer-group fabric,neighbor up2 interface peer-group fabric"
 	if got != want {
 		t.Fatalf("order:\n%s\nwant:\n%s", got, want)
 	}
-	// Once the sessions exist, a new tenant goes in one step.
+	// (The second add/set is the gateway addresses, added once the SVIs
+	// are up.) Once the sessions exist, a new tenant goes in one step.
 	h.events = nil
 	res, err = r.Apply(context.Background(), in)
 	if err != nil || res.Staged || res.FRRReloads != 0 {
