@@ -13,13 +13,17 @@ help: ## list targets
 deps: ## install what the tests and the demo need (apt packages, Go modules); idempotent
 	@scripts/deps.sh
 
-build: ## build bin/evpnhost
+build: ## build bin/evpnhost, bin/evpnhost-cni, and the CNI test tools (bin/cnitool, bin/cni/host-local; pinned in go.mod)
 	$(GO) build -o $(BIN)/evpnhost ./cmd/evpnhost
+	$(GO) build -o $(BIN)/evpnhost-cni ./cmd/evpnhost-cni
+	$(GO) build -o $(BIN)/cnitool github.com/containernetworking/cni/cnitool
+	$(GO) build -o $(BIN)/cni/host-local github.com/containernetworking/plugins/plugins/ipam/host-local
 
 test: deps build test-unit test-priv ## everything: unit, FRR goldens, privileged netns tests and the lab e2e (in the VM when the kernel lacks VRF/802.1Q)
 
-test-unit: ## unit, golden and fuzz-seed tests (FRR's parser checks the goldens); native
+test-unit: ## unit, golden and fuzz-seed tests (FRR's parser checks the goldens), then each fuzz target for 3s; native
 	EVPNHOST_REQUIRE_FRR=1 $(GO) test ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 testbins: build
 	@mkdir -p $(TESTBIN)
@@ -34,11 +38,15 @@ e2e: test-priv ## alias of test-priv
 demo: deps build ## bring up the demo fabric (2 TORs, 3 hosts), print status and reachability
 	e2e/vm/run-or-native.sh -- lab/demo.sh
 
-bench: build ## benchmarks (pure parts)
-	$(GO) test -run XXX -bench . -benchmem ./...
+bench: ## scale benchmarks (Go micro-benchmarks, then kernel apply vs ifupdown2 and ip -batch in the VM if needed; up to 30 min): writes docs/benchmarks.md
+	scripts/bench.sh
 
-fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	$(GO) test ./api -run XXX -fuzz FuzzParseValidate -fuzztime $${FUZZTIME:-30s}
+FUZZ_TARGETS := ./api:FuzzParseValidate ./internal/frr:FuzzRender ./internal/kernel:FuzzDiff
+fuzz: ## run each fuzz target for FUZZTIME (default 30s); seed corpora in */testdata/fuzz/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $${t#*:} ($${t%%:*}) for $${FUZZTIME:-30s}"; \
+		$(GO) test $${t%%:*} -run XXX -fuzz "^$${t#*:}\$$" -fuzztime $${FUZZTIME:-30s}; \
+	done
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }

@@ -23,3 +23,9 @@ if [ "$(e2e/vm/needed.sh)" = vm ]; then
 	e2e/vm/deps.sh
 fi
 go mod download
+# CNI test tools, pinned by go.mod's tool directives (no Debian
+# containernetworking-plugins): cnitool drives the plugin in the e2e tests,
+# host-local is the IPAM plugin the lab's CNI configs delegate to.
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+go build -o bin/cnitool github.com/containernetworking/cni/cnitool
+go build -o bin/cni/host-local github.com/containernetworking/plugins/plugins/ipam/host-local

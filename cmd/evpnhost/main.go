@@ -81,7 +81,7 @@ drives a lab host. See docs/intent.md for the intent file.`,
 	root.PersistentFlags().StringVar(&o.instance, "frr-instance", "", "FRR pathspace to talk to (vtysh -N NAME); empty means the system FRR")
 	root.PersistentFlags().StringVar(&o.stateDir, "state-dir", "", "where evpnhost records what it owns (default /var/lib/evpnhost, or /var/lib/evpnhost/NAME with --frr-instance)")
 	root.PersistentFlags().BoolVarP(&o.verbose, "verbose", "v", false, "log each step to stderr")
-	root.AddCommand(validateCmd(), planCmd(o), applyCmd(o), statusCmd(o), agentCmd(o))
+	root.AddCommand(validateCmd(), planCmd(o), applyCmd(o), statusCmd(o), agentCmd(o), attachCmd(o), detachCmd(o))
 	return root
 }
 
@@ -124,13 +124,7 @@ func (o *options) reconciler() (*reconcile.Reconciler, func(), error) {
 	if err != nil {
 		return nil, nil, exitError{exitFailed, err}
 	}
-	sd := o.stateDir
-	if sd == "" {
-		sd = "/var/lib/evpnhost"
-		if o.instance != "" {
-			sd = filepath.Join(sd, o.instance)
-		}
-	}
+	sd := o.stateDirPath()
 	level := slog.LevelWarn
 	if o.verbose {
 		level = slog.LevelInfo
@@ -142,6 +136,17 @@ func (o *options) reconciler() (*reconcile.Reconciler, func(), error) {
 		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 	return r, nl.Close, nil
+}
+
+func (o *options) stateDirPath() string {
+	sd := o.stateDir
+	if sd == "" {
+		sd = "/var/lib/evpnhost"
+		if o.instance != "" {
+			sd = filepath.Join(sd, o.instance)
+		}
+	}
+	return sd
 }
 
 func planCmd(o *options) *cobra.Command {

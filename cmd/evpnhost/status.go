@@ -9,8 +9,79 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evpnhost/evpnhost/internal/attach"
+	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/reconcile"
 	"github.com/evpnhost/evpnhost/internal/status"
 )
+
+// workloadRow is one workload of the host: from the intent or attached at
+// run time (CNI, evpnhost attach).
+type workloadRow struct {
+	Name        string   `json:"name"`
+	Source      string   `json:"source"` // intent, cni, attach
+	Network     string   `json:"network"`
+	Mode        string   `json:"mode"`
+	Interface   string   `json:"interface"`
+	MAC         string   `json:"mac,omitempty"`
+	IPs         []string `json:"ips,omitempty"`
+	ContainerID string   `json:"containerID,omitempty"`
+	// State: "attached" (the interface is a port of the bridge or VRF),
+	// "missing" (no such interface) or "detached".
+	State string `json:"state"`
+}
+
+// workloads lists the applied intent's workloads and the attachments.
+func workloads(stateDir string, k reconcile.Kernel) ([]workloadRow, error) {
+	rows := []workloadRow{}
+	if in, err := attach.LoadIntent(stateDir); err == nil {
+		for _, w := range in.Workloads {
+			rows = append(rows, workloadRow{Name: w.Name, Source: "intent", Network: w.Network, Mode: attach.ModeBridged,
+				Interface: w.Interface, MAC: w.MAC, IPs: w.IPs})
+		}
+	}
+	atts, err := attach.Open(stateDir).List()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range atts {
+		rows = append(rows, workloadRow{Name: a.ID, Source: a.Owner, Network: a.Network, Mode: a.Mode, Interface: a.Interface,
+			MAC: a.MAC, IPs: a.IPs, ContainerID: a.ContainerID})
+	}
+	var ports []string
+	for _, r := range rows {
+		ports = append(ports, r.Interface)
+	}
+	obs, err := k.Observe(nil, ports)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range rows {
+		l, ok := obs.Link(r.Interface)
+		switch {
+		case !ok:
+			rows[i].State = "missing"
+		case l.Master == kernel.BridgeName || (r.Mode == attach.ModeRouted && l.Master != ""):
+			rows[i].State = "attached"
+		default:
+			rows[i].State = "detached"
+		}
+	}
+	return rows, nil
+}
+
+func printWorkloads(c *cobra.Command, rows []workloadRow) {
+	if len(rows) == 0 {
+		return
+	}
+	w := tabwriter.NewWriter(c.OutOrStdout(), 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "WORKLOAD\tSOURCE\tNETWORK\tMODE\tINTERFACE\tMAC\tIPS\tSTATE")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Source, r.Network, r.Mode, r.Interface, dash(r.MAC), joinOrDash(r.IPs), r.State)
+	}
+	w.Flush()
+}
 
 func statusCmd(o *options) *cobra.Command {
 	var asJSON bool
@@ -44,13 +115,21 @@ machines.`,
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
+			wl, err := workloads(o.stateDirPath(), r.Kernel)
+			if err != nil {
+				return exitError{exitFailed, err}
+			}
 			w := c.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return enc.Encode(struct {
+					status.Status
+					Workloads []workloadRow `json:"workloads"`
+				}{st, wl})
 			}
 			printStatus(c, st)
+			printWorkloads(c, wl)
 			return nil
 		},
 	}

@@ -1,0 +1,342 @@
+// Package attach records the workloads attached at run time, by the CNI
+// plugin (evpnhost-cni) or by `evpnhost attach` (VM taps), so that every
+// reconcile keeps them (a reconcile detaches bridge ports it does not
+// know), they survive an evpnhost restart, and a rebooted host is
+// reconciled from them. It also holds the fast path that attaches or
+// detaches one workload without an FRR reload (Converge).
+//
+// Layout, in the state directory of evpnhost (/var/lib/evpnhost, or
+// /var/lib/evpnhost/<frr-instance>):
+//
+//	intent.json                 the last intent applied (written by reconcile)
+//	attachments/                0700
+//	attachments/.lock           flock(2) around every read-modify-write
+//	attachments/<id>.json       one attachment, 0600, written tmp+rename
+package attach
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/plan"
+)
+
+// Owners of attachments.
+const (
+	OwnerCNI    = "cni"
+	OwnerAttach = "attach"
+)
+
+// Modes of attachments.
+const (
+	ModeBridged = "bridged"
+	ModeRouted  = "routed"
+)
+
+// Attachment is one workload attached at run time.
+type Attachment struct {
+	ID        string   `json:"id"`
+	Owner     string   `json:"owner"`   // "cni" or "attach"
+	Network   string   `json:"network"` // "tenant/network"
+	Mode      string   `json:"mode"`    // "bridged" or "routed"
+	Interface string   `json:"interface"`
+	MAC       string   `json:"mac,omitempty"` // the workload's MAC (container or VM side)
+	IPs       []string `json:"ips,omitempty"`
+	// CNI only.
+	ContainerID string `json:"containerID,omitempty"`
+	IfName      string `json:"ifName,omitempty"`
+	Netns       string `json:"netns,omitempty"`
+	CNINetwork  string `json:"cniNetwork,omitempty"` // the CNI config's name: GC is scoped to it
+	Created     string `json:"created,omitempty"`    // RFC 3339
+}
+
+// Addrs are the parsed addresses.
+func (a Attachment) Addrs() []netip.Addr {
+	var out []netip.Addr
+	for _, s := range a.IPs {
+		if ip, err := netip.ParseAddr(s); err == nil {
+			out = append(out, ip.Unmap())
+		}
+	}
+	return out
+}
+
+// Plan is the attachment as the planner sees it.
+func (a Attachment) Plan() plan.Attachment {
+	return plan.Attachment{Network: a.Network, Interface: a.Interface, MAC: a.MAC, IPs: a.Addrs(), Routed: a.Mode == ModeRouted}
+}
+
+// PlanAll converts a list.
+func PlanAll(as []Attachment) []plan.Attachment {
+	out := make([]plan.Attachment, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.Plan())
+	}
+	return out
+}
+
+// CNIID is the ID of a CNI attachment: stable for (container, ifname).
+func CNIID(containerID, ifName string) string {
+	return "cni-" + shortHash(containerID+"/"+ifName, 16)
+}
+
+// AttachID is the ID of an `evpnhost attach` attachment.
+func AttachID(iface string) string { return "attach-" + iface }
+
+// HostIfName is the host end of a CNI veth: "evc" + 8 hex digits of
+// sha256(containerID/ifname), 11 characters (IFNAMSIZ is 16).
+func HostIfName(containerID, ifName string) string {
+	return "evc" + shortHash(containerID+"/"+ifName, 8)
+}
+
+func shortHash(s string, n int) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])[:n]
+}
+
+// StateDir is evpnhost's state directory for an FRR instance ("" = the
+// system FRR), unless dir is set.
+func StateDir(dir, frrInstance string) string {
+	if dir != "" {
+		return dir
+	}
+	if frrInstance != "" {
+		return filepath.Join("/var/lib/evpnhost", frrInstance)
+	}
+	return "/var/lib/evpnhost"
+}
+
+// Store is the attachment directory of one state directory.
+type Store struct {
+	StateDir string
+}
+
+// Open returns the store of stateDir (nothing is created until written).
+func Open(stateDir string) *Store { return &Store{StateDir: stateDir} }
+
+func (s *Store) dir() string { return filepath.Join(s.StateDir, "attachments") }
+
+var idRE = regexp.MustCompile(`^[a-z]+-[A-Za-z0-9_.-]{1,64}$`)
+
+func (s *Store) path(id string) (string, error) {
+	if !idRE.MatchString(id) {
+		return "", fmt.Errorf("invalid attachment id %q", id)
+	}
+	return filepath.Join(s.dir(), id+".json"), nil
+}
+
+func (s *Store) mkdir() error {
+	if err := os.MkdirAll(s.dir(), 0o700); err != nil {
+		return fmt.Errorf("attachments: %w", err)
+	}
+	return nil
+}
+
+// Lock takes the store's exclusive lock (flock) and returns its release.
+// Hold it around a read-modify-write and the kernel changes that go with
+// it, so a concurrent reconcile never sees a port without its record.
+func (s *Store) Lock() (func(), error) {
+	if err := s.mkdir(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir(), ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("attachments lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("attachments lock: %w", err)
+	}
+	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
+
+// List returns every attachment, sorted by ID. A missing directory is an
+// empty store.
+func (s *Store) List() ([]Attachment, error) {
+	ents, err := os.ReadDir(s.dir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attachments: %w", err)
+	}
+	var out []Attachment
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		a, ok, err := s.Get(strings.TrimSuffix(name, ".json"))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(a, b Attachment) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Get returns the attachment id; ok is false when there is none.
+func (s *Store) Get(id string) (Attachment, bool, error) {
+	var a Attachment
+	p, err := s.path(id)
+	if err != nil {
+		return a, false, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return a, false, nil
+	}
+	if err != nil {
+		return a, false, fmt.Errorf("attachment %s: %w", id, err)
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
+		return a, false, fmt.Errorf("attachment %s: %w", id, err)
+	}
+	return a, true, nil
+}
+
+// Put writes an attachment atomically (a temporary file renamed over the
+// old one). Created is set when empty.
+func (s *Store) Put(a Attachment) error {
+	p, err := s.path(a.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.mkdir(); err != nil {
+		return err
+	}
+	if a.Created == "" {
+		a.Created = time.Now().UTC().Format(time.RFC3339)
+	}
+	b, _ := json.MarshalIndent(a, "", "  ")
+	return writeAtomic(p, append(b, '\n'))
+}
+
+// Delete removes an attachment; a missing one is not an error.
+func (s *Store) Delete(id string) error {
+	p, err := s.path(id)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("attachment %s: %w", id, err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing left to remove
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// IntentFile is where reconcile records the last intent it applied.
+func IntentFile(stateDir string) string { return filepath.Join(stateDir, "intent.json") }
+
+// SaveIntent records in as the last applied intent (atomically, 0600).
+// Unchanged content is not rewritten.
+func SaveIntent(stateDir string, in *api.Intent) error {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	b, err := json.MarshalIndent(in, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if old, err := os.ReadFile(IntentFile(stateDir)); err == nil && string(old) == string(b) {
+		return nil
+	}
+	return writeAtomic(IntentFile(stateDir), b)
+}
+
+// ErrNoIntent means evpnhost has not applied an intent in that state
+// directory yet.
+var ErrNoIntent = errors.New("no intent applied yet")
+
+// LoadIntent reads the last applied intent.
+func LoadIntent(stateDir string) (*api.Intent, error) {
+	b, err := os.ReadFile(IntentFile(stateDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w (run evpnhost apply first)", IntentFile(stateDir), ErrNoIntent)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var in api.Intent
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("%s: %w", IntentFile(stateDir), err)
+	}
+	return &in, nil
+}
+
+// Network is what a workload needs to know about its network.
+type Network struct {
+	Ref      string // tenant/network
+	Tenant   string
+	Table    uint32
+	VLAN     uint16
+	MTU      int
+	Gateways []netip.Prefix // gateway address with the subnet's length
+	GWMAC    string
+}
+
+// Resolve finds "tenant/network" in the intent.
+func Resolve(in *api.Intent, ref string) (Network, error) {
+	tn, nn, ok := api.SplitNetworkRef(ref)
+	if !ok {
+		return Network{}, fmt.Errorf("%q is not tenant/network", ref)
+	}
+	var names []string
+	for _, t := range in.Tenants {
+		for _, n := range t.Networks {
+			names = append(names, t.Name+"/"+n.Name)
+			if t.Name == tn && n.Name == nn {
+				return Network{Ref: ref, Tenant: t.Name, Table: t.Table(), VLAN: n.VLAN,
+					MTU: n.MTUOr(in.Host.UnderlayMTU()), Gateways: n.GatewayPrefixes(), GWMAC: n.GatewayMAC().String()}, nil
+			}
+		}
+	}
+	return Network{}, fmt.Errorf("unknown network %q (known: %s)", ref, strings.Join(names, ", "))
+}

@@ -1,0 +1,155 @@
+// Package cni is the evpnhost CNI plugin (cmd/evpnhost-cni): it attaches
+// containers to evpnhost networks, bridged (a veth port on the network's
+// VLAN behind the anycast gateway) or routed (a host route in the tenant
+// VRF, advertised as an EVPN type-5 route), records each attachment in
+// evpnhost's state directory (internal/attach) and converges the host side
+// through the same fast path as `evpnhost attach` (no FRR reload).
+//
+// Exception to "only internal/kernel talks netlink": the container side
+// (creating the veth inside the container's network namespace, its
+// addresses, routes and neighbor entries) is done here, with the
+// containernetworking ns and ip packages and netlink, because it happens
+// inside another namespace. Everything on the host side goes through
+// internal/kernel.
+package cni
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/containernetworking/cni/pkg/types"
+	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/attach"
+)
+
+// SupportedVersions are the CNI spec versions the plugin speaks.
+var SupportedVersions = version.PluginSupports("0.4.0", "1.0.0", "1.1.0")
+
+// Plugin-specific error codes (100+ are free for plugins).
+const (
+	// ErrDrift: CHECK found the attachment differs from what ADD made.
+	ErrDrift uint = 100
+)
+
+// NetConf is the plugin's network configuration.
+//
+//	{"cniVersion":"1.1.0","name":"red-web","type":"evpnhost-cni",
+//	 "network":"red/web","mode":"bridged",
+//	 "ipam":{"type":"host-local","ranges":[[{"subnet":"10.1.10.0/24"}]]}}
+type NetConf struct {
+	types.PluginConf
+	// Network is the evpnhost network, "tenant/network" (required).
+	Network string `json:"network"`
+	// Mode is "bridged" (default) or "routed".
+	Mode string `json:"mode,omitempty"`
+	// StateDir is evpnhost's state directory (default /var/lib/evpnhost,
+	// or /var/lib/evpnhost/<frrInstance>).
+	StateDir string `json:"stateDir,omitempty"`
+	// FRRInstance is the FRR pathspace evpnhost runs with (--frr-instance);
+	// it only selects the default state directory.
+	FRRInstance string `json:"frrInstance,omitempty"`
+}
+
+// fieldError is an "invalid network config" error naming the field.
+func fieldError(field, format string, args ...any) *types.Error {
+	return types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf("field %q: %s", field, fmt.Sprintf(format, args...)), "")
+}
+
+// ParseConfig decodes and checks a network configuration. Errors are CNI
+// error objects: code 6 for malformed JSON, 7 naming the field otherwise.
+func ParseConfig(stdin []byte) (*NetConf, error) {
+	conf := &NetConf{}
+	if err := json.Unmarshal(stdin, conf); err != nil {
+		return nil, types.NewError(types.ErrDecodingFailure, "malformed network configuration: "+err.Error(), "")
+	}
+	if conf.Network == "" {
+		return nil, fieldError("network", "required: the evpnhost network as tenant/network, e.g. \"red/web\"")
+	}
+	if _, _, ok := api.SplitNetworkRef(conf.Network); !ok {
+		return nil, fieldError("network", "%q is not tenant/network", conf.Network)
+	}
+	switch conf.Mode {
+	case "":
+		conf.Mode = attach.ModeBridged
+	case attach.ModeBridged, attach.ModeRouted:
+	default:
+		return nil, fieldError("mode", "%q is neither %q nor %q", conf.Mode, attach.ModeBridged, attach.ModeRouted)
+	}
+	if conf.FRRInstance != "" && strings.ContainsAny(conf.FRRInstance, "/ \t\n") {
+		return nil, fieldError("frrInstance", "%q is not an FRR instance name", conf.FRRInstance)
+	}
+	if err := version.ParsePrevResult(&conf.PluginConf); err != nil {
+		return nil, types.NewError(types.ErrDecodingFailure, "field \"prevResult\": "+err.Error(), "")
+	}
+	return conf, nil
+}
+
+// StateDirectory is the evpnhost state directory the configuration names.
+func (c *NetConf) StateDirectory() string { return attach.StateDir(c.StateDir, c.FRRInstance) }
+
+// ResolveNetwork loads the intent evpnhost applied last and finds the
+// configured network in it.
+func (c *NetConf) ResolveNetwork() (*api.Intent, attach.Network, error) {
+	in, err := attach.LoadIntent(c.StateDirectory())
+	if err != nil {
+		return nil, attach.Network{}, types.NewError(types.ErrPluginNotAvailable,
+			fmt.Sprintf("evpnhost state not found (fields \"stateDir\"/\"frrInstance\"): %v", err), "")
+	}
+	n, err := attach.Resolve(in, c.Network)
+	if err != nil {
+		return nil, n, fieldError("network", "%v", err)
+	}
+	return in, n, nil
+}
+
+// checkAddrs checks the addresses a container gets against its network:
+// bridged addresses must lie in a subnet of the network (and not be its
+// gateway); routed ones must lie outside the network's subnets (they are
+// host routes, reached through the VRF, not over the L2 segment).
+func checkAddrs(mode string, n attach.Network, addrs []netip.Prefix) error {
+	if len(addrs) == 0 {
+		return fieldError("ipam", "no address: configure an IPAM plugin or chain after one")
+	}
+	for _, a := range addrs {
+		gw, ok := gatewayFor(n, a.Addr())
+		switch mode {
+		case attach.ModeBridged:
+			if !ok {
+				return fieldError("ipam", "address %s is outside the subnets of %s (%s)", a.Addr(), n.Ref, subnets(n))
+			}
+			if gw == a.Addr() {
+				return fieldError("ipam", "address %s is the anycast gateway of %s", a.Addr(), n.Ref)
+			}
+		case attach.ModeRouted:
+			if ok {
+				return fieldError("ipam", "routed address %s is inside the L2 subnet %s of %s: give routed containers a range of their own", a.Addr(), subnets(n), n.Ref)
+			}
+		}
+	}
+	return nil
+}
+
+// gatewayFor is the anycast gateway of the subnet that holds ip.
+func gatewayFor(n attach.Network, ip netip.Addr) (netip.Addr, bool) {
+	for _, g := range n.Gateways {
+		if g.Masked().Contains(ip) {
+			return g.Addr(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func subnets(n attach.Network) string {
+	var s []string
+	for _, g := range n.Gateways {
+		s = append(s, g.Masked().String())
+	}
+	if len(s) == 0 {
+		return "no subnets"
+	}
+	return strings.Join(s, ", ")
+}
