@@ -1,0 +1,236 @@
+// Package bench generates the scale benchmark's inputs: intents with many
+// L2VNIs and tenant VRFs, and, from the desired kernel state plan.Build
+// makes of them, the equivalent ifupdown2 interfaces file and raw
+// `ip -batch` / `bridge -batch` scripts (the baselines of `make bench`,
+// see docs/benchmarks.md).
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/kernel"
+)
+
+// Case is one point of the matrix: VNIs L2VNIs spread over Tenants VRFs.
+type Case struct {
+	VNIs    int `json:"vnis"`
+	Tenants int `json:"tenants"`
+}
+
+func (c Case) String() string { return fmt.Sprintf("vnis=%d,tenants=%d", c.VNIs, c.Tenants) }
+
+// MaxBridgePorts is the kernel's limit of ports per bridge (BR_MAX_PORTS
+// 1024, port numbers 1-1023): enslaving one more fails with EXFULL
+// ("exchange full"). evpnhost gives every L2VNI and every L3VNI its own
+// VXLAN device, a port of evpnbr, so VNIs+Tenants (+ workload ports) must
+// stay <= 1023 on a real kernel.
+const MaxBridgePorts = 1023
+
+// Matrix is the kernel benchmark matrix: every case fits into one bridge
+// (VNIs+Tenants <= MaxBridgePorts; the VLAN limit, 4094, is then no
+// concern). 4000 L2VNIs, or 1000 L2VNIs with 100 or 500 tenants, cannot be
+// built with one VXLAN device per VNI. The largest case goes last.
+var Matrix = []Case{
+	{100, 10}, {500, 10}, {500, 100}, {500, 500}, {1000, 10},
+}
+
+// MicroMatrix is what the Go micro-benchmarks of the pure parts use: no
+// kernel involved, so it goes up to the VLAN limit (4000 L2VNIs).
+var MicroMatrix = []Case{{100, 10}, {1000, 10}, {4000, 10}, {1000, 100}, {1000, 500}}
+
+// VTEP of the generated host.
+const VTEP = "10.0.0.1"
+
+// Intent returns a valid intent for c: network i (1-based) has VNI
+// 10000+i on VLAN i and belongs to tenant (i-1)%Tenants; odd networks get
+// an IPv4 /24 gateway, even ones an IPv6 /64. Tenant t (1-based) is VRF
+// "t<t>" with L3VNI 100000+t on VLAN VNIs+t and table 1000+t (ifupdown2
+// only accepts VRF tables 1001-5000).
+func Intent(c Case) *api.Intent {
+	if c.VNIs+c.Tenants > api.MaxVLAN {
+		panic(fmt.Sprintf("%v does not fit into %d VLANs", c, api.MaxVLAN))
+	}
+	in := &api.Intent{Host: api.Host{Name: "bench", ASN: 65101, VTEP: VTEP, Uplinks: []string{"up1"}}}
+	for t := 1; t <= c.Tenants; t++ {
+		in.Tenants = append(in.Tenants, api.Tenant{Name: fmt.Sprintf("t%d", t), L3VNI: uint32(100000 + t),
+			VRFTable: uint32(1000 + t), VLAN: uint16(c.VNIs + t)})
+	}
+	for i := 1; i <= c.VNIs; i++ {
+		gw := fmt.Sprintf("10.%d.%d.1/24", 100+i/256, i%256)
+		if i%2 == 0 {
+			gw = fmt.Sprintf("fd00:%x::1/64", i)
+		}
+		t := &in.Tenants[(i-1)%c.Tenants]
+		t.Networks = append(t.Networks, api.Network{Name: fmt.Sprintf("n%d", i), VNI: uint32(10000 + i), VLAN: uint16(i), Gateways: []string{gw}})
+	}
+	return in
+}
+
+// Batch returns the `ip -batch` and `bridge -batch` scripts that build the
+// kernel objects of s (sysctls left out), in three steps: ip (links,
+// addresses, routes, all down), bridge (VLANs, port flags, FDB), ip again
+// (links up). Each object is made with as few commands as iproute2 allows
+// (master, MTU and MAC in the `link add`): the near-lower bound for
+// netlink-based configuration.
+func Batch(s kernel.State) (ipCreate, bridge, ipUp string) {
+	var ip, br, up strings.Builder
+	ip.WriteString("link set lo up\n")
+	for _, a := range s.LoAddrs {
+		fmt.Fprintf(&ip, "addr add %s dev lo label %s\n", a, kernel.LoLabel)
+	}
+	for _, l := range s.Links {
+		var opts strings.Builder
+		if l.MTU != 0 {
+			fmt.Fprintf(&opts, " mtu %d", l.MTU)
+		}
+		if l.MAC != "" {
+			fmt.Fprintf(&opts, " address %s", l.MAC)
+		}
+		if l.Master != "" {
+			fmt.Fprintf(&opts, " master %s", l.Master)
+		}
+		switch l.Kind {
+		case kernel.KindBridge:
+			fmt.Fprintf(&ip, "link add %s%s type bridge vlan_filtering 1 vlan_default_pvid 0\n", l.Name, opts.String())
+			for _, r := range vlanRanges(l.VLANs) {
+				fmt.Fprintf(&br, "vlan add dev %s vid %s self\n", l.Name, r)
+			}
+		case kernel.KindVRF:
+			fmt.Fprintf(&ip, "link add %s%s type vrf table %d\n", l.Name, opts.String(), l.Table)
+		case kernel.KindVXLAN:
+			fmt.Fprintf(&ip, "link add %s%s type vxlan id %d local %s dstport %d nolearning\n", l.Name, opts.String(), l.VNI, l.Local, kernel.VXLANPort)
+			fmt.Fprintf(&br, "vlan add dev %s vid %d pvid untagged\n", l.Name, l.PVID)
+			fmt.Fprintf(&br, "link set dev %s learning off neigh_suppress %s\n", l.Name, onOff(l.NeighSuppress))
+		case kernel.KindVLAN:
+			fmt.Fprintf(&ip, "link add link %s name %s%s type vlan id %d\n", l.Parent, l.Name, opts.String(), l.VLANID)
+			for _, a := range l.Addrs {
+				nodad := ""
+				if a.Addr().Is6() {
+					nodad = " nodad"
+				}
+				fmt.Fprintf(&ip, "addr add %s dev %s%s\n", a, l.Name, nodad)
+			}
+		default:
+			continue // ports are foreign: the generated intents have none
+		}
+		// The kernel ignores IFLA_IFALIAS when creating a link: a separate
+		// command, as evpnhost does.
+		fmt.Fprintf(&ip, "link set %s alias %s\n", l.Name, kernel.OwnerAlias)
+		if l.Up {
+			fmt.Fprintf(&up, "link set %s up\n", l.Name)
+		}
+	}
+	for _, r := range s.Routes {
+		fmt.Fprintf(&ip, "route add unreachable %s metric %d table %d proto %d\n", r.Dst, r.Metric, r.Table, kernel.RouteProtocol)
+	}
+	for _, f := range s.FDB {
+		if f.Self {
+			fmt.Fprintf(&br, "fdb add %s dev %s vlan %d self local\n", f.MAC, f.Dev, f.VLAN)
+		} else {
+			fmt.Fprintf(&br, "fdb add %s dev %s vlan %d master static\n", f.MAC, f.Dev, f.VLAN)
+		}
+	}
+	return ip.String(), br.String(), up.String()
+}
+
+// Interfaces returns an ifupdown2 interfaces file describing the kernel
+// objects of s (sysctls left out): a VLAN-aware bridge with every VXLAN as
+// an access port, VRFs with their unreachable defaults (post-up, as
+// ifupdown2 3.0 does not add them), SVIs in their VRF with the gateway
+// address and MAC (ifupdown2 adds the bridge's local FDB entry for the MAC
+// of an SVI on a VLAN-aware bridge itself).
+func Interfaces(s kernel.State) string {
+	var b strings.Builder
+	b.WriteString("auto lo\niface lo inet loopback\n")
+	for _, a := range s.LoAddrs {
+		fmt.Fprintf(&b, "    address %s\n", a)
+	}
+	routes := map[uint32][]kernel.Route{}
+	for _, r := range s.Routes {
+		routes[r.Table] = append(routes[r.Table], r)
+	}
+	for _, l := range s.Links {
+		if l.Kind == kernel.KindPort {
+			continue
+		}
+		fmt.Fprintf(&b, "\nauto %s\niface %s\n", l.Name, l.Name)
+		fmt.Fprintf(&b, "    alias %s\n", kernel.OwnerAlias)
+		if l.MTU != 0 {
+			fmt.Fprintf(&b, "    mtu %d\n", l.MTU)
+		}
+		if l.MAC != "" {
+			fmt.Fprintf(&b, "    hwaddress %s\n", l.MAC)
+		}
+		switch l.Kind {
+		case kernel.KindBridge:
+			var ports []string
+			for _, p := range s.Links {
+				if p.Master == l.Name {
+					ports = append(ports, p.Name)
+				}
+			}
+			b.WriteString("    bridge-vlan-aware yes\n    bridge-stp off\n")
+			fmt.Fprintf(&b, "    bridge-ports %s\n", strings.Join(ports, " "))
+			fmt.Fprintf(&b, "    bridge-vids %s\n", strings.Join(vlanRanges(l.VLANs), " "))
+		case kernel.KindVRF:
+			fmt.Fprintf(&b, "    vrf-table %d\n", l.Table)
+			for _, r := range routes[l.Table] {
+				fam := "-4"
+				if r.Dst.Addr().Is6() {
+					fam = "-6"
+				}
+				fmt.Fprintf(&b, "    post-up ip %s route add unreachable %s metric %d table %d proto %d\n", fam, r.Dst, r.Metric, r.Table, kernel.RouteProtocol)
+			}
+		case kernel.KindVXLAN:
+			fmt.Fprintf(&b, "    vxlan-id %d\n    vxlan-local-tunnelip %s\n    vxlan-port %d\n    vxlan-learning no\n", l.VNI, l.Local, kernel.VXLANPort)
+			fmt.Fprintf(&b, "    bridge-access %d\n    bridge-learning off\n    bridge-arp-nd-suppress %s\n", l.PVID, onOff(l.NeighSuppress))
+		case kernel.KindVLAN:
+			fmt.Fprintf(&b, "    vlan-raw-device %s\n    vlan-id %d\n", l.Parent, l.VLANID)
+			if l.Master != "" {
+				fmt.Fprintf(&b, "    vrf %s\n", l.Master)
+			}
+			for _, a := range l.Addrs {
+				fmt.Fprintf(&b, "    address %s\n", a)
+			}
+		}
+	}
+	return b.String()
+}
+
+// Objects counts the kernel objects of s, for the report.
+func Objects(s kernel.State) (links, addrs, routes, fdb int) {
+	for _, l := range s.Links {
+		links++
+		addrs += len(l.Addrs)
+	}
+	return links, addrs + len(s.LoAddrs), len(s.Routes), len(s.FDB)
+}
+
+func vlanRanges(v []uint16) []string {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	var out []string
+	for i := 0; i < len(v); {
+		j := i
+		for j+1 < len(v) && v[j+1] == v[j]+1 {
+			j++
+		}
+		if i == j {
+			out = append(out, fmt.Sprint(v[i]))
+		} else {
+			out = append(out, fmt.Sprintf("%d-%d", v[i], v[j]))
+		}
+		i = j + 1
+	}
+	return out
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

@@ -1,0 +1,73 @@
+#!/bin/bash
+# make bench: Go micro-benchmarks of the pure parts (natively), then the
+# kernel scale benchmark (cmd/evpnhost-bench: evpnhost vs ip/bridge -batch
+# vs ifupdown2, each in a fresh network namespace; in the VM when the
+# kernel lacks VRF/802.1Q), then docs/benchmarks.md and its plot.
+#
+# Environment: BENCH_CASES (e.g. 100x10,1000x10; default the full matrix),
+# BENCH_IFUPDOWN2_MAX (largest L2VNI count ifupdown2 runs at; default 1000;
+# 0 skips it), BENCH_MICRO=0 skips the micro-benchmarks,
+# EVPNHOST_BENCH_CPUPROFILE=PATH writes a CPU profile per evpnhost case.
+#
+# ifupdown2 is never installed: its Debian package is unpacked into
+# bin/bench/ifupdown2 with its own configuration pointing at a generated
+# interfaces file, so neither this machine's /etc/network nor ifupdown is
+# touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+GO=${GO:-go}
+out=$root/bin/bench
+mkdir -p "$out"
+t0=$(date +%s)
+
+$GO build -o bin/evpnhost-bench ./cmd/evpnhost-bench
+
+ifu_max=${BENCH_IFUPDOWN2_MAX:-1000}
+ifu_args=()
+if [ "$ifu_max" != 0 ]; then
+	ifu=$out/ifupdown2
+	if [ ! -e "$ifu/ifreload" ]; then
+		echo "== unpacking ifupdown2 into $ifu (not installed)"
+		tmp=$(mktemp -d)
+		(cd "$tmp" && apt-get download ifupdown2 >/dev/null 2>&1 || { apt-get update -qq && apt-get download ifupdown2; })
+		dpkg -x "$tmp"/ifupdown2_*.deb "$tmp/root"
+		rm -rf "$ifu" && mkdir -p "$ifu"
+		cp -a "$tmp/root/usr/share/ifupdown2" "$ifu/share"
+		# ifupdown2 reads its configuration next to its code when
+		# /etc/network/ifupdown2 does not exist (ifupdown/config.py).
+		[ ! -e /etc/network/ifupdown2/ifupdown2.conf ] || { echo "bench: /etc/network/ifupdown2 exists: ifupdown2 would read it" >&2; exit 1; }
+		mkdir -p "$ifu/share/etc/network/ifupdown2"
+		cp "$tmp/root/etc/network/ifupdown2/addons.conf" "$ifu/share/etc/network/ifupdown2/"
+		sed -e "s|^default_interfaces_configfile=.*|default_interfaces_configfile=$ifu/interfaces|" \
+			-e 's|^template_enable=.*|template_enable=0|' -e 's|^addon_scripts_support=.*|addon_scripts_support=0|' \
+			"$tmp/root/etc/network/ifupdown2/ifupdown2.conf" >"$ifu/share/etc/network/ifupdown2/ifupdown2.conf"
+		ln -s share/__main__.py "$ifu/ifreload"
+		rm -rf "$tmp"
+	fi
+	ifu_args=(-ifupdown2 "$ifu" -ifupdown2-max "$ifu_max")
+fi
+
+if [ "${BENCH_MICRO:-1}" != 0 ]; then
+	echo "== Go micro-benchmarks (native)"
+	$GO test -run XXX -bench . -benchmem -benchtime 2x ./internal/kernel ./internal/plan ./internal/frr | tee "$out/micro.txt"
+	grep -E '^(Benchmark|ok|goos|cpu)' "$out/micro.txt" >"$out/micro.sum" || true
+else
+	: >"$out/micro.sum"
+fi
+
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+export EVPNHOST_BENCH_HOST="$cpu, $(nproc) cores, $mem, kernel $(uname -r)"
+export EVPNHOST_BENCH_CPUPROFILE=${EVPNHOST_BENCH_CPUPROFILE:-}
+
+echo "== kernel scale benchmark ($(e2e/vm/needed.sh))"
+# ifupdown2's VRF addon writes /etc/iproute2/rt_tables.d: give it a private
+# tmpfs there (private mount namespace), the host's /etc stays untouched.
+inner="mount -t tmpfs bench /etc/iproute2/rt_tables.d && exec bin/evpnhost-bench run -out bin/bench/results.json ${BENCH_CASES:+-cases $BENCH_CASES} ${ifu_args[*]}"
+e2e/vm/run-or-native.sh --timeout 3600 -e EVPNHOST_BENCH_HOST -e EVPNHOST_BENCH_CPUPROFILE -- \
+	unshare -m --propagation private sh -c "$inner"
+
+bin/evpnhost-bench report -results bin/bench/results.json -micro "$out/micro.sum" \
+	-md docs/benchmarks.md -svg docs/benchmarks.svg -duration "$(( ($(date +%s) - t0) / 60 )) min"
+echo "== wrote docs/benchmarks.md and docs/benchmarks.svg in $(( $(date +%s) - t0 ))s"
