@@ -130,7 +130,12 @@ func snapshot(t *testing.T, ns string) string {
 	t.Helper()
 	var b strings.Builder
 	for _, args := range [][]string{{"-d", "link", "show"}, {"addr", "show"}, {"route", "show", "table", "all"}} {
-		b.WriteString(inNS(t, ns, append([]string{"ip"}, args...)...))
+		for _, l := range strings.Split(inNS(t, ns, append([]string{"ip"}, args...)...), "\n") {
+			// Routes learnt from other hosts come and go with them.
+			if !strings.Contains(l, "proto bgp") && !strings.HasPrefix(strings.TrimSpace(l), "nexthop via") {
+				b.WriteString(l + "\n")
+			}
+		}
 	}
 	out, err := run("vtysh", "-N", ns, "-c", "show running-config")
 	if err != nil {
@@ -141,3 +146,27 @@ func snapshot(t *testing.T, ns string) string {
 }
 
 func jsonDecode(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// lineDiff lists the lines only in a and only in b, for failure messages.
+func lineDiff(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out strings.Builder
+	for _, l := range strings.Split(a, "\n") {
+		if !mb[l] {
+			out.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if !ma[l] {
+			out.WriteString("+ " + l + "\n")
+		}
+	}
+	return out.String()
+}
