@@ -16,6 +16,7 @@ deps: ## install what the tests and the demo need (apt packages, Go modules); id
 build: ## build bin/evpnhost, bin/evpnhost-cni, and the CNI test tools (bin/cnitool, bin/cni/host-local; pinned in go.mod)
 	$(GO) build -o $(BIN)/evpnhost ./cmd/evpnhost
 	$(GO) build -o $(BIN)/evpnhost-cni ./cmd/evpnhost-cni
+	$(GO) build -o $(BIN)/tapwire ./lab/tapwire
 	$(GO) build -o $(BIN)/cnitool github.com/containernetworking/cni/cnitool
 	$(GO) build -o $(BIN)/cni/host-local github.com/containernetworking/plugins/plugins/ipam/host-local
 
