@@ -149,9 +149,6 @@ func TestOverlayARPSuppression(t *testing.T) {
 		if strings.Contains(out, "who-has 10.1.10.12") {
 			t.Fatalf("ARP request for 10.1.10.12 crossed %s inside VXLAN:\n%s", up, out)
 		}
-		if !strings.Contains(out, "VXLAN") && !strings.Contains(out, "ICMP") && up == "up1" && !strings.Contains(caps["up2"].out, "ICMP") {
-			t.Logf("%s capture:\n%s", up, out)
-		}
 	}
 }
 

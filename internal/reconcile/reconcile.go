@@ -72,23 +72,34 @@ type record struct {
 	Tenants []string `json:"tenants"`
 }
 
+// prepare builds the desired state (the intent plus the recorded
+// attachments) and the kernel plan against what the kernel holds now.
+func (r *Reconciler) prepare(in *api.Intent) (plan.Desired, Result, error) {
+	var res Result
+	atts, err := r.attachments(in)
+	if err != nil {
+		return plan.Desired{}, res, err
+	}
+	des := plan.BuildWith(in, atts)
+	kp, missing, err := r.kernelPlan(des)
+	if err != nil {
+		return des, res, err
+	}
+	res.Kernel = kp
+	res.Missing, res.MissingAttachments = splitMissing(missing, atts)
+	return des, res, nil
+}
+
 // Plan computes what Apply would do, changing nothing.
 func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 	var res Result
 	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
 		return res, err
 	}
-	atts, err := r.attachments(in)
+	des, res, err := r.prepare(in)
 	if err != nil {
 		return res, err
 	}
-	des := plan.BuildWith(in, atts)
-	kp, missing, err := r.kernelPlan(des)
-	if err != nil {
-		return res, err
-	}
-	res.Kernel = kp
-	res.Missing, res.MissingAttachments = splitMissing(missing, atts)
 	des.FRR.Neighbors = true
 	_, delta, err := r.frrDelta(ctx, des.FRR, in)
 	res.FRR = delta
@@ -115,18 +126,11 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 			unlock()
 		}
 	}()
-	atts, err := r.attachments(in)
+	des, res, err := r.prepare(in)
 	if err != nil {
 		return res, err
 	}
-	des := plan.BuildWith(in, atts)
-	kp, missing, err := r.kernelPlan(des)
-	if err != nil {
-		return res, err
-	}
-	res.Kernel = kp
-	res.Missing, res.MissingAttachments = splitMissing(missing, atts)
-	missing = res.Missing
+	kp, missing := res.Kernel, res.Missing
 	for _, m := range res.MissingAttachments {
 		r.log().Warn("attachment interface not found, left out", "interface", m)
 	}
