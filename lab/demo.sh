@@ -54,4 +54,5 @@ if [ $fail != 0 ]; then
 	echo "some checks FAILED"
 	exit 1
 fi
-echo "all checks passed. Explore: lab/lab.sh status | lab/lab.sh exec h1 bin/evpnhost status --frr-instance h1"
+echo "all checks passed."
+echo "On a full kernel the lab stays up: explore with lab/lab.sh status, lab/lab.sh exec h1 bin/evpnhost status --frr-instance h1; remove it with lab/lab.sh down. Inside the VM it is gone with the VM."
