@@ -5,7 +5,7 @@ BIN := bin
 TESTBIN := $(BIN)/tests
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help deps build test test-unit test-priv e2e demo lab-up lab-down bench fuzz lint fmt clean
+.PHONY: help deps build test test-unit testbins test-priv e2e demo bench fuzz lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
