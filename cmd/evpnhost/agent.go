@@ -17,8 +17,9 @@ func agentCmd(o *options) *cobra.Command {
 		Use:   "agent -f FILE",
 		Short: "Keep the host at its intent: re-apply on change and periodically, refresh neighbors",
 		Long: `Run until stopped (SIGINT/SIGTERM). Applies the intent at start, whenever the file
-changes, and every --resync period, which also repairs drift (a deleted VXLAN device or
-SVI address comes back). Every --neigh-refresh period it re-probes learnt neighbors on the
+changes, shortly after the kernel reports a link or address change (a deleted VXLAN
+device or SVI address comes back), and every --resync period, which also repairs FRR
+drift. Every --neigh-refresh period it re-probes learnt neighbors on the
 tenant SVIs that went stale, so workloads evpnhost did not attach itself keep their EVPN
 type-2 routes. An invalid intent file is logged and the last good one is kept. Stopping
 the agent leaves the dataplane as it is.`,
@@ -31,6 +32,11 @@ the agent leaves the dataplane as it is.`,
 			defer done()
 			a.Applier = r
 			a.Refresher = r.Kernel.(*kernel.Netlink)
+			events, err := kernel.Subscribe(c.Context().Done())
+			if err != nil {
+				return exitError{exitFailed, err}
+			}
+			a.Events = events
 			level := slog.LevelInfo
 			if o.verbose {
 				level = slog.LevelDebug

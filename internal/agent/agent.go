@@ -1,6 +1,7 @@
 // Package agent keeps a host at its intent: it re-applies when the intent
-// changes and periodically (which also repairs drift: a deleted device or
-// address shows up in the next diff), and it keeps learnt neighbors fresh
+// changes, when the kernel reports a link or address change (a deleted
+// device or address shows up in the next diff), and periodically (which
+// also catches FRR drift), and it keeps learnt neighbors fresh
 // so silent workloads keep their EVPN routes. Stopping the agent never
 // tears anything down: the dataplane stays as last applied.
 package agent
@@ -36,7 +37,11 @@ type Agent struct {
 	Resync       time.Duration // full reconcile period
 	NeighRefresh time.Duration // neighbor refresh period; 0 disables
 	Watch        time.Duration // intent file poll period
-	Log          *slog.Logger
+	// Events signals kernel changes (kernel.Subscribe); each starts a
+	// reconcile after Debounce, so a burst costs one. May be nil.
+	Events   <-chan struct{}
+	Debounce time.Duration
+	Log      *slog.Logger
 }
 
 // Run loops until ctx ends. It returns nil on a clean stop.
@@ -86,11 +91,25 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer t.Stop()
 		refresh = t.C
 	}
+	events := a.Events
+	var debounce <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			log.Info("stopping; the dataplane stays as applied", "op", "stop")
 			return nil
+		case _, ok := <-events:
+			if !ok {
+				log.Warn("kernel events unavailable; relying on the periodic resync", "op", "events")
+				events = nil
+				continue
+			}
+			if debounce == nil {
+				debounce = time.After(orDefault(a.Debounce, 300*time.Millisecond))
+			}
+		case <-debounce:
+			debounce = nil
+			reconcileNow("kernel event")
 		case <-resync.C:
 			reconcileNow("resync")
 		case <-watch.C:

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -786,4 +787,51 @@ func (n *Netlink) DeleteLink(name string) (existed bool, err error) {
 		return true, ignoreNotFound(err)
 	}
 	return true, nil
+}
+
+// Subscribe reports kernel changes that may have undone evpnhost's work:
+// link and address events of the current network namespace. Each event
+// only says "look again"; the caller debounces and diffs. The channel
+// closes when done closes or the subscription fails.
+func Subscribe(done <-chan struct{}) (<-chan struct{}, error) {
+	links := make(chan netlink.LinkUpdate, 64)
+	addrs := make(chan netlink.AddrUpdate, 64)
+	failed := make(chan struct{})
+	var once sync.Once
+	fail := func(error) { once.Do(func() { close(failed) }) }
+	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{ErrorCallback: fail}); err != nil {
+		return nil, fmt.Errorf("subscribe to link events: %w", err)
+	}
+	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{ErrorCallback: fail}); err != nil {
+		return nil, fmt.Errorf("subscribe to address events: %w", err)
+	}
+	out := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case out <- struct{}{}:
+		default: // one pending signal is enough
+		}
+	}
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-done:
+				return
+			case <-failed:
+				return
+			case _, ok := <-links:
+				if !ok {
+					return
+				}
+				poke()
+			case _, ok := <-addrs:
+				if !ok {
+					return
+				}
+				poke()
+			}
+		}
+	}()
+	return out, nil
 }
