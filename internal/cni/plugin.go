@@ -79,16 +79,11 @@ func Add(args *skel.CmdArgs) (retErr error) {
 		return err
 	}
 	defer netns.Close()
-	k, err := kernel.Open()
+	k, store, unlock, err := openHost(conf)
 	if err != nil {
-		return internal("%v", err)
+		return err
 	}
 	defer k.Close()
-	store := attach.Open(conf.StateDirectory())
-	unlock, err := store.Lock()
-	if err != nil {
-		return internal("%v", err)
-	}
 	defer unlock()
 
 	// Addresses: from the IPAM plugin, else from the previous plugin of a
@@ -296,6 +291,23 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
+// openHost opens netlink on the host and the attachment store, locked
+// against concurrent ADD/DEL/GC and reconciles. The caller closes k and
+// calls unlock.
+func openHost(conf *NetConf) (k *kernel.Netlink, store *attach.Store, unlock func(), err error) {
+	k, err = kernel.Open()
+	if err != nil {
+		return nil, nil, nil, internal("%v", err)
+	}
+	store = attach.Open(conf.StateDirectory())
+	unlock, err = store.Lock()
+	if err != nil {
+		k.Close()
+		return nil, nil, nil, internal("%v", err)
+	}
+	return k, store, unlock, nil
+}
+
 // Del detaches a container. It is idempotent: a missing record, netns,
 // veth or network is not an error.
 func Del(args *skel.CmdArgs) error {
@@ -303,16 +315,11 @@ func Del(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	k, err := kernel.Open()
+	k, store, unlock, err := openHost(conf)
 	if err != nil {
-		return internal("%v", err)
+		return err
 	}
 	defer k.Close()
-	store := attach.Open(conf.StateDirectory())
-	unlock, err := store.Lock()
-	if err != nil {
-		return internal("%v", err)
-	}
 	defer unlock()
 	id := attach.CNIID(args.ContainerID, args.IfName)
 	rec, ok, err := store.Get(id)
@@ -431,16 +438,11 @@ func GC(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	k, err := kernel.Open()
+	k, store, unlock, err := openHost(conf)
 	if err != nil {
-		return internal("%v", err)
+		return err
 	}
 	defer k.Close()
-	store := attach.Open(conf.StateDirectory())
-	unlock, err := store.Lock()
-	if err != nil {
-		return internal("%v", err)
-	}
 	list, err := store.List()
 	if err != nil {
 		unlock()
