@@ -192,6 +192,18 @@ q() { local s=$1; printf "'%s'" "${s//\'/\'\\\'\'}"; }
 	printf '\n'
 } >"$outdir/cmd.sh"
 
+# --- one VM at a time -----------------------------------------------------------
+# Two VMs under TCG on a small machine each run several times slower than one
+# alone, so runs queue on a host-wide lock (EVPNHOST_VM_LOCK=none skips it).
+lock=${EVPNHOST_VM_LOCK:-/tmp/evpnhost-vm.lock}
+if [ "$lock" != none ] && command -v flock >/dev/null; then
+	exec 9>>"$lock"
+	if ! flock -n 9; then
+		echo "e2e/vm/run.sh: another VM is running; waiting for $lock" >&2
+		flock 9
+	fi
+fi
+
 # --- QEMU ---------------------------------------------------------------------
 # panic=-1 with -no-reboot: a guest panic ends QEMU at once (exit 125).
 # The rest only shortens boot under TCG (~1 s): no CPU-bug mitigations (PTI
