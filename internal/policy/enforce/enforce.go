@@ -1,0 +1,237 @@
+// Package enforce picks and drives a policy backend for the reconciler and
+// the commands: eBPF, nftables, or auto (eBPF when its programs load,
+// otherwise nftables). A backend is only opened when a policy is to be
+// enforced or was enforced before (a marker in the state directory says
+// which backend holds it), so hosts without policies load nothing.
+package enforce
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/attach"
+	"github.com/evpnhost/evpnhost/internal/plan"
+	"github.com/evpnhost/evpnhost/internal/policy"
+	"github.com/evpnhost/evpnhost/internal/policy/ebpf"
+	"github.com/evpnhost/evpnhost/internal/policy/nft"
+)
+
+// Backend names (the --policy-backend flag).
+const (
+	EBPF     = "ebpf"
+	Nftables = "nftables"
+	Auto     = "auto"
+)
+
+// BPFFS is where the eBPF backend pins its maps, under
+// evpnhost/<instance>.
+var BPFFS = "/sys/fs/bpf"
+
+// Enforcer applies policy tables with the selected backend.
+type Enforcer struct {
+	Backend  string // EBPF, Nftables or Auto
+	StateDir string // evpnhost's state directory (marker, eBPF counter slots)
+	Instance string // FRR instance name, separates the eBPF pins of lab hosts
+	Log      *slog.Logger
+
+	cur policy.Backend
+}
+
+// Valid reports whether name is a backend name.
+func Valid(name string) bool { return name == EBPF || name == Nftables || name == Auto }
+
+func (e *Enforcer) log() *slog.Logger {
+	if e.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Log
+}
+
+func (e *Enforcer) marker() string { return filepath.Join(e.StateDir, "policy-backend") }
+
+// Recorded is the backend that enforces the last applied policy, "" when
+// none does.
+func Recorded(stateDir string) string {
+	b, err := os.ReadFile(filepath.Join(stateDir, "policy-backend"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Open opens the named backend (not auto).
+func Open(name, stateDir, instance string) (policy.Backend, error) {
+	switch name {
+	case EBPF:
+		if err := mountBPFFS(); err != nil {
+			return nil, err
+		}
+		inst := instance
+		if inst == "" {
+			inst = "default"
+		}
+		return ebpf.Open(filepath.Join(BPFFS, "evpnhost", inst), filepath.Join(stateDir, "policy-ebpf.json"), 0)
+	case Nftables:
+		return nft.Open(0)
+	}
+	return nil, fmt.Errorf("unknown policy backend %q: use ebpf, nftables or auto", name)
+}
+
+// mountBPFFS mounts a bpffs on BPFFS when none is there (systemd does it
+// on most hosts).
+func mountBPFFS() error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(BPFFS, &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
+		return nil
+	}
+	if err := unix.Mount("bpf", BPFFS, "bpf", 0, "mode=0700"); err != nil {
+		return fmt.Errorf("ebpf policy: mount bpffs on %s: %w", BPFFS, err)
+	}
+	return nil
+}
+
+// Apply enforces t. With auto, eBPF is tried first. When the backend
+// changes, the previous one is emptied first. An empty table with nothing
+// enforced before opens nothing.
+func (e *Enforcer) Apply(t policy.Table) error {
+	// One apply at a time per state directory: a reconcile and a CNI ADD
+	// each write a whole generation.
+	if err := os.MkdirAll(e.StateDir, 0o700); err != nil {
+		return err
+	}
+	lf, err := os.OpenFile(filepath.Join(e.StateDir, "policy.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("policy lock: %w", err)
+	}
+	defer lf.Close()
+	for {
+		err = unix.Flock(int(lf.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("policy lock: %w", err)
+	}
+	prev := Recorded(e.StateDir)
+	if len(t.Ports) == 0 && prev == "" {
+		return nil
+	}
+	if e.cur == nil {
+		b, err := e.open(prev)
+		if err != nil {
+			return err
+		}
+		e.cur = b
+	}
+	if prev != "" && prev != e.cur.Name() {
+		old, err := Open(prev, e.StateDir, e.Instance)
+		if err == nil {
+			err = old.Apply(policy.Table{})
+			old.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("policy: remove the %s enforcement: %w", prev, err)
+		}
+		e.log().Info("policy backend changed", "op", "policy", "from", prev, "to", e.cur.Name())
+	}
+	if err := e.cur.Apply(t); err != nil {
+		return fmt.Errorf("policy (%s): %w", e.cur.Name(), err)
+	}
+	if len(t.Ports) == 0 {
+		if err := os.Remove(e.marker()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if prev != e.cur.Name() {
+		if err := os.MkdirAll(e.StateDir, 0o700); err != nil {
+			return err
+		}
+		return os.WriteFile(e.marker(), []byte(e.cur.Name()+"\n"), 0o600)
+	}
+	return nil
+}
+
+func (e *Enforcer) open(prev string) (policy.Backend, error) {
+	name := e.Backend
+	if name == "" {
+		name = Auto
+	}
+	if name != Auto {
+		return Open(name, e.StateDir, e.Instance)
+	}
+	if prev == Nftables {
+		// auto keeps what works: it fell back before.
+		if b, err := Open(Nftables, e.StateDir, e.Instance); err == nil {
+			return b, nil
+		}
+	}
+	b, err := Open(EBPF, e.StateDir, e.Instance)
+	if err == nil {
+		return b, nil
+	}
+	e.log().Warn("eBPF policy backend unavailable, using nftables", "op", "policy", "cause", err)
+	return Open(Nftables, e.StateDir, e.Instance)
+}
+
+// Counters reads the rule counters of the backend that enforces the
+// policy; nil when none does. For a metrics endpoint (internal/metrics):
+// call it per scrape with the state directory and FRR instance of the
+// host; it opens the backend, reads, and closes it again.
+func Counters(stateDir, instance string) ([]policy.RuleCounter, error) {
+	name := Recorded(stateDir)
+	if name == "" {
+		return nil, nil
+	}
+	b, err := Open(name, stateDir, instance)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	return b.Counters()
+}
+
+// Attached enforces the applied intent's policies again after a run-time
+// attachment (CNI ADD, evpnhost attach), so that a new workload port is
+// enforced at once, with the backend that enforces the rest (auto when
+// none does yet). The caller holds the attachment store's lock.
+func Attached(stateDir, instance string, in *api.Intent) error {
+	has := false
+	for _, t := range in.Tenants {
+		has = has || t.Policy != nil
+	}
+	if !has && Recorded(stateDir) == "" {
+		return nil
+	}
+	list, err := attach.Open(stateDir).List()
+	if err != nil {
+		return err
+	}
+	atts := attach.PlanAll(list)
+	skipped := plan.Skipped(in, atts)
+	atts = slices.DeleteFunc(atts, func(a plan.Attachment) bool { _, skip := skipped[a.Interface]; return skip })
+	backend := Recorded(stateDir)
+	if backend == "" {
+		backend = Auto
+	}
+	e := &Enforcer{Backend: backend, StateDir: stateDir, Instance: instance}
+	defer e.Close()
+	return e.Apply(policy.Compile(in, policy.Ports(in, atts)))
+}
+
+// Close releases the backend's handles (what is enforced stays).
+func (e *Enforcer) Close() {
+	if e.cur != nil {
+		e.cur.Close()
+		e.cur = nil
+	}
+}
