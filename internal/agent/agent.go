@@ -1,21 +1,32 @@
-// Package agent keeps a host at its intent: it re-applies when the intent
-// changes, when the kernel reports a link or address change (a deleted
-// device or address shows up in the next diff), and periodically (which
-// also catches FRR drift), and it keeps learnt neighbors fresh
-// so silent workloads keep their EVPN routes. Stopping the agent never
-// tears anything down: the dataplane stays as last applied.
+// Package agent keeps a host at its intent. It re-applies when the intent
+// changes (file or etcd watch), when the kernel reports a link or address
+// change (a deleted device or address shows up in the next diff), when an
+// FRR daemon restarts, and periodically (which also catches FRR drift); it
+// retries failures with backoff and keeps learnt neighbors fresh so silent
+// workloads keep their EVPN routes.
+//
+// The last intent applied successfully is kept in the state directory and
+// used while the source is unreachable or its content invalid. Stopping
+// the agent never tears anything down: the dataplane stays as last applied.
+// After every attempt the agent writes its status (applied revision,
+// errors per object, last success) to the state directory and, through
+// Reporter, to etcd.
 package agent
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/fabric"
+	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
 )
 
@@ -29,20 +40,53 @@ type Refresher interface {
 	RefreshNeighbors() (int, error)
 }
 
+// Reporter publishes the agent's status (fabric.Store.PutStatus).
+type Reporter interface {
+	PutStatus(ctx context.Context, st fabric.Status) error
+}
+
+// Observer records each reconcile (metrics.Metrics).
+type Observer interface {
+	// Reconciled is called after every attempt: how long it took, the
+	// cause of failure ("" on success, see Cause) and the revision applied.
+	Reconciled(took time.Duration, cause string, st fabric.Status)
+}
+
 // Agent is the long-running loop.
 type Agent struct {
-	IntentFile   string
-	Applier      Applier
-	Refresher    Refresher
+	Source    Source
+	Applier   Applier
+	Refresher Refresher
+	// StateDir keeps the last good intent and the status file.
+	StateDir     string
 	Resync       time.Duration // full reconcile period
 	NeighRefresh time.Duration // neighbor refresh period; 0 disables
-	Watch        time.Duration // intent file poll period
 	// Events signals kernel changes (kernel.Subscribe); each starts a
 	// reconcile after Debounce, so a burst costs one. May be nil.
 	Events   <-chan struct{}
 	Debounce time.Duration
-	Log      *slog.Logger
+	// FRRWatch returns a fingerprint of the FRR daemons (their pids); a
+	// change (a daemon restarted) starts a reconcile. Polled every
+	// FRRPoll. May be nil.
+	FRRWatch func() string
+	FRRPoll  time.Duration
+	// RestartFRR restarts FRR as a whole. It is called when bgpd was
+	// restarted while zebra kept running: FRR 8.4 then never imports EVPN
+	// routes again (docs/architecture.md), and a restart of every daemon
+	// is the recovery. nil: only reconcile.
+	RestartFRR func(ctx context.Context) error
+	// Retry is the first delay after a failed reconcile; it doubles up to
+	// MaxRetry.
+	Retry, MaxRetry time.Duration
+	Reporter        Reporter // may be nil
+	Observer        Observer // may be nil
+	Host            string   // for the status; defaults to the intent's host name
+	Version         string
+	Log             *slog.Logger
 }
+
+// StatusFile is the agent's status in its state directory.
+const StatusFile = "agent-status.json"
 
 // Run loops until ctx ends. It returns nil on a clean stop.
 func (a *Agent) Run(ctx context.Context) error {
@@ -50,49 +94,123 @@ func (a *Agent) Run(ctx context.Context) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var lastSum [32]byte
-	var lastGood *api.Intent
+	store := cache{dir: a.StateDir}
+	var lastGood *Loaded
+	if l, err := store.load(); err == nil {
+		lastGood = l
+	} else if !errors.Is(err, os.ErrNotExist) {
+		log.Warn("last good intent unusable", "op", "cache", "cause", err)
+	}
+	st := fabric.Status{Host: a.Host, Agent: fmt.Sprintf("%s pid %d started %s", a.Version, os.Getpid(), time.Now().UTC().Format(time.RFC3339))}
+	if lastGood != nil {
+		st.AppliedRevision = lastGood.Revision
+	}
+	var retry <-chan time.Time
+	backoff := time.Duration(0)
+	statusDirty := false
+
 	reconcileNow := func(reason string) {
-		in, sum, err := a.load()
-		switch {
-		case err != nil && lastGood == nil:
-			log.Error("intent unusable, nothing applied yet", "op", "load", "cause", err)
-			return
-		case err != nil:
-			log.Error("intent unusable, keeping the last good one", "op", "load", "cause", err)
-			in = lastGood
-		default:
-			lastSum = sum
-		}
 		start := time.Now()
-		res, err := a.Applier.Apply(ctx, in)
-		if err != nil {
-			var missing *reconcile.MissingError
-			if !errors.As(err, &missing) {
-				log.Error("apply failed", "op", "apply", "reason", reason, "cause", err)
-				return
+		st.LastAttempt = start.UTC()
+		st.Errors = nil
+		l, err := a.Source.Load(ctx)
+		cause := ""
+		var use *Loaded
+		var ve *api.ValidationError
+		switch {
+		case err == nil:
+			use = &l
+		case errors.As(err, &ve):
+			cause = CauseInvalidIntent
+			st.Errors = fabric.ObjectErrors(a.Source.Name(), err)
+			log.Error("intent refused, keeping the last good one", "op", "load", "source", a.Source.Name(), "cause", err)
+		default:
+			cause = CauseSourceUnreachable
+			st.Errors = []fabric.ObjectError{{Object: a.Source.Name(), Error: err.Error()}}
+			log.Warn("intent source unreachable, keeping the last good intent", "op", "load", "cause", err)
+		}
+		if use == nil && lastGood != nil {
+			use = &Loaded{Intent: lastGood.Intent, Revision: lastGood.Revision, Sum: lastGood.Sum, Source: "cache"}
+		}
+		if use == nil {
+			log.Error("no intent to apply yet", "op", "load")
+		} else {
+			if a.Host == "" {
+				st.Host = use.Intent.Host.Name
 			}
-			log.Warn("applied, some workloads missing", "op", "apply", "cause", err)
+			res, aerr := a.Applier.Apply(ctx, use.Intent)
+			var missing *reconcile.MissingError
+			switch {
+			case aerr == nil || errors.As(aerr, &missing):
+				if missing != nil {
+					for _, m := range missing.Interfaces {
+						st.Errors = append(st.Errors, fabric.ObjectError{Object: "workload interface " + m, Error: "not found; left out until it exists"})
+					}
+				}
+				if use.Source != "cache" {
+					if lastGood == nil || lastGood.Sum != use.Sum || lastGood.Revision != use.Revision {
+						if err := store.save(*use); err != nil {
+							log.Warn("cannot keep the last good intent", "op", "cache", "cause", err)
+						}
+					}
+					lastGood = use
+					st.AppliedRevision = use.Revision
+				}
+				st.Source = use.Source
+				st.LastSuccess = time.Now().UTC()
+				if res.Changed() {
+					log.Info("applied", "op", "apply", "reason", reason, "kernel_ops", res.Kernel.Len(), "frr_reloads", res.FRRReloads, "took", time.Since(start))
+				}
+			default:
+				if cause == "" {
+					cause = Cause(aerr)
+				}
+				st.Errors = append(st.Errors, applyErrors(aerr)...)
+				log.Error("apply failed", "op", "apply", "reason", reason, "cause", aerr)
+			}
 		}
-		lastGood = in
-		if res.Changed() {
-			log.Info("applied", "op", "apply", "reason", reason, "kernel_ops", res.Kernel.Len(), "frr_reloads", res.FRRReloads, "took", time.Since(start))
+		if cause != "" && cause != CauseInvalidIntent {
+			// Retry soon, then less and less often.
+			backoff = min(max(backoff*2, orDefault(a.Retry, time.Second)), orDefault(a.MaxRetry, 30*time.Second))
+			retry = time.After(backoff)
+		} else {
+			backoff, retry = 0, nil
 		}
+		if a.Observer != nil {
+			a.Observer.Reconciled(time.Since(start), cause, st)
+		}
+		a.writeStatus(st, log)
+		statusDirty = !a.report(ctx, st, log)
 	}
 	reconcileNow("start")
 
 	resync := time.NewTicker(orDefault(a.Resync, 30*time.Second))
 	defer resync.Stop()
-	watch := time.NewTicker(orDefault(a.Watch, time.Second))
-	defer watch.Stop()
 	var refresh <-chan time.Time
 	if a.NeighRefresh > 0 && a.Refresher != nil {
 		t := time.NewTicker(a.NeighRefresh)
 		defer t.Stop()
 		refresh = t.C
 	}
+	var frrTick <-chan time.Time
+	var frrPrint, alive string // alive: the last print with zebra and bgpd running
+	if a.FRRWatch != nil {
+		frrPrint = a.FRRWatch()
+		alive = frrPrint
+		t := time.NewTicker(orDefault(a.FRRPoll, time.Second))
+		defer t.Stop()
+		frrTick = t.C
+	}
+	changes := a.Source.Changes(ctx)
 	events := a.Events
 	var debounce <-chan time.Time
+	why := ""
+	soon := func(reason string) {
+		if debounce == nil {
+			why = reason
+			debounce = time.After(orDefault(a.Debounce, 300*time.Millisecond))
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -104,18 +222,36 @@ func (a *Agent) Run(ctx context.Context) error {
 				events = nil
 				continue
 			}
-			if debounce == nil {
-				debounce = time.After(orDefault(a.Debounce, 300*time.Millisecond))
+			soon("kernel event")
+		case <-changes:
+			soon("intent changed")
+		case <-frrTick:
+			if p := a.FRRWatch(); p != frrPrint {
+				log.Warn("FRR daemons restarted", "op", "frr-watch", "before", frrPrint, "now", p)
+				if a.RestartFRR != nil && bgpdAloneRestarted(alive, p) {
+					log.Warn("bgpd restarted under a running zebra: restarting FRR as a whole", "op", "frr-restart")
+					if err := a.RestartFRR(ctx); err != nil {
+						log.Error("FRR restart failed", "op", "frr-restart", "cause", err)
+					}
+					p = a.FRRWatch()
+				}
+				frrPrint = p
+				if pidOf(p, "zebra") != "-" && pidOf(p, "bgpd") != "-" {
+					alive = p
+				}
+				soon("frr restarted")
+			}
+			if statusDirty {
+				statusDirty = !a.report(ctx, st, log)
 			}
 		case <-debounce:
 			debounce = nil
-			reconcileNow("kernel event")
+			reconcileNow(why)
+		case <-retry:
+			retry = nil
+			reconcileNow("retry")
 		case <-resync.C:
 			reconcileNow("resync")
-		case <-watch.C:
-			if _, sum, err := a.load(); err == nil && sum != lastSum {
-				reconcileNow("intent changed")
-			}
 		case <-refresh:
 			if n, err := a.Refresher.RefreshNeighbors(); err != nil {
 				log.Warn("neighbor refresh failed", "op", "refresh", "cause", err)
@@ -126,20 +262,99 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-func (a *Agent) load() (*api.Intent, [32]byte, error) {
-	b, err := os.ReadFile(a.IntentFile)
+// pidOf is the pid of daemon in an FRRWatch print ("zebra=12 bgpd=34"),
+// "-" when it does not run, "" when the print does not name it.
+func pidOf(print, daemon string) string {
+	for _, f := range strings.Fields(print) {
+		if d, pid, ok := strings.Cut(f, "="); ok && d == daemon {
+			return pid
+		}
+	}
+	return ""
+}
+
+// bgpdAloneRestarted: bgpd runs with another pid than in before, the last
+// print with both running, while zebra kept its pid.
+func bgpdAloneRestarted(before, now string) bool {
+	b := pidOf(now, "bgpd")
+	return b != "" && b != "-" && b != pidOf(before, "bgpd") &&
+		pidOf(now, "zebra") != "-" && pidOf(now, "zebra") == pidOf(before, "zebra")
+}
+
+// writeStatus keeps the status in the state directory (evpnhost status
+// shows it).
+func (a *Agent) writeStatus(st fabric.Status, log *slog.Logger) {
+	if a.StateDir == "" {
+		return
+	}
+	b, _ := json.MarshalIndent(st, "", "  ")
+	if err := os.MkdirAll(a.StateDir, 0o700); err == nil {
+		err = writeAtomic(filepath.Join(a.StateDir, StatusFile), b)
+		if err != nil {
+			log.Warn("cannot write status", "op", "status", "cause", err)
+		}
+	}
+}
+
+// report publishes st; false when it could not (tried again later).
+func (a *Agent) report(ctx context.Context, st fabric.Status, log *slog.Logger) bool {
+	if a.Reporter == nil || st.Host == "" {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.Reporter.PutStatus(ctx, st); err != nil {
+		log.Debug("cannot report status", "op", "status", "cause", err)
+		return false
+	}
+	return true
+}
+
+// ReadStatus reads the status an agent left in stateDir.
+func ReadStatus(stateDir string) (fabric.Status, error) {
+	var st fabric.Status
+	b, err := os.ReadFile(filepath.Join(stateDir, StatusFile))
 	if err != nil {
-		return nil, [32]byte{}, err
+		return st, err
 	}
-	sum := sha256.Sum256(b)
-	in, err := api.Parse(bytes.Clone(b))
-	if err != nil {
-		return nil, sum, err
+	return st, json.Unmarshal(b, &st)
+}
+
+// Causes of a failed reconcile, the label of the apply error metric.
+const (
+	CauseInvalidIntent     = "invalid_intent"
+	CauseSourceUnreachable = "source_unreachable"
+	CauseKernel            = "kernel"
+	CauseFRR               = "frr"
+	CauseOther             = "other"
+)
+
+// Cause classifies an apply error.
+func Cause(err error) string {
+	var ke *kernel.ApplyError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &ke):
+		return CauseKernel
+	case reconcile.IsFRRError(err):
+		return CauseFRR
 	}
-	if err := in.Validate(); err != nil {
-		return nil, sum, err
+	return CauseOther
+}
+
+// applyErrors splits an apply error into per-object errors: one per failed
+// kernel object, else one for the step.
+func applyErrors(err error) []fabric.ObjectError {
+	var ke *kernel.ApplyError
+	if errors.As(err, &ke) {
+		out := make([]fabric.ObjectError, 0, len(ke.Failed))
+		for _, f := range ke.Failed {
+			out = append(out, fabric.ObjectError{Object: f.Object(), Error: f.Err.Error()})
+		}
+		return out
 	}
-	return in, sum, nil
+	return []fabric.ObjectError{{Object: "apply", Error: err.Error()}}
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -1,0 +1,252 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/fabric"
+	"github.com/evpnhost/evpnhost/internal/reconcile"
+)
+
+// The loop's decisions (what to apply when the source fails, retries,
+// status) are tested with a scripted source and a recording applier; the
+// real reconciler is exercised by the lab tests (e2e/agent_test.go).
+
+type step struct {
+	in  *api.Intent
+	rev int64
+	err error
+}
+
+// scripted returns its current step on every Load; a pushed step becomes
+// current at the next Load.
+type scripted struct {
+	mu    sync.Mutex
+	steps []step // steps[0] is current
+	ch    chan struct{}
+}
+
+func (s *scripted) Name() string { return "scripted" }
+func (s *scripted) Load(context.Context) (Loaded, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.steps) > 1 {
+		s.steps = s.steps[1:]
+	}
+	st := s.steps[0]
+	if st.err != nil {
+		return Loaded{}, st.err
+	}
+	return Loaded{Intent: st.in, Revision: st.rev, Sum: [32]byte{byte(st.rev)}, Source: "etcd"}, nil
+}
+func (s *scripted) Changes(context.Context) <-chan struct{} { return s.ch }
+func (s *scripted) push(st step) {
+	s.mu.Lock()
+	s.steps = append(s.steps, st)
+	s.mu.Unlock()
+	s.ch <- struct{}{}
+}
+
+type recorder struct {
+	mu      sync.Mutex
+	applied []string // host names of the intents applied
+	fail    int      // fail this many applies first
+}
+
+func (r *recorder) Apply(_ context.Context, in *api.Intent) (reconcile.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.applied = append(r.applied, in.Host.Name)
+	if r.fail > 0 {
+		r.fail--
+		return reconcile.Result{}, errors.New("frr: boom")
+	}
+	return reconcile.Result{}, nil
+}
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.applied...)
+}
+
+type statuses struct {
+	mu   sync.Mutex
+	last fabric.Status
+	n    int
+}
+
+func (s *statuses) PutStatus(_ context.Context, st fabric.Status) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last, s.n = st, s.n+1
+	return nil
+}
+
+func (s *statuses) get() fabric.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+func intent(name string) *api.Intent {
+	return &api.Intent{Host: api.Host{Name: name, ASN: 65101, VTEP: "10.0.0.1", Uplinks: []string{"up1"}}}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func run(t *testing.T, a *Agent) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestInvalidKeepsLastGood: an invalid intent is refused and reported per
+// object; the last good one stays applied (drift repair goes on) and the
+// applied revision does not move; a valid one after it is applied.
+func TestInvalidKeepsLastGood(t *testing.T) {
+	dir := t.TempDir()
+	src := &scripted{steps: []step{{}, {in: intent("good"), rev: 5}}, ch: make(chan struct{}, 1)}
+	rec, rep := &recorder{}, &statuses{}
+	run(t, &Agent{Source: src, Applier: rec, Reporter: rep, StateDir: dir, Host: "h1", Debounce: time.Millisecond, Resync: time.Hour})
+	waitFor(t, "first apply", func() bool { return rep.get().AppliedRevision == 5 })
+
+	bad := &api.ValidationError{Problems: []api.FieldError{{Path: "tenants[0].l3vni", Msg: "is 0"}}}
+	src.push(step{err: bad})
+	waitFor(t, "refusal reported", func() bool { return len(rep.get().Errors) == 1 })
+	st := rep.get()
+	if st.Errors[0].Object != "tenants[0].l3vni" || st.AppliedRevision != 5 || st.Converged(6) {
+		t.Errorf("status after refusal: %+v", st)
+	}
+	if got := rec.list(); len(got) != 2 || got[1] != "good" {
+		t.Errorf("applied %v: the last good intent should be re-applied", got)
+	}
+	src.push(step{in: intent("newer"), rev: 7})
+	waitFor(t, "newer applied", func() bool { return rep.get().AppliedRevision == 7 && len(rep.get().Errors) == 0 })
+	// The status file matches what was reported.
+	if fs, err := ReadStatus(dir); err != nil || fs.AppliedRevision != 7 {
+		t.Errorf("status file: %+v %v", fs, err)
+	}
+}
+
+// TestCacheWhenUnreachable: an agent that starts while its source is
+// unreachable applies the last good intent from the state directory.
+func TestCacheWhenUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	if err := (cache{dir}).save(Loaded{Intent: intent("cached"), Revision: 42, Source: "etcd"}); err != nil {
+		t.Fatal(err)
+	}
+	src := &scripted{steps: []step{{}, {err: errors.New("connection refused")}}, ch: make(chan struct{}, 1)}
+	rec, rep := &recorder{}, &statuses{}
+	run(t, &Agent{Source: src, Applier: rec, Reporter: rep, StateDir: dir, Host: "h1", Resync: time.Hour, Retry: time.Hour})
+	waitFor(t, "cached apply", func() bool { return len(rec.list()) > 0 })
+	if got := rec.list()[0]; got != "cached" {
+		t.Errorf("applied %q", got)
+	}
+	waitFor(t, "status", func() bool { return rep.get().Source == "cache" })
+	if st := rep.get(); st.AppliedRevision != 42 || len(st.Errors) != 1 || st.Errors[0].Object != "scripted" {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+// TestRetryBackoff: a failed apply is retried without any trigger.
+func TestRetryBackoff(t *testing.T) {
+	src := &scripted{steps: []step{{}, {in: intent("h1"), rev: 1}}, ch: make(chan struct{}, 1)}
+	rec, rep := &recorder{fail: 2}, &statuses{}
+	run(t, &Agent{Source: src, Applier: rec, Reporter: rep, StateDir: t.TempDir(), Resync: time.Hour, Retry: 10 * time.Millisecond})
+	waitFor(t, "success after two failures", func() bool { return len(rec.list()) == 3 && rep.get().AppliedRevision == 1 })
+	if st := rep.get(); len(st.Errors) != 0 || st.LastSuccess.IsZero() || st.Host != "h1" {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+// TestCacheFile: the cache refuses a file that does not hold a valid intent.
+func TestCacheFile(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := (cache{dir}).load(); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing cache: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "last-good.json"), []byte(`{"intent":{"host":{"name":"x"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (cache{dir}).load(); err == nil {
+		t.Error("an invalid cached intent was accepted")
+	}
+}
+
+// TestFileSource: a file is loaded and validated, a change of its content
+// is signalled, and an unparsable file is a ValidationError naming it.
+func TestFileSource(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "host.yaml")
+	good := "host: {name: h1, asn: 65101, vtep: 10.0.0.1, uplinks: [up1]}\n"
+	if err := os.WriteFile(p, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := &FileSource{Path: p, Poll: 10 * time.Millisecond}
+	l, err := src.Load(context.Background())
+	if err != nil || l.Intent.Host.Name != "h1" || l.Source != "file" {
+		t.Fatalf("load: %+v %v", l, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changes := src.Changes(ctx)
+	time.Sleep(30 * time.Millisecond)
+	if err := os.WriteFile(p, []byte("host: {name: h1, colour: red}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changes:
+	case <-time.After(5 * time.Second):
+		t.Fatal("change not signalled")
+	}
+	_, err = src.Load(context.Background())
+	var ve *api.ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "colour") {
+		t.Errorf("invalid file: %v", err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Load(context.Background()); err == nil || errors.As(err, &ve) {
+		t.Errorf("missing file must be an unreachable source, got %v", err)
+	}
+}
+
+func TestBGPDAloneRestarted(t *testing.T) {
+	for _, tc := range []struct {
+		before, now string
+		want        bool
+	}{
+		{"zebra=1 bgpd=2", "zebra=1 bgpd=3", true},
+		{"zebra=1 bgpd=2", "zebra=1 bgpd=-", false}, // dead, not back yet
+		{"zebra=1 bgpd=2", "zebra=5 bgpd=6", false}, // FRR restarted as a whole
+		{"zebra=1 bgpd=2", "zebra=1 bgpd=2 bfdd=9", false},
+		{"zebra=1 bgpd=2", "zebra=- bgpd=3", false},
+	} {
+		if got := bgpdAloneRestarted(tc.before, tc.now); got != tc.want {
+			t.Errorf("%q -> %q: %v", tc.before, tc.now, got)
+		}
+	}
+}
