@@ -5,7 +5,7 @@ BIN := bin
 TESTBIN := $(BIN)/tests
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help deps build test test-unit testbins test-priv e2e demo bench fuzz lint fmt clean
+.PHONY: help deps build generate test test-unit testbins test-priv e2e demo bench fuzz lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,19 +20,24 @@ build: ## build bin/evpnhost, bin/evpnhost-cni, and the CNI test tools (bin/cnit
 	$(GO) build -o $(BIN)/cnitool github.com/containernetworking/cni/cnitool
 	$(GO) build -o $(BIN)/cni/host-local github.com/containernetworking/plugins/plugins/ipam/host-local
 
+generate: ## regenerate the eBPF objects and their Go bindings (bpf2go, clang); a unit test checks the committed ones are current
+	$(GO) generate ./internal/policy/ebpf
+
 test: deps build test-unit test-priv ## everything: unit, FRR goldens, privileged netns tests and the lab e2e (in the VM when the kernel lacks VRF/802.1Q)
 
 test-unit: ## unit, golden and fuzz-seed tests (FRR's parser checks the goldens), then each fuzz target for 3s; native
-	EVPNHOST_REQUIRE_FRR=1 $(GO) test ./...
+	EVPNHOST_REQUIRE_FRR=1 EVPNHOST_REQUIRE_ETCD=1 $(GO) test ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 testbins: build
 	@mkdir -p $(TESTBIN)
 	$(GO) test -c -o $(TESTBIN)/kernel.test ./internal/kernel
 	$(GO) test -c -o $(TESTBIN)/e2e.test ./e2e
+	$(GO) test -c -o $(TESTBIN)/policy-ebpf.test ./internal/policy/ebpf
+	$(GO) test -c -o $(TESTBIN)/policy-nft.test ./internal/policy/nft
 
 test-priv: testbins ## privileged netns tests and lab scenarios, booting the VM once if needed
-	e2e/vm/run-or-native.sh -e EVPNHOST_REQUIRE_KERNEL=1 -e EVPNHOST_REQUIRE_FRR=1 -e E2E_RUN -- e2e/privileged.sh
+	e2e/vm/run-or-native.sh -e EVPNHOST_REQUIRE_KERNEL=1 -e EVPNHOST_REQUIRE_FRR=1 -e EVPNHOST_REQUIRE_ETCD=1 -e E2E_RUN -- e2e/privileged.sh
 
 e2e: test-priv ## alias of test-priv
 

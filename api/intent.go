@@ -38,6 +38,9 @@ type Host struct {
 	// MTU is the underlay MTU of the uplinks (default 1500); networks
 	// default to MTU-50.
 	MTU int `yaml:"mtu,omitempty" json:"mtu,omitempty"`
+	// Multicast is the PIM-SM underlay used by networks with multicast
+	// replication (docs/bum-replication.md); nil: none.
+	Multicast *HostMulticast `yaml:"multicast,omitempty" json:"multicast,omitempty"`
 }
 
 // Tenant is a VRF with its L3VNI and its networks.
@@ -54,6 +57,11 @@ type Tenant struct {
 	// RouteTargets override FRR's automatic route targets for interop.
 	RouteTargets *RouteTargets `yaml:"routeTargets,omitempty" json:"routeTargets,omitempty"`
 	Networks     []Network     `yaml:"networks,omitempty" json:"networks,omitempty"`
+	// Imports leak other tenants' routes into this one (docs/route-leaking.md).
+	Imports []Import `yaml:"imports,omitempty" json:"imports,omitempty"`
+	// Policy is the tenant's micro-segmentation policy (docs/policy.md);
+	// nil: no enforcement.
+	Policy *Policy `yaml:"policy,omitempty" json:"policy,omitempty"`
 }
 
 // RouteTargets are explicit import and export route targets (ASN:NN).
@@ -75,6 +83,9 @@ type Network struct {
 	// ARPSuppression defaults to true.
 	ARPSuppression *bool `yaml:"arpSuppression,omitempty" json:"arpSuppression,omitempty"`
 	MTU            int   `yaml:"mtu,omitempty" json:"mtu,omitempty"`
+	// Replication is how BUM traffic reaches other VTEPs: ingress (nil,
+	// the default) or a multicast group (docs/bum-replication.md).
+	Replication *Replication `yaml:"replication,omitempty" json:"replication,omitempty"`
 }
 
 // Workload is a static attachment of an existing interface to a network.

@@ -109,12 +109,14 @@ var sections = map[string]struct {
 	name string
 	typ  reflect.Type
 }{
-	"api.Intent":       {"the intent", reflect.TypeOf(Intent{})},
-	"api.Host":         {"host", reflect.TypeOf(Host{})},
-	"api.Tenant":       {"a tenant", reflect.TypeOf(Tenant{})},
-	"api.RouteTargets": {"routeTargets", reflect.TypeOf(RouteTargets{})},
-	"api.Network":      {"a network", reflect.TypeOf(Network{})},
-	"api.Workload":     {"a workload", reflect.TypeOf(Workload{})},
+	"api.Intent":        {"the intent", reflect.TypeOf(Intent{})},
+	"api.Host":          {"host", reflect.TypeOf(Host{})},
+	"api.Tenant":        {"a tenant", reflect.TypeOf(Tenant{})},
+	"api.RouteTargets":  {"routeTargets", reflect.TypeOf(RouteTargets{})},
+	"api.Network":       {"a network", reflect.TypeOf(Network{})},
+	"api.Workload":      {"a workload", reflect.TypeOf(Workload{})},
+	"api.Import":        {"an import", reflect.TypeOf(Import{})},
+	"api.HostMulticast": {"host.multicast", reflect.TypeOf(HostMulticast{})},
 }
 
 func rewriteTypeError(msg string) string {

@@ -117,6 +117,7 @@ func (in *Intent) Validate() error {
 	}
 	v.host(&in.Host)
 	v.tenants(in)
+	v.imports(in)
 	v.workloads(in)
 	v.bridgePorts(in)
 	if len(v.problems) == 0 {
@@ -152,6 +153,8 @@ type validator struct {
 	vnis    map[uint32]string
 	vlans   map[uint16]string
 	tables  map[uint32]string
+
+	mcast multicastInfo // host.multicast, for networks' replication
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -255,6 +258,7 @@ func (v *validator) host(h *Host) {
 	default:
 		v.underlay = h.MTU
 	}
+	v.hostMulticast(h.Multicast)
 }
 
 func (v *validator) vni(path, owner string, vni uint32) {
@@ -359,6 +363,7 @@ func (v *validator) tenants(in *Intent) {
 		}
 
 		v.networks(tp, t)
+		v.policy(in, tp, t)
 	}
 }
 
@@ -482,6 +487,7 @@ func (v *validator) networks(tp string, t *Tenant) {
 		if n.AnycastMAC != "" {
 			v.mac(np+".anycastMAC", n.AnycastMAC)
 		}
+		v.replication(np, n)
 
 		if n.MTU != 0 {
 			switch {

@@ -9,6 +9,9 @@ export EVPNHOST_E2E=1
 t0=$(date +%s)
 echo "== privileged kernel tests (netlink round trips in fresh namespaces)"
 (cd internal/kernel && "$root/bin/tests/kernel.test" -test.run Privileged -test.v)
+echo "== privileged policy tests (eBPF and nftables, real traffic between namespaces)"
+(cd internal/policy/ebpf && "$root/bin/tests/policy-ebpf.test" -test.run Privileged -test.v)
+(cd internal/policy/nft && "$root/bin/tests/policy-nft.test" -test.run Privileged -test.v)
 echo "== lab end-to-end scenarios"
 (cd e2e && "$root/bin/tests/e2e.test" -test.v -test.timeout 45m ${E2E_RUN:+-test.run "$E2E_RUN"})
 echo "== privileged tiers passed in $(( $(date +%s) - t0 ))s"

@@ -14,6 +14,8 @@
 #   lab.sh down               remove everything the lab created (never fails)
 #   lab.sh status             BGP sessions and routes to other VTEPs per host
 #   lab.sh exec NS CMD...     ip netns exec <prefix>NS CMD...
+#   lab.sh frr-restart HOST   restart all FRR daemons of a host (unconfigured;
+#                             its agent configures them again)
 #
 # Environment:
 #   LAB_PREFIX   prefix for namespace / FRR instance names (default: empty),
@@ -21,7 +23,7 @@
 #                inside the namespaces (up1, up2, h1..h3) do not change.
 #   EVPNHOST     evpnhost binary (default: <repo>/bin/evpnhost)
 #   LAB_TIMEOUT  convergence deadline in seconds (default: 60)
-#   LAB_PIMD=1   also start pimd in every instance
+#   LAB_PIMD=0   do not start pimd (default 1: the lab has a multicast network)
 #   TAPWIRE      TAP relay binary (default: <repo>/bin/tapwire, built from
 #                lab/tapwire when missing or older than its source)
 #
@@ -33,7 +35,7 @@ REPO_DIR=$(cd "$LAB_DIR/.." && pwd)
 LAB_PREFIX=${LAB_PREFIX:-}
 EVPNHOST=${EVPNHOST:-$REPO_DIR/bin/evpnhost}
 LAB_TIMEOUT=${LAB_TIMEOUT:-60}
-LAB_PIMD=${LAB_PIMD:-0}
+LAB_PIMD=${LAB_PIMD:-1}
 TAPWIRE=${TAPWIRE:-$REPO_DIR/bin/tapwire}
 # pid and log files of the lab's background processes (tapwire)
 LAB_RUN=/run/evpnhost-lab
@@ -532,7 +534,7 @@ tapwire_stop() {
 	local h name net ifc _ f pid
 	for h in "${HOSTS[@]}"; do
 		while read -r name net ifc _; do
-			[[ $ifc == rtap* ]] && tap_pidfile "$h" "$ifc"
+			if [[ $ifc == rtap* ]]; then tap_pidfile "$h" "$ifc"; fi
 		done < <(workloads "$h")
 	done | while read -r f; do
 		[[ -e $f ]] || continue
@@ -794,6 +796,18 @@ cmd_status() {
 	status
 }
 
+# cmd_frr_restart HOST: stop and start every FRR daemon of a host, as
+# `systemctl restart frr` would on a real one. The daemons come back without
+# configuration: the host's evpnhost agent (or an apply) configures them.
+cmd_frr_restart() {
+	need_root
+	(( $# == 1 )) || die "usage: lab.sh frr-restart HOST"
+	local n=$1
+	[[ " ${HOSTS[*]} " == *" $n "* ]] || die "frr-restart: $n is not a lab host (${HOSTS[*]})"
+	frr_stop "$(ns "$n")"
+	frr_start "$n"
+}
+
 cmd_exec() {
 	(( $# >= 2 )) || die "usage: lab.sh exec NS CMD..."
 	local n=$1
@@ -814,6 +828,7 @@ main() {
 		down) cmd_down ;;
 		status) cmd_status ;;
 		exec) cmd_exec "$@" ;;
+		frr-restart) cmd_frr_restart "$@" ;;
 		*) usage ;;
 	esac
 }

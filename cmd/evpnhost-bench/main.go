@@ -6,6 +6,7 @@
 //	evpnhost-bench kernel -vnis N -tenants T   one case, in the current netns (run under unshare -n)
 //	evpnhost-bench run -out results.json       the matrix: kernel, batch, ifupdown2, each in a fresh netns
 //	evpnhost-bench report -results results.json ...   docs/benchmarks.md and the SVG plot
+//	evpnhost-bench policy -out policy.json -md docs/benchmarks.md   policy enforcement: eBPF vs nftables vs none (its own section)
 package main
 
 import (
@@ -25,6 +26,8 @@ func main() {
 		err = runCmd(os.Args[2:])
 	case "report":
 		err = reportCmd(os.Args[2:])
+	case "policy":
+		err = policyCmd(os.Args[2:])
 	default:
 		usage()
 	}
@@ -35,6 +38,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: evpnhost-bench kernel|run|report [flags]")
+	fmt.Fprintln(os.Stderr, "usage: evpnhost-bench kernel|run|report|policy [flags]")
 	os.Exit(2)
 }

@@ -1,30 +1,86 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/evpnhost/evpnhost/internal/agent"
+	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/metrics"
+	"github.com/evpnhost/evpnhost/internal/policy"
+	"github.com/evpnhost/evpnhost/internal/policy/enforce"
+	"github.com/evpnhost/evpnhost/internal/status"
 )
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
 
 func agentCmd(o *options) *cobra.Command {
 	a := &agent.Agent{}
+	var file, host, metricsAddr, restartCmd string
+	var poll time.Duration
+	e := &etcdFlags{}
 	c := &cobra.Command{
-		Use:   "agent -f FILE",
-		Short: "Keep the host at its intent: re-apply on change and periodically, refresh neighbors",
-		Long: `Run until stopped (SIGINT/SIGTERM). Applies the intent at start, whenever the file
-changes, shortly after the kernel reports a link or address change (a deleted VXLAN
-device or SVI address comes back), and every --resync period, which also repairs FRR
-drift. Every --neigh-refresh period it re-probes learnt neighbors on the
-tenant SVIs that went stale, so workloads evpnhost did not attach itself keep their EVPN
-type-2 routes. An invalid intent file is logged and the last good one is kept. Stopping
-the agent leaves the dataplane as it is.`,
+		Use:   "agent (-f FILE | --etcd-endpoints URLS --host NAME)",
+		Short: "Keep the host at its intent (file or etcd): re-apply on change, drift and FRR restarts",
+		Long: `Run until stopped (SIGINT/SIGTERM). The intent comes from a file (-f, polled every
+--watch) or from the fabric intent in etcd (--etcd-endpoints and --host: the fabric's
+tenants, this host's underlay and workloads; see 'evpnhost fabric').
+
+The agent applies the intent at start; when it changes (file change, etcd watch); shortly
+after the kernel reports a link or address change (a deleted VXLAN device or SVI
+address comes back); when an FRR daemon restarts (its pid changes; a bgpd restarted
+under a running zebra also runs --frr-restart-cmd, see below); and every --resync
+period, which also repairs FRR configuration drift. A failed apply is retried with
+backoff (1 s doubling to 30 s); a failure on one object (a device that cannot be
+created) does not stop the others. Every --neigh-refresh period it re-probes learnt
+neighbors on the tenant SVIs that went stale, so workloads evpnhost did not attach itself
+keep their EVPN type-2 routes.
+
+The last intent applied successfully is kept in the state directory (last-good.json)
+and used while etcd is unreachable or holds an invalid intent, also across restarts.
+After every attempt the agent writes its status (applied revision, errors per object,
+last success) to agent-status.json in the state directory and, with etcd, under
+PREFIX/status/HOST ('evpnhost fabric status'). --metrics-addr serves Prometheus metrics
+on /metrics. Stopping the agent leaves the dataplane as it is.
+
+FRR 8.4 does not recover EVPN when bgpd alone restarts while zebra keeps running: the
+configuration and sessions come back, but no EVPN route is imported again. With
+--frr-restart-cmd (e.g. 'systemctl restart frr') the agent then restarts FRR as a whole
+and configures it again.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			ctx := c.Context()
+			switch {
+			case file != "" && len(e.endpoints) > 0:
+				return exitError{exitInvalid, errors.New("give either -f FILE or --etcd-endpoints, not both")}
+			case file != "":
+				a.Source = &agent.FileSource{Path: file, Poll: poll}
+			case len(e.endpoints) > 0:
+				if host == "" {
+					return exitError{exitInvalid, errors.New("--host NAME is required with --etcd-endpoints")}
+				}
+				st, err := e.open()
+				if err != nil {
+					return exitError{exitInvalid, err}
+				}
+				defer st.Close()
+				a.Source = &agent.EtcdSource{Store: st, Host: host}
+				a.Reporter = st
+				a.Host = host
+			default:
+				return exitError{exitInvalid, errors.New("an intent source is required: -f FILE, or --etcd-endpoints with --host")}
+			}
 			r, done, err := o.reconciler()
 			if err != nil {
 				return err
@@ -32,7 +88,22 @@ the agent leaves the dataplane as it is.`,
 			defer done()
 			a.Applier = r
 			a.Refresher = r.Kernel.(*kernel.Netlink)
-			events, err := kernel.Subscribe(c.Context().Done())
+			a.StateDir = o.stateDirPath()
+			a.Version = version
+			inst := r.FRR.(*frr.Instance)
+			a.FRRWatch = func() string { return inst.PIDs("zebra", "bgpd", "staticd", "bfdd") }
+			if restartCmd != "" {
+				a.RestartFRR = func(ctx context.Context) error {
+					ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+					defer cancel()
+					out, err := exec.CommandContext(ctx, "sh", "-c", restartCmd).CombinedOutput()
+					if err != nil {
+						return fmt.Errorf("%s: %w: %s", restartCmd, err, out)
+					}
+					return nil
+				}
+			}
+			events, err := kernel.Subscribe(ctx.Done())
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
@@ -43,12 +114,42 @@ the agent leaves the dataplane as it is.`,
 			}
 			a.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			r.Log = a.Log
-			return a.Run(c.Context())
+			if metricsAddr != "" {
+				sd := o.stateDirPath()
+				m := metrics.New(func(ctx context.Context) (status.Status, error) {
+					return collectStatus(ctx, o, r.Kernel, inst)
+				}, func() (string, []policy.RuleCounter, error) {
+					b := enforce.Recorded(sd)
+					if b == "" {
+						return "", nil, nil
+					}
+					cs, err := enforce.Counters(sd, o.instance)
+					return b, cs, err
+				})
+				a.Observer = m
+				ln, err := net.Listen("tcp", metricsAddr)
+				if err != nil {
+					return exitError{exitFailed, fmt.Errorf("metrics: %w", err)}
+				}
+				mux := http.NewServeMux()
+				mux.Handle("/metrics", m.Handler())
+				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+				go func() { _ = srv.Serve(ln) }()
+				defer srv.Close()
+				a.Log.Info("serving metrics", "op", "metrics", "addr", ln.Addr().String())
+			}
+			return a.Run(ctx)
 		},
 	}
-	fileFlag(c, &a.IntentFile)
+	c.Flags().StringVarP(&file, "file", "f", "", "intent file (YAML)")
+	c.Flags().StringVar(&host, "host", "", "this host's name in the fabric intent (with --etcd-endpoints)")
+	c.Flags().StringVar(&restartCmd, "frr-restart-cmd", "", "command (run with sh -c) that restarts FRR as a whole, e.g. 'systemctl restart frr'; run when bgpd restarted while zebra kept running, which FRR 8.4 does not recover from (off when empty)")
+	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics, e.g. 127.0.0.1:9475 (off when empty)")
+	policyFlag(c, o)
 	c.Flags().DurationVar(&a.Resync, "resync", 30*time.Second, "full reconcile period")
 	c.Flags().DurationVar(&a.NeighRefresh, "neigh-refresh", 10*time.Second, "period of the stale-neighbor refresh (0 disables)")
-	c.Flags().DurationVar(&a.Watch, "watch", time.Second, "how often the intent file is checked for changes")
+	c.Flags().DurationVar(&poll, "watch", time.Second, "how often the intent file is checked for changes")
+	c.Flags().DurationVar(&a.Debounce, "debounce", 300*time.Millisecond, "wait after a change before reconciling, so a burst costs one reconcile")
+	e.register(c)
 	return c
 }

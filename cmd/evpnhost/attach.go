@@ -10,6 +10,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/policy/enforce"
 )
 
 // Same rule as an intent workload's interface (docs/intent.md).
@@ -108,6 +109,9 @@ libvirt hook and QEMU's script= that call it.`,
 				if !had {
 					_ = store.Delete(a.ID)
 				}
+				return exitError{exitFailed, fmt.Errorf("attach %s: %w", iface, err)}
+			}
+			if err := enforce.Attached(sd, o.instance, in); err != nil {
 				return exitError{exitFailed, fmt.Errorf("attach %s: %w", iface, err)}
 			}
 			w := c.OutOrStdout()

@@ -31,6 +31,8 @@ type options struct {
 	instance string
 	stateDir string
 	verbose  bool
+	// policyBackend is --policy-backend (apply, agent).
+	policyBackend string
 }
 
 func main() {
@@ -81,7 +83,7 @@ drives a lab host. See docs/intent.md for the intent file.`,
 	root.PersistentFlags().StringVar(&o.instance, "frr-instance", "", "FRR pathspace to talk to (vtysh -N NAME); empty means the system FRR")
 	root.PersistentFlags().StringVar(&o.stateDir, "state-dir", "", "where evpnhost records what it owns (default /var/lib/evpnhost, or /var/lib/evpnhost/NAME with --frr-instance)")
 	root.PersistentFlags().BoolVarP(&o.verbose, "verbose", "v", false, "log each step to stderr")
-	root.AddCommand(validateCmd(), planCmd(o), applyCmd(o), statusCmd(o), agentCmd(o), attachCmd(o), detachCmd(o))
+	root.AddCommand(validateCmd(), planCmd(o), applyCmd(o), statusCmd(o), agentCmd(o), attachCmd(o), detachCmd(o), fabricCmd())
 	return root
 }
 
@@ -135,7 +137,14 @@ func (o *options) reconciler() (*reconcile.Reconciler, func(), error) {
 		StateDir: sd,
 		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
-	return r, nl.Close, nil
+	enf, err := o.enforcer()
+	if err != nil {
+		nl.Close()
+		return nil, nil, err
+	}
+	enf.Log = r.Log
+	r.Policy = enf
+	return r, func() { nl.Close(); enf.Close() }, nil
 }
 
 func (o *options) stateDirPath() string {
@@ -247,5 +256,6 @@ in which case nothing is touched.`,
 		},
 	}
 	fileFlag(c, &path)
+	policyFlag(c, o)
 	return c
 }

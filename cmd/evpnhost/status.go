@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/evpnhost/evpnhost/internal/agent"
 	"github.com/evpnhost/evpnhost/internal/attach"
+	"github.com/evpnhost/evpnhost/internal/fabric"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
 	"github.com/evpnhost/evpnhost/internal/status"
@@ -99,19 +103,7 @@ machines.`,
 				return err
 			}
 			defer done()
-			obs, err := r.Kernel.Observe(nil, nil)
-			if err != nil {
-				return exitError{exitFailed, err}
-			}
-			vtep := ""
-			if len(obs.LoAddrs) > 0 {
-				vtep = obs.LoAddrs[0].Addr().String()
-			}
-			host, _ := os.Hostname()
-			if o.instance != "" {
-				host = o.instance
-			}
-			st, err := status.Collect(c.Context(), r.FRR, host, vtep)
+			st, err := collectStatus(c.Context(), o, r.Kernel, r.FRR)
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
@@ -119,17 +111,29 @@ machines.`,
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
+			nets := networks(o.stateDirPath())
+			var last *fabric.Status
+			if a, err := agent.ReadStatus(o.stateDirPath()); err == nil {
+				last = &a
+			}
+			pol := readPolicy(o)
 			w := c.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
 					status.Status
-					Workloads []workloadRow `json:"workloads"`
-				}{st, wl})
+					Networks  []networkRow   `json:"networks"`
+					Workloads []workloadRow  `json:"workloads"`
+					LastApply *fabric.Status `json:"lastApply,omitempty"`
+					Policy    *policyStatus  `json:"policy,omitempty"`
+				}{st, nets, wl, last, pol})
 			}
 			printStatus(c, st)
+			printNetworks(c, nets)
 			printWorkloads(c, wl)
+			printPolicy(c, pol)
+			printLastApply(c, last)
 			return nil
 		},
 	}
@@ -152,6 +156,11 @@ func printStatus(c *cobra.Command, st status.Status) {
 			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", v.VNI, v.Type, dash(v.Tenant), dash(v.Device), v.LocalMACs, v.RemoteMACs, v.ARPND, joinOrDash(v.RemoteVTEPs))
 		}
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "EVPN ROUTES\tTYPE-2\tTYPE-3\tTYPE-5")
+	r := st.Routes
+	fmt.Fprintf(w, "advertised\t%d\t%d\t%d\n", r.Advertised["2"], r.Advertised["3"], r.Advertised["5"])
+	fmt.Fprintf(w, "received\t%d\t%d\t%d\n", r.Received["2"], r.Received["3"], r.Received["5"])
 	if len(st.Tenants) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "TENANT\tL3VNI\tVNIS\tLOCAL MACS\tREMOTE MACS\tREMOTE VTEPS")
@@ -184,4 +193,77 @@ func joinOrDash(s []string) string {
 		out += "," + x
 	}
 	return out
+}
+
+// collectStatus reads the VTEP from the kernel and the rest from FRR.
+func collectStatus(ctx context.Context, o *options, k reconcile.Kernel, src status.JSONSource) (status.Status, error) {
+	obs, err := k.Observe(nil, nil)
+	if err != nil {
+		return status.Status{}, err
+	}
+	vtep := ""
+	if len(obs.LoAddrs) > 0 {
+		vtep = obs.LoAddrs[0].Addr().String()
+	}
+	host, _ := os.Hostname()
+	if o.instance != "" {
+		host = o.instance
+	}
+	return status.Collect(ctx, src, host, vtep)
+}
+
+// networkRow is one network of the applied intent.
+type networkRow struct {
+	Tenant   string   `json:"tenant"`
+	Network  string   `json:"network"`
+	VNI      uint32   `json:"vni"`
+	VLAN     uint16   `json:"vlan"`
+	Gateways []string `json:"gateways,omitempty"`
+	L3VNI    uint32   `json:"l3vni"`
+}
+
+// networks are the networks of the intent applied last.
+func networks(stateDir string) []networkRow {
+	rows := []networkRow{}
+	in, err := attach.LoadIntent(stateDir)
+	if err != nil {
+		return rows
+	}
+	for _, t := range in.Tenants {
+		for _, n := range t.Networks {
+			rows = append(rows, networkRow{Tenant: t.Name, Network: n.Name, VNI: n.VNI, VLAN: n.VLAN, Gateways: n.Gateways, L3VNI: t.L3VNI})
+		}
+	}
+	return rows
+}
+
+func printNetworks(c *cobra.Command, rows []networkRow) {
+	if len(rows) == 0 {
+		return
+	}
+	w := tabwriter.NewWriter(c.OutOrStdout(), 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "NETWORK\tVNI\tVLAN\tL3VNI\tGATEWAYS")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s/%s\t%d\t%d\t%d\t%s\n", r.Tenant, r.Network, r.VNI, r.VLAN, r.L3VNI, joinOrDash(r.Gateways))
+	}
+	w.Flush()
+}
+
+func printLastApply(c *cobra.Command, st *fabric.Status) {
+	w := c.OutOrStdout()
+	fmt.Fprintln(w)
+	if st == nil {
+		fmt.Fprintln(w, "Last apply: no agent status (the agent writes it; 'evpnhost apply' does not)")
+		return
+	}
+	last := "never"
+	if !st.LastSuccess.IsZero() {
+		last = st.LastSuccess.Local().Format(time.DateTime)
+	}
+	fmt.Fprintf(w, "Last apply (agent): success %s, attempt %s, source %s, revision %d, %d errors\n",
+		last, st.LastAttempt.Local().Format(time.DateTime), dash(st.Source), st.AppliedRevision, len(st.Errors))
+	for _, e := range st.Errors {
+		fmt.Fprintf(w, "  %s: %s\n", e.Object, e.Error)
+	}
 }

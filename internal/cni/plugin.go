@@ -24,6 +24,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/policy/enforce"
 )
 
 // Routed containers reach the host through these next hops: a permanent
@@ -186,6 +187,9 @@ func Add(args *skel.CmdArgs) (retErr error) {
 	}()
 	if _, err := attach.Converge(k, in, a, true); err != nil {
 		return internal("host side: %v", err)
+	}
+	if err := enforce.Attached(conf.StateDirectory(), conf.FRRInstance, in); err != nil {
+		return internal("policy: %v", err)
 	}
 
 	res := &current.Result{CNIVersion: current.ImplementedSpecVersion}

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"embed"
 	"net/netip"
+	"slices"
 	"strings"
 	"text/template"
 )
@@ -17,7 +18,11 @@ import (
 //go:embed templates/*.tmpl
 var templates embed.FS
 
-var tmpl = template.Must(template.ParseFS(templates, "templates/*.tmpl"))
+var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+	"le":   LePrefix,
+	"seq":  func(i int) int { return 10 * (i + 1) },
+	"seq2": func(k, fam int) int { return 10*(k+1) + fam },
+}).ParseFS(templates, "templates/*.tmpl"))
 
 // Config is the FRR configuration evpnhost owns on a host.
 type Config struct {
@@ -31,6 +36,28 @@ type Config struct {
 	// without them until zebra knows every L3VNI (see docs/architecture.md).
 	Neighbors bool
 	VRFs      []VRF
+	// Multicast is the PIM-SM underlay of multicast BUM replication; nil
+	// when no network uses it.
+	Multicast *Multicast
+}
+
+// Multicast is the host's PIM-SM configuration: PIM on lo and the
+// uplinks, which carry the VTEP address (PIM needs an IPv4 source on
+// the BGP-unnumbered uplinks), and the rendezvous point.
+type Multicast struct {
+	RP      netip.Addr
+	Groups  []netip.Prefix
+	Address netip.Prefix // the VTEP /32, on every uplink
+}
+
+// Import leaks routes of the VRF From into a VRF, filtered by prefixes.
+// Return imports are the exporter's side of a one-way import: only the
+// importer's own subnets, for replies (docs/route-leaking.md).
+type Import struct {
+	From        string
+	Prefixes    []netip.Prefix
+	Readvertise bool // advertise leaked routes as own type-5 routes
+	Return      bool
 }
 
 // VRF is a tenant: its VNI, its BGP instance and its EVPN settings.
@@ -43,6 +70,72 @@ type VRF struct {
 	RTExport []string
 	IPv4     bool // the tenant has IPv4 subnets: type-5 for IPv4
 	IPv6     bool
+	Imports  []Import
+}
+
+// ImportsV4 are the source VRFs with IPv4 prefixes to leak.
+func (v VRF) ImportsV4() []Import { return v.imports(true) }
+
+// ImportsV6 are the source VRFs with IPv6 prefixes to leak.
+func (v VRF) ImportsV6() []Import { return v.imports(false) }
+
+func (v VRF) imports(four bool) []Import {
+	var out []Import
+	for _, im := range v.Imports {
+		if len(im.family(four)) > 0 {
+			out = append(out, im)
+		}
+	}
+	return out
+}
+
+func (im Import) family(four bool) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range im.Prefixes {
+		if p.Addr().Is4() == four {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// V4 and V6 are the import's prefixes of one family.
+func (im Import) V4() []netip.Prefix { return im.family(true) }
+func (im Import) V6() []netip.Prefix { return im.family(false) }
+
+// Hidden are the leaked prefixes of one family that must not be
+// advertised as this VRF's type-5 routes.
+func (v VRF) Hidden(four bool) []netip.Prefix {
+	var out []netip.Prefix
+	for _, im := range v.Imports {
+		if !im.Readvertise {
+			out = append(out, im.family(four)...)
+		}
+	}
+	return out
+}
+
+// HiddenV4 and HiddenV6: see Hidden.
+func (v VRF) HiddenV4() []netip.Prefix { return v.Hidden(true) }
+func (v VRF) HiddenV6() []netip.Prefix { return v.Hidden(false) }
+
+// AdvertiseMap reports whether type-5 advertisement needs the
+// EVPNHOST-ADVERTISE-<vrf> route-map.
+func (v VRF) AdvertiseMap() bool { return len(v.HiddenV4())+len(v.HiddenV6()) > 0 }
+
+// LePrefix renders a prefix-list entry matching p and every longer prefix.
+func LePrefix(p netip.Prefix) string {
+	if p.Bits() == p.Addr().BitLen() {
+		return p.String()
+	}
+	return p.String() + " le " + itoa(p.Addr().BitLen())
+}
+
+func itoa(n int) string {
+	if n == 32 {
+		return "32"
+	}
+	return "128"
 }
 
 // Render returns the configuration text. The output is deterministic: the
@@ -60,6 +153,8 @@ func Render(c Config) string {
 type Ownership struct {
 	// Tenants are the VRF names evpnhost manages now or managed before.
 	Tenants []string
+	// Uplinks are the host's uplinks: their interface stanzas are evpnhost's.
+	Uplinks []string
 }
 
 // Owns reports whether the stanza that starts with line is evpnhost's.
@@ -70,8 +165,9 @@ func (o Ownership) Owns(line string) bool {
 	}
 	switch {
 	case strings.HasPrefix(line, "frr defaults "), strings.HasPrefix(line, "hostname "),
-		line == "service integrated-vtysh-config":
+		line == "service integrated-vtysh-config", strings.HasPrefix(line, "ip pim rp "):
 		return true
+
 	case f[0] == "router" && len(f) >= 3 && f[1] == "bgp":
 		if len(f) == 3 {
 			return true // the default-VRF BGP instance: there is only one
@@ -87,6 +183,21 @@ func (o Ownership) Owns(line string) bool {
 		return strings.HasPrefix(name, "EVPNHOST-")
 	}
 	return false
+}
+
+// pimInterface reports the interface stanzas (lo, uplinks) in which
+// evpnhost owns the PIM lines of multicast replication: the rest of such
+// a stanza is the operator's.
+func (o Ownership) pimInterface(first string) bool {
+	f := strings.Fields(first)
+	return len(f) == 2 && f[0] == "interface" && (f[1] == "lo" || slices.Contains(o.Uplinks, f[1]))
+}
+
+// ownedPIMLine: `ip pim`, `ip igmp` and, on an uplink, the VTEP /32.
+func ownedPIMLine(line string, uplink bool) bool {
+	l := strings.TrimSpace(line)
+	return l == "ip pim" || strings.HasPrefix(l, "ip pim ") || l == "ip igmp" || strings.HasPrefix(l, "ip igmp ") ||
+		(uplink && strings.HasPrefix(l, "ip address ") && strings.HasSuffix(l, "/32"))
 }
 
 func (o Ownership) tenant(name string) bool {
@@ -159,6 +270,13 @@ func Merge(running, rendered string, own Ownership) string {
 		first := strings.TrimSpace(st[0])
 		if own.Owns(first) || strings.HasPrefix(first, "frr version ") || first == "end" {
 			continue
+		}
+		if own.pimInterface(first) {
+			uplink := first != "interface lo"
+			st = slices.DeleteFunc(slices.Clone(st), func(l string) bool { return ownedPIMLine(l, uplink) })
+			if len(st) <= 2 { // header and exit only
+				continue
+			}
 		}
 		for _, l := range st {
 			b.WriteString(l)

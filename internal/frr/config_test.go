@@ -26,7 +26,19 @@ func goldenConfigs() map[string]Config {
 	}
 	staged := tenants
 	staged.Neighbors = false
-	return map[string]Config{"underlay": base, "underlay-nobfd": noBFD, "tenants": tenants, "tenants-staged": staged}
+	leak := base
+	leak.VRFs = []VRF{
+		{Name: "red", L3VNI: 4001, RouterID: id, IPv4: true, IPv6: true, Imports: []Import{
+			{From: "shared", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/16"), netip.MustParsePrefix("fd00:99::/48")}},
+			{From: "infra", Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.53/32")}, Readvertise: true},
+		}},
+		{Name: "shared", L3VNI: 4003, RouterID: id, IPv4: true, Imports: []Import{
+			{From: "red", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.1.10.0/24")}, Return: true},
+		}},
+	}
+	leak.Multicast = &Multicast{RP: netip.MustParseAddr("10.255.0.1"), Address: netip.MustParsePrefix("10.0.0.1/32"),
+		Groups: []netip.Prefix{netip.MustParsePrefix("239.1.1.0/24")}}
+	return map[string]Config{"underlay": base, "underlay-nobfd": noBFD, "tenants": tenants, "tenants-staged": staged, "leak-multicast": leak}
 }
 
 // TestRenderGolden pins the rendered configuration and has FRR's own

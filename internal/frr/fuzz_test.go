@@ -135,6 +135,22 @@ func checkOnlyIntent(t *testing.T, in *api.Intent, out string, neighbors bool) {
 			if !tenantHas(tenants[bgpVRF], f[1] == "ipv6") {
 				fail(line, "type-5 for an address family the tenant has no subnet in")
 			}
+		case top && len(f) == 5 && f[0] == "ip" && f[1] == "pim" && f[2] == "rp":
+			if h.Multicast == nil || f[3] != h.Multicast.RPAddr().String() {
+				fail(line, "rendezvous point that is not the intent's")
+			}
+		case top && f[0] == "interface":
+			if len(f) != 2 || (f[1] != "lo" && !slices.Contains(h.Uplinks, f[1])) {
+				fail(line, "interface that is neither lo nor an uplink")
+			}
+		case !top && len(f) == 3 && f[0] == "ip" && f[1] == "address":
+			if f[2] != vtep {
+				fail(line, "address that is not the VTEP")
+			}
+		case f[0] == "import" && len(f) == 3 && f[1] == "vrf":
+			if _, ok := tenants[f[2]]; !ok || bgpVRF == "" {
+				fail(line, "import of a VRF that is no tenant")
+			}
 		case top && (f[0] == "ip" || f[0] == "ipv6" || f[0] == "route-map"):
 			if len(f) < 3 || !strings.HasPrefix(f[map[bool]int{true: 1, false: 2}[f[0] == "route-map"]], "EVPNHOST-") {
 				fail(line, "prefix-list or route-map that evpnhost does not own")

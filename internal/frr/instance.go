@@ -105,6 +105,25 @@ func (i *Instance) CheckDaemons(names ...string) error {
 	return errors.Join(errs...)
 }
 
+// PIDs fingerprints the named daemons: "zebra=12 bgpd=34", with "-" for
+// a daemon that does not run. A restarted daemon changes it.
+func (i *Instance) PIDs(names ...string) string {
+	var b strings.Builder
+	for n, d := range names {
+		if n > 0 {
+			b.WriteByte(' ')
+		}
+		pid := "-"
+		if raw, err := os.ReadFile(filepath.Join(i.RunDir, d+".pid")); err == nil {
+			if p, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && syscall.Kill(p, 0) == nil {
+				pid = strconv.Itoa(p)
+			}
+		}
+		b.WriteString(d + "=" + pid)
+	}
+	return b.String()
+}
+
 // RunningConfig returns `show running-config`.
 func (i *Instance) RunningConfig(ctx context.Context) (string, error) {
 	out, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-c", "show running-config")...)

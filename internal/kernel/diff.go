@@ -34,6 +34,7 @@ type Op struct {
 	Route   *Route
 	Neigh   *Neigh
 	FDB     *FDB
+	Guards  *[]Guard // the whole desired set of leak guards
 }
 
 func (o Op) String() string {
@@ -41,6 +42,91 @@ func (o Op) String() string {
 		return fmt.Sprintf("%-7s %s", o.Action, o.Object)
 	}
 	return fmt.Sprintf("%-7s %s: %s", o.Action, o.Object, o.Detail)
+}
+
+// OpError is one operation that failed.
+type OpError struct {
+	Op  Op
+	Err error
+}
+
+func (e OpError) Error() string { return fmt.Sprintf("%s %s: %v", e.Op.Action, e.Op.Object, e.Err) }
+
+// Object names what failed, e.g. "link vx10".
+func (e OpError) Object() string { return e.Op.Object }
+
+func (e OpError) Unwrap() error { return e.Err }
+
+// ApplyError lists the operations of an apply that failed or were skipped
+// because a link they need could not be created.
+type ApplyError struct{ Failed []OpError }
+
+func (e *ApplyError) Error() string {
+	msgs := make([]string, len(e.Failed))
+	for i, f := range e.Failed {
+		msgs[i] = f.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Unwrap gives the individual failures (errors.Is/As look into them).
+func (e *ApplyError) Unwrap() []error {
+	out := make([]error, len(e.Failed))
+	for i, f := range e.Failed {
+		out[i] = f
+	}
+	return out
+}
+
+// Skip drops from ops those that touch a link whose add or replace failed
+// in e (a later phase must not bring up or enslave it either) and returns
+// them as skipped failures.
+func (e *ApplyError) Skip(ops []Op) (kept []Op, skipped []OpError) {
+	for _, op := range ops {
+		if dep := e.blocks(op); dep != "" {
+			skipped = append(skipped, OpError{Op: op, Err: fmt.Errorf("skipped: link %s could not be created", dep)})
+			continue
+		}
+		kept = append(kept, op)
+	}
+	return kept, skipped
+}
+
+// blocks names the failed link op depends on, or "".
+func (e *ApplyError) blocks(op Op) string {
+	if e == nil {
+		return ""
+	}
+	for _, f := range e.Failed {
+		l := f.Op.Link
+		if l == nil || (f.Op.Action != ActAdd && f.Op.Action != ActReplace) {
+			continue
+		}
+		for _, name := range op.links() {
+			if name == l.Name {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// links are the names of the links op touches or needs.
+func (o Op) links() []string {
+	var out []string
+	if o.Link != nil && o.Action != ActDelete {
+		out = append(out, o.Link.Name, o.Link.Master, o.Link.Parent)
+	}
+	if o.Route != nil {
+		out = append(out, o.Route.Dev)
+	}
+	if o.Neigh != nil {
+		out = append(out, o.Neigh.Dev)
+	}
+	if o.FDB != nil {
+		out = append(out, o.FDB.Dev)
+	}
+	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
 }
 
 // Plan is the ordered list of operations from one state to another. Main
@@ -135,7 +221,7 @@ func Diff(desired, observed State) Plan {
 			dels = append(dels, Op{Action: ActDelete, Object: r.Key(), Route: &r})
 		}
 	}
-	for _, kind := range []Kind{KindVLAN, KindVXLAN, KindPort, KindVRF, KindBridge} {
+	for _, kind := range []Kind{KindVLAN, KindVXLAN, KindPort, KindVRF, KindBridge, KindDummy} {
 		for _, o := range obs.Links {
 			if o.Kind != kind {
 				continue
@@ -225,6 +311,9 @@ func Diff(desired, observed State) Plan {
 			post = append(post, Op{Action: ActAdd, Object: n.Key(), Detail: "lladdr " + n.MAC + " nud permanent", Neigh: &n})
 		}
 	}
+	if op := guardsOp(desired.Guards, observed.Guards); op != nil {
+		post = append(post, *op)
+	}
 	// The VTEP address goes last when removed, so tunnels lose it last.
 	var loDels []Op
 	for _, a := range observed.LoAddrs {
@@ -304,12 +393,23 @@ func replaceReason(d, o Link) string {
 		if d.Local != o.Local {
 			r = append(r, fmt.Sprintf("local %s -> %s", o.Local, d.Local))
 		}
+		if d.Group != o.Group || (d.Group.IsValid() && (d.Dev != o.Dev || d.TTL != o.TTL)) {
+			r = append(r, fmt.Sprintf("replication %s -> %s", replication(o), replication(d)))
+		}
 	case KindVLAN:
 		if d.Parent != o.Parent || d.VLANID != o.VLANID {
 			r = append(r, fmt.Sprintf("link %s id %d -> link %s id %d", o.Parent, o.VLANID, d.Parent, d.VLANID))
 		}
 	}
 	return strings.Join(r, ", ")
+}
+
+// replication describes how a vxlan replicates BUM traffic.
+func replication(l Link) string {
+	if !l.Group.IsValid() {
+		return "ingress"
+	}
+	return fmt.Sprintf("multicast group %s dev %s ttl %d", l.Group, l.Dev, l.TTL)
 }
 
 // linkChanges lists the mutable attributes that differ.

@@ -68,6 +68,8 @@ func model(t *testing.T, s kernel.State, ops []kernel.Op) kernel.State {
 	}
 	for _, op := range ops {
 		switch {
+		case op.Guards != nil:
+			s.Guards = slices.Clone(*op.Guards)
 		case op.Sysctl != nil:
 			s.Sysctls = slices.DeleteFunc(s.Sysctls, func(x kernel.Sysctl) bool { return x.Name == op.Sysctl.Name })
 			s.Sysctls = append(s.Sysctls, *op.Sysctl)
@@ -161,7 +163,7 @@ func model(t *testing.T, s kernel.State, ops []kernel.Op) kernel.State {
 
 func clone(s kernel.State) kernel.State {
 	c := kernel.State{Sysctls: slices.Clone(s.Sysctls), LoAddrs: slices.Clone(s.LoAddrs), Routes: slices.Clone(s.Routes),
-		Neighs: slices.Clone(s.Neighs), FDB: slices.Clone(s.FDB)}
+		Neighs: slices.Clone(s.Neighs), FDB: slices.Clone(s.FDB), Guards: slices.Clone(s.Guards)}
 	for _, l := range s.Links {
 		l.VLANs, l.Addrs = slices.Clone(l.VLANs), slices.Clone(l.Addrs)
 		c.Links = append(c.Links, l)

@@ -40,6 +40,9 @@ const (
 	KindVXLAN  Kind = "vxlan"
 	KindVLAN   Kind = "vlan"
 	KindPort   Kind = "port"
+	// KindDummy is a dummy device (ipmr-lo, the termination device of
+	// multicast VXLAN traffic, see docs/bum-replication.md).
+	KindDummy Kind = "dummy"
 )
 
 // State is a set of kernel objects. Desired states come from the plan
@@ -51,6 +54,7 @@ type State struct {
 	Routes  []Route
 	Neighs  []Neigh
 	FDB     []FDB
+	Guards  []Guard // leak guards (nftables), see Guard
 }
 
 // Sysctl is one /proc/sys setting; Name uses slashes: net/ipv4/ip_forward.
@@ -65,11 +69,17 @@ type Link struct {
 	Master string // bridge or VRF; "" none
 	Up     bool
 
-	Table  uint32     // vrf
-	VNI    uint32     // vxlan
-	Local  netip.Addr // vxlan source (VTEP)
-	Parent string     // vlan: the bridge
-	VLANID uint16     // vlan
+	Table uint32     // vrf
+	VNI   uint32     // vxlan
+	Local netip.Addr // vxlan source (VTEP)
+	// Group is the multicast group of a vxlan with multicast BUM
+	// replication (invalid: ingress replication), sent and received
+	// through the device Dev with TTL.
+	Group  netip.Addr
+	Dev    string
+	TTL    int
+	Parent string // vlan: the bridge
+	VLANID uint16 // vlan
 
 	// Bridge self VLANs (bridge) or the untagged PVID of a port (vxlan, port).
 	VLANs []uint16
@@ -123,7 +133,11 @@ func (l Link) String() string {
 	case KindVRF:
 		fmt.Fprintf(&b, " table %d", l.Table)
 	case KindVXLAN:
-		fmt.Fprintf(&b, " id %d local %s dstport %d nolearning", l.VNI, l.Local, VXLANPort)
+		fmt.Fprintf(&b, " id %d local %s", l.VNI, l.Local)
+		if l.Group.IsValid() {
+			fmt.Fprintf(&b, " group %s dev %s ttl %d", l.Group, l.Dev, l.TTL)
+		}
+		fmt.Fprintf(&b, " dstport %d nolearning", VXLANPort)
 	case KindVLAN:
 		fmt.Fprintf(&b, " link %s id %d", l.Parent, l.VLANID)
 	}
@@ -179,5 +193,5 @@ func (s *State) Link(name string) (Link, bool) {
 // which are settings, not objects).
 func (s *State) Empty() bool {
 	return len(s.LoAddrs) == 0 && len(s.Links) == 0 && len(s.Routes) == 0 &&
-		len(s.Neighs) == 0 && len(s.FDB) == 0
+		len(s.Neighs) == 0 && len(s.FDB) == 0 && len(s.Guards) == 0
 }

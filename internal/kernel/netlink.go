@@ -140,6 +140,11 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 			if ip, ok := netip.AddrFromSlice(v.SrcAddr); ok {
 				k.Local = ip.Unmap()
 			}
+			if ip, ok := netip.AddrFromSlice(v.Group); ok && ip.Unmap().IsMulticast() {
+				k.Group, k.Dev, k.TTL = ip.Unmap(), name(v.VtepDevIndex), v.TTL
+			}
+		case *netlink.Dummy:
+			k.Kind = KindDummy
 		case *netlink.Vlan:
 			k.Kind, k.VLANID, k.Parent = KindVLAN, uint16(v.VlanId), name(a.ParentIndex)
 		default:
@@ -166,6 +171,14 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 				return s, fmt.Errorf("link %s: no bridge port flags", a.Name)
 			}
 			k.Learning, k.NeighSuppress = pi.Learning, pi.NeighSuppress
+		}
+		if k.Kind == KindDummy {
+			for _, ad := range addrsOf[a.Index] {
+				if p := prefixOf(ad.IPNet); p.Addr().IsMulticast() {
+					k.Addrs = append(k.Addrs, p) // groups joined with autojoin
+				}
+			}
+			sortPrefixes(k.Addrs)
 		}
 		if k.Kind == KindVLAN {
 			for _, ad := range addrsOf[a.Index] {
@@ -197,6 +210,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 	if err != nil {
 		return s, fmt.Errorf("list routes: %w", err)
 	}
+	s.Guards = n.observeGuards()
 	for _, r := range routes {
 		dst := netip.MustParsePrefix("0.0.0.0/0")
 		if r.Family == unix.AF_INET6 {
@@ -226,7 +240,7 @@ func (n *Netlink) bulk(links []netlink.Link) (map[int][]netlink.Addr, map[int][]
 			continue
 		}
 		switch l.Type() {
-		case "vlan":
+		case "vlan", "dummy":
 			svi = true
 		case "vxlan":
 			port = port || l.Attrs().MasterIndex != 0
@@ -351,19 +365,40 @@ func (n *Netlink) fdb(bridgeIdx int, byIndex map[int]netlink.Link) ([]FDB, error
 // Apply runs the operations in order and stops at the first failure,
 // returning how many succeeded. Nothing is rolled back: every operation
 // leaves a consistent kernel and the next apply resumes from there.
+//
+// A failed operation does not stop the others: one tenant's broken
+// device must not hold back the rest of the host. Operations that touch a
+// link whose add or replace failed (its ports, addresses, FDB and neighbor
+// entries, bringing it up) are skipped rather than tried, so a foreign
+// device that happens to carry an owned name is never modified. The error
+// is an *ApplyError listing every failure; the count is of operations
+// applied.
 func (n *Netlink) Apply(ops []Op) (int, error) {
 	n.idx = map[string]int{}
 	defer func() { n.idx = nil }()
-	for i, op := range ops {
-		if err := n.apply(op); err != nil {
-			return i, fmt.Errorf("%s %s: %w", op.Action, op.Object, err)
+	var ae ApplyError
+	done := 0
+	for _, op := range ops {
+		if dep := ae.blocks(op); dep != "" {
+			ae.Failed = append(ae.Failed, OpError{Op: op, Err: fmt.Errorf("skipped: link %s could not be created", dep)})
+			continue
 		}
+		if err := n.apply(op); err != nil {
+			ae.Failed = append(ae.Failed, OpError{Op: op, Err: err})
+			continue
+		}
+		done++
 	}
-	return len(ops), nil
+	if len(ae.Failed) > 0 {
+		return done, &ae
+	}
+	return done, nil
 }
 
 func (n *Netlink) apply(op Op) error {
 	switch {
+	case op.Guards != nil:
+		return n.setGuards(*op.Guards)
 	case op.Sysctl != nil:
 		n.Writes++
 		return writeSysctl(op.Sysctl.Name, op.Sysctl.Value)
@@ -496,7 +531,19 @@ func (n *Netlink) create(d Link) error {
 		l = &netlink.Vrf{LinkAttrs: attrs, Table: d.Table} // ip link add NAME type vrf table T
 	case KindVXLAN:
 		// ip link add vxN type vxlan id N local VTEP dstport 4789 nolearning
-		l = &netlink.Vxlan{LinkAttrs: attrs, VxlanId: int(d.VNI), SrcAddr: d.Local.AsSlice(), Port: VXLANPort, Learning: false}
+		vx := &netlink.Vxlan{LinkAttrs: attrs, VxlanId: int(d.VNI), SrcAddr: d.Local.AsSlice(), Port: VXLANPort, Learning: false}
+		if d.Group.IsValid() {
+			// ... group G dev D ttl N: BUM frames go to the group (the
+			// kernel's default TTL for a group would be 1).
+			dev, err := n.byName(d.Dev)
+			if err != nil {
+				return fmt.Errorf("vxlan device %s: %w", d.Dev, err)
+			}
+			vx.Group, vx.VtepDevIndex, vx.TTL = d.Group.AsSlice(), dev.Attrs().Index, d.TTL
+		}
+		l = vx
+	case KindDummy:
+		l = &netlink.Dummy{LinkAttrs: attrs} // ip link add NAME type dummy
 	case KindVLAN:
 		p, err := n.byName(d.Parent)
 		if err != nil {
@@ -615,6 +662,9 @@ func (n *Netlink) set(d, o Link, changes []string) error {
 					na := &netlink.Addr{IPNet: ipNet(a)}
 					if a.Addr().Is6() {
 						na.Flags = unix.IFA_F_NODAD // anycast gateway: same address on every host
+					}
+					if a.Addr().IsMulticast() {
+						na.Flags = unix.IFA_F_MCAUTOJOIN // ip addr add G/32 dev ipmr-lo autojoin
 					}
 					err = ignore(n.h.AddrAdd(l, na), unix.EEXIST)
 				}

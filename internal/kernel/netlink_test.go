@@ -1,6 +1,7 @@
 package kernel_test
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -316,6 +317,63 @@ func TestPrivilegedRefreshNeighbors(t *testing.T) {
 		}
 		if out := ipOut(t, "neigh", "show", "10.1.10.11", "dev", "vlan10"); !strings.Contains(out, "PERMANENT") {
 			t.Fatalf("permanent entry changed: %q", out)
+		}
+	})
+}
+
+// TestPrivilegedFailureIsolation: a foreign device that carries an owned
+// name (vx20, made by someone else) makes its own operations fail, but
+// the rest of the intent (the other tenant's network, the bridge, the
+// VRFs) is applied, the foreign device is left exactly as it was (no
+// master, still down), and the error names the failed object.
+func TestPrivilegedFailureIsolation(t *testing.T) {
+	inNetns(t, func() {
+		nl, err := kernel.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nl.Close()
+		h, _ := netlink.NewHandle()
+		defer h.Close()
+		requireOverlayKernel(t, h)
+		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
+		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
+		ipOut(t, "link", "add", "vx20", "type", "vxlan", "id", "999", "dstport", "4789", "local", "192.0.2.1")
+		in, err := api.Load("testdata/overlay.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		des := plan.Build(in).Kernel
+		p := kernel.Diff(des, observe(t, nl, des))
+		_, err = nl.Apply(p.Ops())
+		var ae *kernel.ApplyError
+		if !errors.As(err, &ae) {
+			t.Fatalf("apply: want an ApplyError, got %v", err)
+		}
+		objects := map[string]bool{}
+		for _, f := range ae.Failed {
+			objects[f.Object()] = true
+			if !strings.Contains(f.Object(), "vx20") {
+				t.Errorf("unrelated failure: %v", f)
+			}
+		}
+		if !objects["link vx20"] {
+			t.Errorf("failures do not name link vx20: %v", err)
+		}
+		if d := ipOut(t, "-d", "link", "show", "vx10"); !strings.Contains(d, "master evpnbr") || !strings.Contains(d, "vxlan id 10 ") {
+			t.Errorf("vx10 not applied despite vx20's failure:\n%s", d)
+		}
+		if d := ipOut(t, "-d", "link", "show", "vx20"); strings.Contains(d, "master") || strings.Contains(d, ",UP") || !strings.Contains(d, "vxlan id 999") {
+			t.Errorf("foreign vx20 was touched:\n%s", d)
+		}
+		if a := ipOut(t, "addr", "show", "vlan10"); !strings.Contains(a, "10.1.10.1/24") {
+			t.Errorf("vlan10 not applied:\n%s", a)
+		}
+		// The rest converged: what is left to do concerns vx20 only.
+		for _, op := range kernel.Diff(des, observe(t, nl, des)).Ops() {
+			if !strings.Contains(op.Object, "vx20") {
+				t.Errorf("left undone: %s", op)
+			}
 		}
 	})
 }

@@ -75,6 +75,8 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 	l3vlan := in.L3VLAN()
 	bridge := kernel.Link{Name: kernel.BridgeName, Kind: kernel.KindBridge, MAC: RouterMAC(vtep), Up: true}
 	var vrfs, vxlans, svis, ports []kernel.Link
+	var groups []netip.Prefix       // multicast groups of the networks
+	devsOf := map[string][]string{} // tenant -> its SVIs and routed ports
 	netVLAN := map[string]uint16{}
 	tables := map[string]uint32{}
 	for _, t := range in.Tenants {
@@ -85,6 +87,7 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 		vxlans = append(vxlans, vxlan(t.L3VNI, lv, vtep, defMTU, true))
 		svis = append(svis, kernel.Link{Name: sviName(lv), Kind: kernel.KindVLAN, Parent: kernel.BridgeName,
 			VLANID: lv, Master: t.Name, MTU: defMTU, Up: true})
+		devsOf[t.Name] = append(devsOf[t.Name], sviName(lv))
 		for _, af := range []string{"0.0.0.0/0", "::/0"} {
 			k.Routes = append(k.Routes, kernel.Route{Table: t.Table(), Dst: netip.MustParsePrefix(af), Metric: kernel.UnreachableMetric})
 		}
@@ -97,12 +100,20 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 			mtu := n.MTUOr(h.UnderlayMTU())
 			netVLAN[t.Name+"/"+n.Name] = n.VLAN
 			bridge.VLANs = append(bridge.VLANs, n.VLAN)
-			vxlans = append(vxlans, vxlan(n.VNI, n.VLAN, vtep, mtu, n.Suppress()))
+			vx := vxlan(n.VNI, n.VLAN, vtep, mtu, n.Suppress())
+			if g := n.Group(); g.IsValid() {
+				vx.Group, vx.Dev, vx.TTL = g, MulticastDev, MulticastTTL
+				if !slices.Contains(groups, netip.PrefixFrom(g, 32)) {
+					groups = append(groups, netip.PrefixFrom(g, 32))
+				}
+			}
+			vxlans = append(vxlans, vx)
 			gws := n.GatewayPrefixes()
 			slices.SortFunc(gws, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 			mac := n.GatewayMAC().String()
 			svis = append(svis, kernel.Link{Name: sviName(n.VLAN), Kind: kernel.KindVLAN, Parent: kernel.BridgeName,
 				VLANID: n.VLAN, Master: t.Name, MTU: mtu, MAC: mac, Addrs: gws, Up: true})
+			devsOf[t.Name] = append(devsOf[t.Name], sviName(n.VLAN))
 			// Frames to the anycast MAC must stay on this host: without a
 			// local entry the bridge floods them into the VXLAN and every
 			// host routes a copy (field-notes §3).
@@ -115,9 +126,23 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 				}
 			}
 		}
+		vrf.Imports = leaks(in, t)
+		for _, im := range vrf.Imports {
+			for _, p := range im.Prefixes {
+				vrf.IPv4 = vrf.IPv4 || p.Addr().Is4()
+				vrf.IPv6 = vrf.IPv6 || p.Addr().Is6()
+			}
+		}
 		d.FRR.VRFs = append(d.FRR.VRFs, vrf)
 	}
 	slices.Sort(bridge.VLANs)
+	var dummies []kernel.Link
+	if len(groups) > 0 {
+		m := h.Multicast
+		d.FRR.Multicast = &frr.Multicast{RP: m.RPAddr(), Groups: m.GroupPrefixes(), Address: netip.PrefixFrom(vtep, 32)}
+		slices.SortFunc(groups, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+		dummies = append(dummies, kernel.Link{Name: TermDev, Kind: kernel.KindDummy, Addrs: groups, Up: true})
+	}
 	// SVIs cannot exceed the bridge's MTU: give it the largest one.
 	for _, v := range vxlans {
 		bridge.MTU = max(bridge.MTU, v.MTU)
@@ -151,6 +176,7 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 		// type-5 routes by the EVPNHOST-HOSTROUTES route-map).
 		tenant, _, _ := api.SplitNetworkRef(a.Network)
 		routed = append(routed, kernel.Link{Name: a.Interface, Kind: kernel.KindPort, Master: tenant, Up: true})
+		devsOf[tenant] = append(devsOf[tenant], a.Interface)
 		for _, ip := range a.IPs {
 			var metric uint32
 			if ip.Is6() {
@@ -171,8 +197,65 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 			k.Neighs = append(k.Neighs, kernel.Neigh{Dev: sviName(vid), IP: ip, MAC: mac.String()})
 		}
 	}
-	k.Links = slices.Concat([]kernel.Link{bridge}, vrfs, vxlans, svis, ports, routed)
+	k.Links = slices.Concat(dummies, []kernel.Link{bridge}, vrfs, vxlans, svis, ports, routed)
+	// One-way leaks: the exporter has return routes to the importer;
+	// guards let only the importer open connections over them.
+	for _, v := range d.FRR.VRFs {
+		for _, im := range v.Imports {
+			if !im.Return {
+				continue
+			}
+			for _, in := range append([]string{v.Name}, devsOf[v.Name]...) {
+				for _, out := range devsOf[im.From] {
+					k.Guards = append(k.Guards, kernel.Guard{In: in, Out: out})
+				}
+			}
+		}
+	}
 	return d, skipped
+}
+
+// Multicast replication (docs/bum-replication.md): VXLAN devices send
+// their BUM frames to the group through MulticastDev (lo: the packet loops
+// back into the kernel's multicast routing, which pimd programs as first
+// hop router for the VTEP) with MulticastTTL (the kernel's default for a
+// group is 1: one hop). Traffic from other VTEPs is routed by pimd into
+// TermDev, FRR's termination device for VXLAN, on which the host joins
+// every group, so the kernel delivers it to the VXLAN socket.
+const (
+	MulticastDev = "lo"
+	MulticastTTL = 64
+	TermDev      = "ipmr-lo"
+)
+
+// leaks are the route imports of tenant t: its own imports, and a return
+// import of the subnets of every tenant that imports from t without t
+// importing from it (replies need a way back; docs/route-leaking.md).
+func leaks(in *api.Intent, t api.Tenant) []frr.Import {
+	var out []frr.Import
+	mine := map[string]bool{}
+	for _, im := range t.Imports {
+		mine[im.From] = true
+		out = append(out, frr.Import{From: im.From, Prefixes: im.PrefixList(), Readvertise: im.Readvertise})
+	}
+	for _, o := range in.Tenants {
+		if o.Name == t.Name || mine[o.Name] {
+			continue
+		}
+		for _, im := range o.Imports {
+			if im.From != t.Name {
+				continue
+			}
+			var subnets []netip.Prefix
+			for _, n := range o.Networks {
+				subnets = append(subnets, n.Subnets()...)
+			}
+			if len(subnets) > 0 {
+				out = append(out, frr.Import{From: o.Name, Prefixes: subnets, Return: true})
+			}
+		}
+	}
+	return out
 }
 
 // RouterMAC is the bridge MAC, which FRR uses as this host's router MAC on

@@ -49,6 +49,9 @@ type Reconciler struct {
 	VNIWait time.Duration
 	// Poll is the interval between readiness checks.
 	Poll time.Duration
+	// Policy enforces the tenants' policies after the kernel step; nil:
+	// policies are not enforced.
+	Policy Policy
 }
 
 // Result is what a plan or an apply found and did.
@@ -94,7 +97,7 @@ func (r *Reconciler) prepare(in *api.Intent) (plan.Desired, Result, error) {
 func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 	var res Result
 	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
-		return res, err
+		return res, frrError{err}
 	}
 	des, res, err := r.prepare(in)
 	if err != nil {
@@ -112,7 +115,7 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) {
 	var res Result
 	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
-		return res, err
+		return res, frrError{err}
 	}
 	// The attachment store stays locked from reading the attachments until
 	// the kernel operations are applied: a workload attached meanwhile
@@ -144,7 +147,7 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 
 	running, err := r.FRR.RunningConfig(ctx)
 	if err != nil {
-		return res, fmt.Errorf("read frr running config: %w", err)
+		return res, frrError{fmt.Errorf("read frr running config: %w", err)}
 	}
 	// FRR 8.4 must know a VRF's VNI before its devices come up and before
 	// EVPN routes arrive, or the L3VNI gets the wrong router MAC
@@ -152,16 +155,49 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	des.FRR.Neighbors = hasNeighbors(running, in.Host.Uplinks) || len(in.Tenants) == 0
 	res.Staged = !des.FRR.Neighbors
 
+	// Kernel failures are per object: what failed is reported at the end,
+	// the rest (other tenants, FRR) is applied (kernel.ApplyError).
+	var kernelErr *kernel.ApplyError
 	if _, err := r.Kernel.Apply(kp.Main); err != nil {
-		return res, fmt.Errorf("kernel: %w", err)
+		if !errors.As(err, &kernelErr) {
+			return res, fmt.Errorf("kernel: %w", err)
+		}
+		r.log().Error("kernel operations failed, continuing with the rest", "op", "kernel", "cause", err)
 	}
 	unlock()
 	unlock = nil
 	if err := r.applyFRR(ctx, des.FRR, in, &res); err != nil {
 		return res, err
 	}
-	if _, err := r.Kernel.Apply(kp.Up); err != nil {
-		return res, fmt.Errorf("kernel: %w", err)
+	up := kp.Up
+	if kernelErr != nil {
+		var skipped []kernel.OpError
+		up, skipped = kernelErr.Skip(up)
+		kernelErr.Failed = append(kernelErr.Failed, skipped...)
+	}
+	if _, err := r.Kernel.Apply(up); err != nil {
+		var ae *kernel.ApplyError
+		if !errors.As(err, &ae) {
+			return res, fmt.Errorf("kernel: %w", err)
+		}
+		if kernelErr == nil {
+			kernelErr = ae
+		} else {
+			kernelErr.Failed = append(kernelErr.Failed, ae.Failed...)
+		}
+	}
+	// The ports that exist are enforced even when other kernel operations
+	// failed.
+	if err := r.applyPolicy(in, &res); err != nil {
+		if kernelErr == nil {
+			return res, err
+		}
+		r.log().Error("policy enforcement failed", "op", "policy", "cause", err)
+	}
+	if kernelErr != nil {
+		// Staged sessions, ownership and the CNI's intent wait for an
+		// apply without failures.
+		return res, fmt.Errorf("kernel: %w", kernelErr)
 	}
 	if res.Staged {
 		if err := r.waitVNIs(ctx, in); err != nil {
@@ -176,7 +212,7 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 		}
 		r.log().Info("adding uplink sessions", "op", "frr-configure", "uplinks", in.Host.Uplinks)
 		if err := r.FRR.Configure(ctx, lines...); err != nil {
-			return res, fmt.Errorf("frr: add uplink sessions: %w", err)
+			return res, frrError{fmt.Errorf("frr: add uplink sessions: %w", err)}
 		}
 		res.FRR.Add = append(res.FRR.Add, lines...)
 	}
@@ -221,9 +257,9 @@ func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent,
 	if delta.Empty() {
 		return nil
 	}
-	r.log().Info("reloading frr", "op", "frr-reload", "delete", len(delta.Delete), "add", len(delta.Add))
+	r.log().Info("reloading frr", "op", "frr-reload", "delete", len(delta.Delete), "add", len(delta.Add), "lines", firstLines(delta, 8))
 	if err := r.FRR.Apply(ctx, conf); err != nil {
-		return fmt.Errorf("frr: %w", err)
+		return frrError{fmt.Errorf("frr: %w", err)}
 	}
 	res.FRRReloads++
 	// Remember what the reload converged to, so the next apply of the same
@@ -272,16 +308,16 @@ func (r *Reconciler) remember(conf, running string) {
 func (r *Reconciler) frrDelta(ctx context.Context, c frr.Config, in *api.Intent) (string, frr.Delta, error) {
 	running, err := r.FRR.RunningConfig(ctx)
 	if err != nil {
-		return "", frr.Delta{}, fmt.Errorf("read frr running config: %w", err)
+		return "", frr.Delta{}, frrError{fmt.Errorf("read frr running config: %w", err)}
 	}
-	own := frr.Ownership{Tenants: union(r.load().Tenants, tenantNames(in))}
+	own := frr.Ownership{Tenants: union(r.load().Tenants, tenantNames(in)), Uplinks: in.Host.Uplinks}
 	conf := frr.Merge(running, frr.Render(c), own)
 	if r.unchanged(conf, running) {
 		return conf, frr.Delta{}, nil
 	}
 	delta, err := r.FRR.Test(ctx, conf)
 	if err != nil {
-		return conf, delta, fmt.Errorf("frr: %w", err)
+		return conf, delta, frrError{fmt.Errorf("frr: %w", err)}
 	}
 	if delta.Empty() {
 		r.remember(conf, running)
@@ -413,6 +449,9 @@ func daemons(in *api.Intent) []string {
 	if in.Host.BFD {
 		d = append(d, "bfdd")
 	}
+	if plan.Build(in).FRR.Multicast != nil {
+		d = append(d, "pimd") // multicast replication (docs/bum-replication.md)
+	}
 	return d
 }
 
@@ -469,4 +508,32 @@ func (r *Reconciler) save(rec record) error {
 		return fmt.Errorf("state: %w", err)
 	}
 	return os.Rename(tmp, r.path())
+}
+
+// frrError marks a failure of an FRR step (daemons missing, reading the
+// configuration, a reload); IsFRRError tells it from the others.
+type frrError struct{ err error }
+
+func (e frrError) Error() string { return e.err.Error() }
+func (e frrError) Unwrap() error { return e.err }
+
+// IsFRRError reports whether err comes from an FRR step.
+func IsFRRError(err error) bool {
+	var fe frrError
+	return errors.As(err, &fe)
+}
+
+// firstLines summarises a delta for the log: its first n lines.
+func firstLines(d frr.Delta, n int) string {
+	var out []string
+	for _, l := range d.Delete {
+		out = append(out, "-"+l)
+	}
+	for _, l := range d.Add {
+		out = append(out, "+"+l)
+	}
+	if len(out) > n {
+		out = append(out[:n], fmt.Sprintf("(%d more)", len(out)-n))
+	}
+	return strings.Join(out, " | ")
 }

@@ -4,6 +4,7 @@ package status
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -24,6 +25,16 @@ type Status struct {
 	Sessions []Session          `json:"sessions"`
 	VNIs     []VNI              `json:"vnis"`
 	Tenants  map[string]*Tenant `json:"tenants"`
+	// Routes counts EVPN routes by type ("2", "3", "5").
+	Routes Routes `json:"evpnRoutes"`
+}
+
+// Routes are EVPN route counts by route type: Advertised are the routes
+// this host originates (sent to both TORs), Received the paths learnt from
+// peers (a route heard from both TORs counts twice).
+type Routes struct {
+	Advertised map[string]int `json:"advertised"`
+	Received   map[string]int `json:"received"`
 }
 
 // Session is a BGP session to an uplink.
@@ -181,5 +192,50 @@ func Collect(ctx context.Context, src JSONSource, hostname, vtep string) (Status
 		}
 		sort.Strings(t.RemoteVTEPs)
 	}
+	routes, err := collectRoutes(ctx, src)
+	if err != nil {
+		return st, err
+	}
+	st.Routes = routes
 	return st, nil
+}
+
+// collectRoutes counts the paths of the EVPN table by route type.
+func collectRoutes(ctx context.Context, src JSONSource) (Routes, error) {
+	r := Routes{Advertised: map[string]int{}, Received: map[string]int{}}
+	for _, t := range []string{"2", "3", "5"} {
+		r.Advertised[t], r.Received[t] = 0, 0
+	}
+	var table map[string]json.RawMessage
+	if err := src.JSON(ctx, "show bgp l2vpn evpn route json", &table); err != nil {
+		return r, fmt.Errorf("evpn routes: %w", err)
+	}
+	for _, raw := range table {
+		var rd map[string]json.RawMessage
+		if json.Unmarshal(raw, &rd) != nil { // numPrefix, numPaths
+			continue
+		}
+		for _, pfx := range rd {
+			var e struct {
+				Paths [][]struct {
+					RouteType int    `json:"routeType"`
+					PeerID    string `json:"peerId"`
+				} `json:"paths"`
+			}
+			if json.Unmarshal(pfx, &e) != nil {
+				continue
+			}
+			for _, group := range e.Paths {
+				for _, p := range group {
+					t := strconv.Itoa(p.RouteType)
+					if p.PeerID == "(unspec)" {
+						r.Advertised[t]++
+					} else {
+						r.Received[t]++
+					}
+				}
+			}
+		}
+	}
+	return r, nil
 }
