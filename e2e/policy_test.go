@@ -16,10 +16,10 @@ import (
 )
 
 // redPolicy is the lab's red tenant with a micro-segmentation policy:
-// default deny; red/web may reach rweb2 on tcp/8080; ping inside red.
+// default deny; red/web may reach rweb2 (10.1.10.12) on tcp/8080; ping inside red/web.
 func redPolicy(extra ...api.Rule) *api.Policy {
 	rules := append(extra,
-		api.Rule{From: "red/web", To: "red/web/rweb2", Ports: []string{"tcp/8080"}, Action: "allow"},
+		api.Rule{From: "red/web", To: "10.1.10.12/32", Ports: []string{"tcp/8080"}, Action: "allow"}, // rweb2, on h2: a workload selector names only a workload of the host's own intent
 		api.Rule{From: "red/web", To: "red/web", Ports: []string{"icmp"}, Action: "allow"},
 	)
 	return &api.Policy{Default: "deny", Rules: rules}
@@ -109,8 +109,8 @@ func TestPolicyAcrossHosts(t *testing.T) {
 
 			// A rule inserted first changes the rule indexes; the
 			// established connection keeps working, new flows follow.
-			applyPolicy(t, "h2", backend, redPolicy(api.Rule{From: "red/web", To: "red/web/rweb2", Ports: []string{"tcp/9090"}, Action: "allow"}))
-			applyPolicy(t, "h1", backend, redPolicy(api.Rule{From: "red/web", To: "red/web/rweb2", Ports: []string{"tcp/9090"}, Action: "allow"}))
+			applyPolicy(t, "h2", backend, redPolicy(api.Rule{From: "red/web", To: "10.1.10.12/32", Ports: []string{"tcp/9090"}, Action: "allow"}))
+			applyPolicy(t, "h1", backend, redPolicy(api.Rule{From: "red/web", To: "10.1.10.12/32", Ports: []string{"tcp/9090"}, Action: "allow"}))
 			if err := policytest.Echo(est, 3*time.Second); err != nil {
 				t.Errorf("%s: established allowed connection broken by the policy change: %v", backend, err)
 			}
