@@ -131,8 +131,11 @@ func snapshot(t *testing.T, ns string) string {
 	var b strings.Builder
 	for _, args := range [][]string{{"-d", "link", "show"}, {"addr", "show"}, {"route", "show", "table", "all"}} {
 		for _, l := range strings.Split(inNS(t, ns, append([]string{"ip"}, args...)...), "\n") {
-			// Routes learnt from other hosts come and go with them.
-			if !strings.Contains(l, "proto bgp") && !strings.HasPrefix(strings.TrimSpace(l), "nexthop via") {
+			// Routes learnt from other hosts come and go with them (BGP
+			// routes and their multipath next hops), and so do pimd's
+			// multicast routes (S,G) of the multicast network.
+			tl := strings.TrimSpace(l)
+			if !strings.Contains(l, "proto bgp") && !strings.HasPrefix(tl, "nexthop ") && !strings.HasPrefix(tl, "multicast ") {
 				b.WriteString(l + "\n")
 			}
 		}
