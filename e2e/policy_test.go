@@ -150,12 +150,6 @@ func TestPolicyAcrossHosts(t *testing.T) {
 			switch {
 			case st.Policy.Backend != backend:
 				t.Errorf("counters: backend %q, want %q", st.Policy.Backend, backend)
-			case backend == "ebpf" && (allowed == 0 || denied == 0):
-				// Open bug (docs/policy.md, Limits): ip netns exec remounts
-				// /sys, so the eBPF pins in /sys/fs/bpf do not persist
-				// between the evpnhost runs of a lab host and status reads
-				// fresh counters (the in-process privileged test counts).
-				t.Logf("KNOWN BUG: eBPF counters read through status after the policy change: allowed %d, denied %d", allowed, denied)
 			case allowed == 0 || denied == 0:
 				t.Errorf("counters: allowed %d, denied %d", allowed, denied)
 			}

@@ -71,31 +71,43 @@ func Recorded(stateDir string) string {
 func Open(name, stateDir, instance string) (policy.Backend, error) {
 	switch name {
 	case EBPF:
-		if err := mountBPFFS(); err != nil {
+		root, err := pinRoot()
+		if err != nil {
 			return nil, err
 		}
 		inst := instance
 		if inst == "" {
 			inst = "default"
 		}
-		return ebpf.Open(filepath.Join(BPFFS, "evpnhost", inst), filepath.Join(stateDir, "policy-ebpf.json"), 0)
+		return ebpf.Open(filepath.Join(root, "evpnhost", inst), filepath.Join(stateDir, "policy-ebpf.json"), 0)
 	case Nftables:
 		return nft.Open(0)
 	}
 	return nil, fmt.Errorf("unknown policy backend %q: use ebpf, nftables or auto", name)
 }
 
-// mountBPFFS mounts a bpffs on BPFFS when none is there (systemd does it
-// on most hosts).
-func mountBPFFS() error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(BPFFS, &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
-		return nil
+// pinRoot is the bpffs the eBPF maps are pinned in: BPFFS when it is one.
+// Under `ip netns exec` (how the lab runs evpnhost on each host) /sys is a
+// fresh sysfs in a private mount namespace, and a bpffs mounted there would
+// vanish with the command, taking the pins (counters, connection table)
+// along; the initial mount namespace's BPFFS, reached through
+// /proc/1/root, outlives it. Only when neither is a bpffs, one is mounted
+// on BPFFS (systemd mounts it on most hosts).
+func pinRoot() (string, error) {
+	for _, dir := range []string{BPFFS, filepath.Join("/proc/1/root", BPFFS)} {
+		if isBPFFS(dir) {
+			return dir, nil
+		}
 	}
 	if err := unix.Mount("bpf", BPFFS, "bpf", 0, "mode=0700"); err != nil {
-		return fmt.Errorf("ebpf policy: mount bpffs on %s: %w", BPFFS, err)
+		return "", fmt.Errorf("ebpf policy: mount bpffs on %s: %w", BPFFS, err)
 	}
-	return nil
+	return BPFFS, nil
+}
+
+func isBPFFS(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.BPF_FS_MAGIC
 }
 
 // Apply enforces t. With auto, eBPF is tried first. When the backend
