@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/fabric"
 )
 
@@ -168,15 +169,7 @@ func (c cache) save(l Loaded) error {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return err
 	}
-	return writeAtomic(c.path(), b)
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return attach.WriteAtomic(c.path(), b)
 }
 
 func signal(c chan<- struct{}) {

@@ -231,7 +231,7 @@ func (s *Store) Put(a Attachment) error {
 		a.Created = time.Now().UTC().Format(time.RFC3339)
 	}
 	b, _ := json.MarshalIndent(a, "", "  ")
-	return writeAtomic(p, append(b, '\n'))
+	return WriteAtomic(p, append(b, '\n'))
 }
 
 // Delete removes an attachment; a missing one is not an error.
@@ -246,7 +246,10 @@ func (s *Store) Delete(id string) error {
 	return nil
 }
 
-func writeAtomic(path string, b []byte) error {
+// WriteAtomic replaces path with b (mode 0600) so that readers see the
+// old or the new content, never a part: a synced temporary file in the
+// same directory, renamed over path.
+func WriteAtomic(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -288,7 +291,7 @@ func SaveIntent(stateDir string, in *api.Intent) error {
 	if old, err := os.ReadFile(IntentFile(stateDir)); err == nil && string(old) == string(b) {
 		return nil
 	}
-	return writeAtomic(IntentFile(stateDir), b)
+	return WriteAtomic(IntentFile(stateDir), b)
 }
 
 // ErrNoIntent means evpnhost has not applied an intent in that state

@@ -34,12 +34,7 @@ type Etcd struct {
 // binary is installed, unless EVPNHOST_REQUIRE_ETCD is set.
 func Start(t testing.TB, dir string) *Etcd {
 	t.Helper()
-	if _, err := exec.LookPath("etcd"); err != nil {
-		if os.Getenv("EVPNHOST_REQUIRE_ETCD") != "" {
-			t.Fatalf("etcd not installed: %v", err)
-		}
-		t.Skip("etcd not installed (apt install etcd-server)")
-	}
+	requireEtcd(t)
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -53,8 +48,10 @@ func Start(t testing.TB, dir string) *Etcd {
 	return e
 }
 
-// StartTLS is Start with TLS and client certificates required.
-func StartTLS(t testing.TB) *Etcd {
+// requireEtcd skips the test when no etcd binary is installed, or fails it
+// when EVPNHOST_REQUIRE_ETCD is set (make test sets it: a skip would hide
+// a missing dependency).
+func requireEtcd(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("etcd"); err != nil {
 		if os.Getenv("EVPNHOST_REQUIRE_ETCD") != "" {
@@ -62,6 +59,12 @@ func StartTLS(t testing.TB) *Etcd {
 		}
 		t.Skip("etcd not installed (apt install etcd-server)")
 	}
+}
+
+// StartTLS is Start with TLS and client certificates required.
+func StartTLS(t testing.TB) *Etcd {
+	t.Helper()
+	requireEtcd(t)
 	dir := t.TempDir()
 	files, err := NewTLS(dir)
 	if err != nil {
