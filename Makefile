@@ -47,7 +47,7 @@ demo: deps build ## bring up the demo fabric (2 TORs, 3 hosts), print status and
 bench: ## scale benchmarks (Go micro-benchmarks, then kernel apply vs ifupdown2 and ip -batch in the VM if needed; up to 30 min): writes docs/benchmarks.md
 	scripts/bench.sh
 
-FUZZ_TARGETS := ./api:FuzzParseValidate ./internal/frr:FuzzRender ./internal/kernel:FuzzDiff
+FUZZ_TARGETS := ./api:FuzzParseValidate ./internal/cni:FuzzParseConfig ./internal/frr:FuzzRender ./internal/kernel:FuzzDiff
 fuzz: ## run each fuzz target for FUZZTIME (default 30s); seed corpora in */testdata/fuzz/
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== fuzz $${t#*:} ($${t%%:*}) for $${FUZZTIME:-30s}"; \
