@@ -173,9 +173,19 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 			k.Learning, k.NeighSuppress = pi.Learning, pi.NeighSuppress
 		}
 		if k.Kind == KindDummy {
+			local, err := n.localRoutes(a.Index)
+			if err != nil {
+				return s, err
+			}
 			for _, ad := range addrsOf[a.Index] {
-				if p := prefixOf(ad.IPNet); p.Addr().IsMulticast() {
-					k.Addrs = append(k.Addrs, p) // groups joined with autojoin
+				// A group joined with autojoin counts only without the
+				// local route the kernel adds for it: that route sends
+				// the copies multicast routing forwards to the device out
+				// of lo instead, and they reach the VXLAN socket twice
+				// (docs/bum-replication.md). Reported missing, the next
+				// apply removes the route again.
+				if p := prefixOf(ad.IPNet); p.Addr().IsMulticast() && !local[p.Addr()] {
+					k.Addrs = append(k.Addrs, p)
 				}
 			}
 			sortPrefixes(k.Addrs)
@@ -228,6 +238,38 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 		s.Routes = append(s.Routes, kr)
 	}
 	return s, nil
+}
+
+// localRoutes returns the addresses that have a local route (table
+// local, type local) through the link with index idx.
+func (n *Netlink) localRoutes(idx int) (map[netip.Addr]bool, error) {
+	rs, err := retry(func() ([]netlink.Route, error) {
+		return n.h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_LOCAL, LinkIndex: idx},
+			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_OIF)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list local routes: %w", err)
+	}
+	out := map[netip.Addr]bool{}
+	for _, r := range rs {
+		if r.Type == unix.RTN_LOCAL && r.Dst != nil {
+			out[prefixOf(r.Dst).Addr()] = true
+		}
+	}
+	return out, nil
+}
+
+// dropLocalRoute removes the local route the kernel adds with a group
+// address (ip route del table local local G dev ipmr-lo): without it,
+// multicast routing's copies for the device loop back on the device
+// itself and are delivered once; with it they go out of lo as well, where
+// the VXLAN device has joined the group, and arrive twice.
+func (n *Netlink) dropLocalRoute(l netlink.Link, g netip.Prefix) error {
+	n.Writes++
+	return ignore(n.h.RouteDel(&netlink.Route{
+		Table: unix.RT_TABLE_LOCAL, Type: unix.RTN_LOCAL, Dst: ipNet(netip.PrefixFrom(g.Addr(), g.Addr().BitLen())),
+		LinkIndex: l.Attrs().Index, Scope: netlink.SCOPE_HOST, Protocol: unix.RTPROT_KERNEL,
+	}), unix.ESRCH)
 }
 
 // bulk reads, in one dump each, the addresses of every link, the managed
@@ -667,6 +709,9 @@ func (n *Netlink) set(d, o Link, changes []string) error {
 						na.Flags = unix.IFA_F_MCAUTOJOIN // ip addr add G/32 dev ipmr-lo autojoin
 					}
 					err = ignore(n.h.AddrAdd(l, na), unix.EEXIST)
+					if err == nil && a.Addr().IsMulticast() {
+						err = n.dropLocalRoute(l, a)
+					}
 				}
 			}
 		default:

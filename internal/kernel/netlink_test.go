@@ -377,3 +377,69 @@ func TestPrivilegedFailureIsolation(t *testing.T) {
 		}
 	})
 }
+
+// TestPrivilegedMulticastTermDevice: a multicast network's group is joined
+// on ipmr-lo without the local route the kernel adds with the address (it
+// would send multicast routing's copies out of lo too, so the VXLAN socket
+// got every BUM frame twice; docs/bum-replication.md). The state reads back
+// equal (zero writes); when the kernel adds the route again (the device
+// going down and up), the next diff sees it and the apply removes it.
+func TestPrivilegedMulticastTermDevice(t *testing.T) {
+	inNetns(t, func() {
+		h, err := netlink.NewHandle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		requireOverlayKernel(t, h)
+		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
+		in, err := api.Parse([]byte(`
+host: {name: t1, asn: 65101, vtep: 10.0.0.1, uplinks: [up1], multicast: {rp: 10.255.0.1, groups: [239.1.1.0/24]}}
+tenants:
+  - name: shared
+    l3vni: 4003
+    networks:
+      - {name: mcast, vni: 40, vlan: 40, gateways: [10.98.40.1/24], replication: {multicast: 239.1.1.40}}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		des := plan.Build(in).Kernel
+		nl, err := kernel.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nl.Close()
+		converge(t, nl, des)
+		check := func(when string) {
+			t.Helper()
+			if out := ipOut(t, "route", "show", "table", "local", "dev", "ipmr-lo"); strings.Contains(out, "239.1.1.40") {
+				t.Fatalf("%s: local route for the group still there:\n%s", when, out)
+			}
+			if out := ipOut(t, "maddr", "show", "dev", "ipmr-lo"); !strings.Contains(out, "inet  239.1.1.40") {
+				t.Fatalf("%s: group not joined on ipmr-lo:\n%s", when, out)
+			}
+			nl.Writes = 0
+			if p := kernel.Diff(des, observe(t, nl, des)); p.Len() != 0 || nl.Writes != 0 {
+				t.Fatalf("%s: second diff not empty (%d writes):\n%s", when, nl.Writes, ops(p))
+			}
+		}
+		check("after apply")
+		ipOut(t, "link", "set", "ipmr-lo", "down")
+		ipOut(t, "link", "set", "ipmr-lo", "up")
+		if out := ipOut(t, "route", "show", "table", "local", "dev", "ipmr-lo"); !strings.Contains(out, "239.1.1.40") {
+			t.Logf("the kernel did not add the local route back on link up (nothing to repair):\n%s", out)
+		} else if p := kernel.Diff(des, observe(t, nl, des)); !strings.Contains(ops(p), "ipmr-lo") {
+			t.Fatalf("the diff does not see the local route that came back:\n%s", ops(p))
+		}
+		converge(t, nl, des)
+		check("after repair")
+		converge(t, nl, kernel.State{})
+		if out := ipOut(t, "link", "show"); strings.Contains(out, "ipmr-lo") {
+			t.Fatalf("ipmr-lo left after removal:\n%s", out)
+		}
+	})
+}
