@@ -305,12 +305,19 @@ static __always_inline void count(__u32 idx, int allow)
 		c->denied++;
 }
 
+/* ct_fresh reports whether an admitted flow's entry is still valid, and
+ * refreshes its timestamp when it is older than CT_REFRESH: an
+ * established flow writes its entry about once a second, not per packet
+ * (a write per packet would bounce the entry's cache line between the
+ * CPUs of the two directions). */
 static __always_inline int ct_fresh(struct ct_val *v, __u8 proto, __u64 now)
 {
 	__u64 timeout = proto == IPPROTO_TCP ? CT_TIMEOUT_TCP : CT_TIMEOUT_OTHER;
-	if (now - v->last_seen > timeout)
+	__u64 last = v->last_seen;
+	__s64 age = (__s64)(now - last); /* < 0: written by a later clock read */
+	if (age > (__s64)timeout)
 		return 0;
-	if (now - v->last_seen > CT_REFRESH)
+	if (age > (__s64)CT_REFRESH)
 		v->last_seen = now;
 	return 1;
 }
@@ -321,7 +328,11 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	if (!parse(skb, &p))
 		return TC_ACT_OK;
 
-	__u64 now = bpf_ktime_get_ns();
+	/* The coarse clock (CLOCK_MONOTONIC at tick resolution) reads the
+	 * timekeeper's last tick instead of the clocksource: the timeouts and
+	 * the refresh are seconds, and a clocksource read per packet is
+	 * costly where the clocksource is not the TSC (VMs). */
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct ct_key ck = {
 		.ifindex = skb->ifindex,
 		.family = p.family,
