@@ -77,7 +77,8 @@ bin/evpnhost-bench report -results bin/bench/results.json -micro "$out/micro.sum
 fi
 
 if [ "${BENCH_POLICY:-1}" != 0 ]; then
-	# Policy enforcement (eBPF, nftables, none; iperf3, ping, connects)
+	# Policy enforcement (eBPF, nftables, none; iperf3 UDP packet rate and
+	# TCP throughput, ping, connects; 5 interleaved rounds, ~10 min in the VM)
 	# between two workload namespaces; nftables needs bridge conntrack,
 	# hence the VM on kernels without it. Replaces its own section of
 	# docs/benchmarks.md (the report above keeps it).
