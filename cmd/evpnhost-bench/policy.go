@@ -28,14 +28,18 @@ import (
 
 // PolicyResults is what `policy` measured.
 type PolicyResults struct {
-	Started  string         `json:"started"`
-	Machine  Machine        `json:"machine"`
-	Duration int64          `json:"duration_s"`
-	Seconds  int            `json:"iperf_seconds"`
-	Datagram int            `json:"udp_datagram_bytes"`
-	Rounds   int            `json:"rounds"`
-	Connects int            `json:"connects"`
-	Cases    []PolicyResult `json:"cases"`
+	Started  string  `json:"started"`
+	Machine  Machine `json:"machine"`
+	Duration int64   `json:"duration_s"`
+	Seconds  int     `json:"iperf_seconds"`
+	Datagram int     `json:"udp_datagram_bytes"`
+	Rounds   int     `json:"rounds"`
+	Connects int     `json:"connects"`
+	// SideBySide: one lab per backend, the cases of a rule count take
+	// turns within a round (false: results of the earlier layout, one lab,
+	// each round over all cases with the rules loaded and removed between).
+	SideBySide bool           `json:"side_by_side"`
+	Cases      []PolicyResult `json:"cases"`
 }
 
 // PolicyResult is one backend at one rule count (backend "none": no
@@ -170,7 +174,7 @@ func policyCmd(args []string) error {
 		return errors.New("policy: needs root")
 	}
 	t0 := time.Now()
-	res := PolicyResults{Started: t0.UTC().Format(time.RFC3339), Machine: machine(), Seconds: *secs, Datagram: *dgram, Rounds: *rounds, Connects: *connects}
+	res := PolicyResults{Started: t0.UTC().Format(time.RFC3339), Machine: machine(), Seconds: *secs, Datagram: *dgram, Rounds: *rounds, Connects: *connects, SideBySide: true}
 
 	scratch, err := os.MkdirTemp("", "evpnhost-bench-policy")
 	if err != nil {
@@ -640,7 +644,11 @@ func policyMarkdown(r PolicyResults) string {
 		r.Started, where, r.Machine.Kernel, r.Machine.Cores, r.Duration)
 	w("Two workload namespaces (`cli` 10.1.10.11, `srv` 10.1.20.11) on a plain bridge in a host namespace; the policy is enforced at both host-side veth ports. ")
 	w("Tenant policy with N rules, default deny: N−1 rules the traffic never matches (a /32 source each, to `red/srv`, one TCP port each), then the rule that admits cli → srv (tcp/5201, udp/5201, tcp/5300, icmp), **last**: the worst case for a linear rule list.\n\n")
-	w("Three such labs, one per backend (none, eBPF, nftables), exist side by side, each backend acting in its own lab's namespace only. Per rule count the rules are loaded into the eBPF and the nftables lab, then %d rounds in which the three cases take turns (their order rotates), so the cases compared are measured seconds apart, not minutes: the machine's load, which swings by tens of percent, hits them alike. A figure is the median of the rounds, (min–max) its range; a ratio is the median (min–max) of the per-round ratios. ", r.Rounds)
+	if r.SideBySide {
+		w("Three such labs, one per backend (none, eBPF, nftables), exist side by side, each backend acting in its own lab's namespace only. Per rule count the rules are loaded into the eBPF and the nftables lab, then %d rounds in which the three cases take turns (their order rotates), so the cases compared are measured seconds apart, not minutes: the machine's load, which swings by tens of percent, hits them alike. A figure is the median of the rounds, (min–max) its range; a ratio is the median (min–max) of the per-round ratios. ", r.Rounds)
+	} else {
+		w("One lab; %d rounds, each over all cases: no policy, then per rule count eBPF and nftables back to back (which one first alternates), each case loading its rules and removing them after. A figure is the median of the rounds, (min–max) its range; a ratio is the median (min–max) of the per-round ratios (against no policy: the one measured at the start of the round). ", r.Rounds)
+	}
 	w("**Packet rate**: `iperf3 -u -b 0 -l %d` for %d s, client and server pinned to the first and last CPU: the datagrams per second that reached the server's IP layer (its `/proc/net/snmp` InReceives). The sending CPU carries every datagram through the whole path in its softirq (both policy hooks, the bridge, the server's IP/UDP input), so this rate is bound by the per-packet cost; the server process cannot keep up and drops the excess at its socket, after the path. *Added per packet*: 1/rate − 1/rate without policy in the same round, the whole cost the backend adds to a packet (eBPF: both programs; nftables: bridge conntrack and the chains). ", r.Datagram, r.Seconds)
 	w("**TCP**: `iperf3 -c` for %d s, one stream, received: bound by copying, since the stack hands 64 KiB GSO packets to the bridge. ", r.Seconds)
 	w("Ping: mean RTT of 50 echo requests of one established ICMP flow. Connect: mean time of %d sequential TCP connects, each a new flow that the rules decide at both ports. Apply: `Backend.Apply` of the whole rule set. eBPF program: the mean run time of the two tc programs per invocation during the TCP run (kernel BPF statistics, enabled for that run only).\n\n", r.Connects)
@@ -679,7 +687,11 @@ func policyMarkdown(r PolicyResults) string {
 		if c.Backend != "none" {
 			apply = fmt.Sprintf("%.0f ms", c.ApplyMs)
 		}
-		w("| %d | %s | %s | %s | %s | %s | %s | %.0f µs | %.0f µs | %s | %s |\n", c.Rules, c.Backend,
+		rules := "–"
+		if c.Rules > 0 {
+			rules = fmt.Sprint(c.Rules)
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s | %.0f µs | %.0f µs | %s | %s |\n", rules, c.Backend,
 			spread(values(c, kpps), "%.1f"), kr, added, spread(values(c, gbps), "%.2f"), gr, c.PingUs, c.ConnectUs, apply, prog)
 	}
 	w("\neBPF against nftables at the same rule count, per round (ratio > 1: eBPF better; wins: rounds in which eBPF was better):\n\n| rules | packet rate eBPF/nft | wins | TCP eBPF/nft | wins | connect time nft/eBPF |\n|---:|---:|---:|---:|---:|---:|\n")
