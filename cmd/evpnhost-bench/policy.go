@@ -754,7 +754,13 @@ func policyMarkdown(r PolicyResults) string {
 				w("; against nftables: packet rate ×%.2f (eBPF ahead in %d of %d rounds), TCP ×%.2f (%d of %d)",
 					medianOf(kr), above(kr, 1), len(kr), medianOf(gr), above(gr, 1), len(gr))
 			}
-			w(". Keeps ≥ 90%% (packet rate and TCP, medians): **%s**; beats nftables in packet rate: **%s**.\n", yesNo(keep), beats)
+			w(". Keeps ≥ 90%% (packet rate and TCP, medians): **%s**; beats nftables in packet rate: **%s**.", yesNo(keep), beats)
+			if p.f != nil {
+				if kr := roundRatios(p.e, p.f, kpps); len(kr) > 1 && slices.Min(kr) < 1 && slices.Max(kr) > 1 {
+					w(" The per-round packet-rate ratios span 1 (%.2f–%.2f): the difference between the backends is within this run's noise, not a measured difference.", slices.Min(kr), slices.Max(kr))
+				}
+			}
+			w("\n")
 		}
 	}
 	w("\n")
