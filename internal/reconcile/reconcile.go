@@ -104,7 +104,11 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 		return res, err
 	}
 	des.FRR.Neighbors = true
-	_, delta, err := r.frrDelta(ctx, des.FRR, in)
+	running, err := r.FRR.RunningConfig(ctx)
+	if err != nil {
+		return res, frrError{fmt.Errorf("read frr running config: %w", err)}
+	}
+	_, delta, err := r.frrDelta(ctx, des.FRR, in, running)
 	res.FRR = delta
 	return res, err
 }
@@ -145,16 +149,6 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 		return res, err
 	}
 
-	running, err := r.FRR.RunningConfig(ctx)
-	if err != nil {
-		return res, frrError{fmt.Errorf("read frr running config: %w", err)}
-	}
-	// FRR 8.4 must know a VRF's VNI before its devices come up and before
-	// EVPN routes arrive, or the L3VNI gets the wrong router MAC
-	// (field-notes §3/§4). On a first bring-up, configure the sessions last.
-	des.FRR.Neighbors = hasNeighbors(running, in.Host.Uplinks) || len(in.Tenants) == 0
-	res.Staged = !des.FRR.Neighbors
-
 	// Kernel failures are per object: what failed is reported at the end,
 	// the rest (other tenants, FRR) is applied (kernel.ApplyError).
 	var kernelErr *kernel.ApplyError
@@ -166,7 +160,19 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	}
 	unlock()
 	unlock = nil
-	if err := r.applyFRR(ctx, des.FRR, in, &res); err != nil {
+	// One read of the running configuration serves both the staging
+	// decision and the FRR delta: each vtysh run costs about a second
+	// under emulation, and a no-op apply otherwise took two.
+	running, err := r.FRR.RunningConfig(ctx)
+	if err != nil {
+		return res, frrError{fmt.Errorf("read frr running config: %w", err)}
+	}
+	// FRR 8.4 must know a VRF's VNI before its devices come up and before
+	// EVPN routes arrive, or the L3VNI gets the wrong router MAC
+	// (field-notes §3/§4). On a first bring-up, configure the sessions last.
+	des.FRR.Neighbors = hasNeighbors(running, in.Host.Uplinks) || len(in.Tenants) == 0
+	res.Staged = !des.FRR.Neighbors
+	if err := r.applyFRR(ctx, des.FRR, in, running, &res); err != nil {
 		return res, err
 	}
 	up := kp.Up
@@ -247,8 +253,8 @@ func (r *Reconciler) attachments(in *api.Intent) ([]plan.Attachment, error) {
 	return atts, nil
 }
 
-func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent, res *Result) error {
-	conf, delta, err := r.frrDelta(ctx, c, in)
+func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent, running string, res *Result) error {
+	conf, delta, err := r.frrDelta(ctx, c, in, running)
 	if err != nil {
 		return err
 	}
@@ -305,11 +311,7 @@ func (r *Reconciler) remember(conf, running string) {
 
 // frrDelta renders c, merges it into the running configuration and asks
 // FRR what would change.
-func (r *Reconciler) frrDelta(ctx context.Context, c frr.Config, in *api.Intent) (string, frr.Delta, error) {
-	running, err := r.FRR.RunningConfig(ctx)
-	if err != nil {
-		return "", frr.Delta{}, frrError{fmt.Errorf("read frr running config: %w", err)}
-	}
+func (r *Reconciler) frrDelta(ctx context.Context, c frr.Config, in *api.Intent, running string) (string, frr.Delta, error) {
 	own := frr.Ownership{Tenants: union(r.load().Tenants, tenantNames(in)), Uplinks: in.Host.Uplinks}
 	conf := frr.Merge(running, frr.Render(c), own)
 	if r.unchanged(conf, running) {
