@@ -44,7 +44,7 @@ e2e: test-priv ## alias of test-priv
 demo: deps build ## bring up the demo fabric (2 TORs, 3 hosts), print status and reachability
 	e2e/vm/run-or-native.sh -- lab/demo.sh
 
-bench: ## scale benchmarks (Go micro-benchmarks, then kernel apply vs ifupdown2 and ip -batch in the VM if needed; up to 30 min): writes docs/benchmarks.md
+bench: ## benchmarks (Go micro-benchmarks; kernel apply vs ifupdown2 and ip -batch; eBPF vs nftables policy; lab convergence: attach, move, network added via agents+etcd; in the VM if needed; up to 30 min): writes docs/benchmarks.md
 	scripts/bench.sh
 
 FUZZ_TARGETS := ./api:FuzzParseValidate ./internal/cni:FuzzParseConfig ./internal/frr:FuzzRender ./internal/kernel:FuzzDiff

@@ -10,7 +10,8 @@
 # EVPNHOST_BENCH_CPUPROFILE=PATH writes a CPU profile per evpnhost case,
 # BENCH_KERNEL=0 skips the kernel scale benchmark and its report,
 # BENCH_POLICY=0 the policy enforcement benchmark (BENCH_POLICY_RULES:
-# rule counts, default 10,100,1000,10000).
+# rule counts, default 10,100,1000,10000), BENCH_CONVERGENCE=0 the lab
+# convergence benchmark (BENCH_CONVERGENCE_REPS: repetitions, default 5).
 #
 # ifupdown2 is never installed: its Debian package is unpacked into
 # bin/bench/ifupdown2 with its own configuration pointing at a generated
@@ -85,5 +86,19 @@ if [ "${BENCH_POLICY:-1}" != 0 ]; then
 	echo "== policy enforcement benchmark ($(e2e/vm/needed.sh))"
 	e2e/vm/run-or-native.sh --timeout 3600 -e EVPNHOST_BENCH_HOST -- \
 		bin/evpnhost-bench policy -out bin/bench/policy.json -md docs/benchmarks.md ${BENCH_POLICY_RULES:+-rules $BENCH_POLICY_RULES}
+fi
+if [ "${BENCH_CONVERGENCE:-1}" != 0 ]; then
+	# Convergence on the lab fabric (attach, move, network added through
+	# the agents and etcd): e2e/bench_convergence_test.go, in the VM when
+	# the kernel lacks VRF/802.1Q. Replaces its own section.
+	echo "== convergence benchmark on the lab ($(e2e/vm/needed.sh))"
+	t1=$(date +%s)
+	$GO test -c -o bin/tests/e2e.test ./e2e
+	$GO build -o bin/evpnhost ./cmd/evpnhost
+	rm -f "$out/convergence.json"
+	e2e/vm/run-or-native.sh --timeout 3600 -e EVPNHOST_BENCH_HOST -e EVPNHOST_E2E=1 \
+		-e EVPNHOST_BENCH_CONVERGENCE="$out/convergence.json" -e EVPNHOST_BENCH_REPS="${BENCH_CONVERGENCE_REPS:-5}" -- \
+		sh -c 'cd e2e && exec ../bin/tests/e2e.test -test.v -test.timeout 50m -test.run "^TestBenchConvergence$"'
+	bin/evpnhost-bench convergence -in "$out/convergence.json" -md docs/benchmarks.md -duration "$(( ($(date +%s) - t1) / 60 )) min"
 fi
 echo "== wrote docs/benchmarks.md and docs/benchmarks.svg in $(( $(date +%s) - t0 ))s"

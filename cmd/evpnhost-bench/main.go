@@ -28,6 +28,8 @@ func main() {
 		err = reportCmd(os.Args[2:])
 	case "policy":
 		err = policyCmd(os.Args[2:])
+	case "convergence":
+		err = convergenceCmd(os.Args[2:])
 	default:
 		usage()
 	}
@@ -38,6 +40,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: evpnhost-bench kernel|run|report|policy [flags]")
+	fmt.Fprintln(os.Stderr, "usage: evpnhost-bench kernel|run|report|policy|convergence [flags]")
 	os.Exit(2)
 }
