@@ -162,8 +162,9 @@ func TestBenchConvergence(t *testing.T) {
 	for i := 0; i < reps; i++ {
 		t.Run(fmt.Sprintf("network-%d", i+1), func(t *testing.T) {
 			f.t = t
-			added, removed := fabricNetworkCycle(f)
-			record("network (agents + etcd)", "added: workloads on it reach each other across hosts", added)
+			added, written, removed := fabricNetworkCycle(f)
+			record("network (agents + etcd)", "added: workloads on it reach each other across hosts, from the first put", added)
+			record("network (agents + etcd)", "added: the same, from the intent complete in etcd (end of the last put)", written)
 			record("network (agents + etcd)", "removed: gone from every host", removed)
 		})
 	}

@@ -209,9 +209,10 @@ func TestFabricAgents(t *testing.T) {
 
 func testFabricNetwork(f *fabricLab) {
 	t := f.t
-	add, remove := fabricNetworkCycle(f)
-	t.Logf("network added to the fabric: workloads on it reachable across hosts %s after the first put", add.Round(time.Millisecond))
-	if add > 5*time.Second {
+	add, written, remove := fabricNetworkCycle(f)
+	t.Logf("network added to the fabric: workloads on it reachable across hosts %s after the first put, %s after the intent was complete in etcd",
+		add.Round(time.Millisecond), written.Round(time.Millisecond))
+	if written > 5*time.Second {
 		t.Logf("NOTE: above the 5 s target (emulated VM: every step runs 5-20x slower)")
 	}
 	t.Logf("network removed from the fabric: gone from all 3 hosts %s after the puts", remove.Round(time.Millisecond))
@@ -220,8 +221,11 @@ func testFabricNetwork(f *fabricLab) {
 // fabricNetworkCycle adds network blue/db (VNI 50) with a workload on h1
 // and one on h3 to the fabric intent, waits until they reach each other,
 // removes it all again and waits until no host has a trace of it. It
-// returns both times, measured from the first put.
-func fabricNetworkCycle(f *fabricLab) (added, removed time.Duration) {
+// returns how long until the workloads reached each other, from the first
+// put and from the end of the last one (the intent complete in etcd: the
+// puts are two CLI runs, about 1.5 s each under emulation), and how long
+// the removal took from its first put.
+func fabricNetworkCycle(f *fabricLab) (added, afterWrite, removed time.Duration) {
 	t := f.t
 	addWorkloadNS(t, "h1", "db1", "02:00:00:01:50:11", "10.1.50.11/24", "10.1.50.1")
 	addWorkloadNS(t, "h3", "db3", "02:00:00:01:50:13", "10.1.50.13/24", "10.1.50.1")
@@ -257,13 +261,14 @@ func fabricNetworkCycle(f *fabricLab) (added, removed time.Duration) {
 	start := time.Now()
 	f.putIntent(h1) // the tenant blue with db, and h1's workloads
 	f.putIntent(h3) // h3's workloads
+	written := time.Now()
 	eventually(t, time.Minute, "db1 reaches db3 across hosts", func() error {
 		if out, ok := pingOnce("db1", "10.1.50.13"); !ok {
 			return fmt.Errorf("%s", out)
 		}
 		return nil
 	})
-	added = time.Since(start)
+	added, afterWrite = time.Since(start), time.Since(written)
 	mustPing(t, "db3", "10.1.50.11")
 
 	// Remove it again: every host loses vx50 and its SVI, FRR the VNI.
@@ -287,7 +292,7 @@ func fabricNetworkCycle(f *fabricLab) (added, removed time.Duration) {
 	})
 	removed = time.Since(start)
 	f.converged(time.Minute)
-	return added, removed
+	return added, afterWrite, removed
 }
 
 func testFabricInvalid(f *fabricLab) {

@@ -77,7 +77,7 @@ func convergenceMarkdown(r convResults, took string) string {
 	b.WriteString("- **calibration**: one `vtysh` command and one start of the `evpnhost` binary: under TCG emulation starting a process costs about a second (natively `evpnhost --help` takes about 13 ms), and every apply runs vtysh, every attach is a process.\n")
 	b.WriteString("- **attach**: a VM-like workload (veth, MAC and IP given) is attached to red/web on h1 with `evpnhost attach` while rweb2 on h2 pings it every 10 ms (`ping -D -i 0.01`, static neighbor entry, so no ARP retries blur the figures). Until h2 has learnt the MAC its frames are flooded (ingress replication), so the first reply comes as soon as h1's bridge port exists; the type-2 route is the EVPN side.\n")
 	b.WriteString("- **move**: the workload moves to h3 with the same MAC and IP (detached and its interface deleted on h1, a new one attached on h3). h2 keeps sending to h1 until h3's type-2 route (MAC mobility) replaces h1's: the outage is the longest gap between echo replies.\n")
-	b.WriteString("- **network (agents + etcd)**: the three hosts' agents on one etcd; network blue/db with a workload on h1 and one on h3 put into the fabric intent with `evpnhost fabric put`, timed from the first put until the workloads reach each other; then removed, until no host has a trace of it (no VXLAN device, no SVI, no VNI in FRR).\n\n")
+	b.WriteString("- **network (agents + etcd)**: the three hosts' agents on one etcd; network blue/db with a workload on h1 and one on h3 put into the fabric intent with `evpnhost fabric put` (two puts: the tenant with h1's part, then h3's part), timed until the workloads reach each other, from the first put and from the end of the last one (each put is a CLI process, see *calibration*); then removed, until no host has a trace of it (no VXLAN device, no SVI, no VNI in FRR).\n\n")
 	b.WriteString("| scenario | measured | median | min | max | n |\n|---|---|---:|---:|---:|---:|\n")
 	type key struct{ s, m string }
 	var order []key
@@ -93,7 +93,7 @@ func convergenceMarkdown(r convResults, took string) string {
 		med, lo, hi := convStats(vals[k])
 		fmt.Fprintf(&b, "| %s | %s | %.2f s | %.2f s | %.2f s | %d |\n", k.s, k.m, med, lo, hi, len(vals[k]))
 	}
-	b.WriteString("\nTargets from issue #5: a network added reachable across hosts within 5 s. Under emulation compare the figures with each other (and with the ratios of the scale benchmark), not with hardware.\n\n")
+	b.WriteString("\nTarget from issue #5: a network added reachable across hosts within 5 s. Under emulation compare the figures with each other (and with the ratios of the scale benchmark), not with hardware.\n\n")
 	return b.String()
 }
 
