@@ -16,6 +16,13 @@
 #   lab.sh exec NS CMD...     ip netns exec <prefix>NS CMD...
 #   lab.sh frr-restart HOST   restart all FRR daemons of a host (unconfigured;
 #                             its agent configures them again)
+#   lab.sh host-down HOST     power a host off: its FRR, tapwire, namespace
+#                             (so its uplinks: the TOR ports go too) and its
+#                             workload namespaces are destroyed
+#   lab.sh host-up HOST       boot it again: namespace, uplinks, FRR, its
+#                             workloads, evpnhost apply, wait for convergence
+#   lab.sh reboot HOST        host-down, then host-up
+#   lab.sh converge           wait for convergence (what up ends with)
 #
 # Environment:
 #   LAB_PREFIX   prefix for namespace / FRR instance names (default: empty),
@@ -244,19 +251,26 @@ frr_stop() {
 # --------------------------------------------------------------- topology --
 
 wires() {
-	local n t up
+	local n
 	for n in $(all_nodes); do
 		ip netns add "$(ns "$n")"
 	done
 	for n in "${HOSTS[@]}"; do
-		for up in up1 up2; do
-			t=${UPLINK_TOR[$up]}
-			# created directly inside both namespaces: no temporary names in
-			# the root namespace, so two labs (LAB_PREFIX) never clash.
-			ip link add "$up" netns "$(ns "$n")" mtu 1500 type veth \
-				peer name "$n" netns "$(ns "$t")" mtu 1500
-			log "  wire $(ns "$n"):$up <-> $(ns "$t"):$n"
-		done
+		host_wires "$n"
+	done
+}
+
+# host_wires HOST: the host's two uplinks (its namespace and the TORs'
+# exist).
+host_wires() {
+	local n=$1 t up
+	for up in up1 up2; do
+		t=${UPLINK_TOR[$up]}
+		# created directly inside both namespaces: no temporary names in
+		# the root namespace, so two labs (LAB_PREFIX) never clash.
+		ip link add "$up" netns "$(ns "$n")" mtu 1500 type veth \
+			peer name "$n" netns "$(ns "$t")" mtu 1500
+		log "  wire $(ns "$n"):$up <-> $(ns "$t"):$n"
 	done
 }
 
@@ -274,9 +288,16 @@ tor_kernel() {
 		sysctl -qw net.ipv6.conf.default.disable_ipv6=0'
 	ip -n "$i" link set lo up
 	for h in "${HOSTS[@]}"; do
-		ip netns exec "$i" sysctl -qw "net.ipv6.conf.$h.disable_ipv6=0" "net.ipv4.conf.$h.rp_filter=0"
-		ip -n "$i" link set "$h" up
+		tor_port_up "$t" "$h"
 	done
+}
+
+# tor_port_up TOR HOST: the TOR's port to HOST: IPv6 on, rp_filter 0, up.
+tor_port_up() {
+	local i
+	i=$(ns "$1")
+	ip netns exec "$i" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=0" "net.ipv4.conf.$2.rp_filter=0"
+	ip -n "$i" link set "$2" up
 }
 
 host_links_up() {
@@ -468,14 +489,19 @@ workload_add() {
 }
 
 workloads_up() {
-	local h name net ifc mac ips
+	local h
 	for h in "${HOSTS[@]}"; do
-		while read -r name net ifc mac ips; do
-			[[ -n $name && -n $net && -n $ifc && -n $mac && -n $ips ]] ||
-				die "lab/intents/$h.yaml: cannot parse workload '$name $net $ifc $mac $ips'"
-			workload_add "$h" "$name" "$net" "$ifc" "$mac" "$ips"
-		done < <(workloads "$h")
+		host_workloads_up "$h"
 	done
+}
+
+host_workloads_up() {
+	local h=$1 name net ifc mac ips
+	while read -r name net ifc mac ips; do
+		[[ -n $name && -n $net && -n $ifc && -n $mac && -n $ips ]] ||
+			die "lab/intents/$h.yaml: cannot parse workload '$name $net $ifc $mac $ips'"
+		workload_add "$h" "$name" "$net" "$ifc" "$mac" "$ips"
+	done < <(workloads "$h")
 }
 
 # ----------------------------------------------------------------- tapwire --
@@ -528,11 +554,13 @@ is_tapwire() {
 
 tapwire_gone() { ! is_tapwire "$1"; }
 
-# tapwire_stop: end the lab's tapwire processes (pid files of this
-# LAB_PREFIX only; TERM, then KILL after 5 s).
+# tapwire_stop [HOST...]: end the lab's tapwire processes (pid files of
+# this LAB_PREFIX only, of the given hosts or all; TERM, then KILL after 5 s).
 tapwire_stop() {
 	local h name net ifc _ f pid
-	for h in "${HOSTS[@]}"; do
+	local -a hs=("$@")
+	(( ${#hs[@]} )) || hs=("${HOSTS[@]}")
+	for h in "${hs[@]}"; do
 		while read -r name net ifc _; do
 			if [[ $ifc == rtap* ]]; then tap_pidfile "$h" "$ifc"; fi
 		done < <(workloads "$h")
@@ -808,6 +836,49 @@ cmd_frr_restart() {
 	frr_start "$n"
 }
 
+is_host() { [[ " ${HOSTS[*]} " == *" $1 "* ]]; }
+
+# cmd_host_down HOST: what a power-off leaves of a host: nothing running,
+# no namespace (its uplink veths vanish, so the TORs see their ports go),
+# no workload namespaces, /run/frr/NS and /etc/frr/NS gone (the lab's FRR
+# reads no config at start anyway). evpnhost's state dir stays: it is on
+# disk on a real host.
+cmd_host_down() {
+	need_root
+	if (( $# != 1 )) || ! is_host "$1"; then die "usage: lab.sh host-down HOST (${HOSTS[*]})"; fi
+	local h=$1 i name _
+	local -a wl=()
+	i=$(ns "$h")
+	tapwire_stop "$h"
+	frr_stop "$i"
+	while read -r name _; do wl+=("$(ns "$name")"); done < <(workloads "$h")
+	netns_del "$i" "${wl[@]}"
+	rm -rf -- "${FRR_ETC:?}/$i" "${FRR_RUN:?}/$i"
+	log "$i down (FRR, namespace, uplinks, workloads ${wl[*]})"
+}
+
+# cmd_host_up HOST: boot a host that host-down removed: namespace,
+# uplinks (and the TOR ports), FRR (empty), its workloads, evpnhost apply,
+# then wait for the whole lab to converge.
+cmd_host_up() {
+	preflight
+	if (( $# != 1 )) || ! is_host "$1"; then die "usage: lab.sh host-up HOST (${HOSTS[*]})"; fi
+	local h=$1 i t
+	i=$(ns "$h")
+	ip netns add "$i"
+	host_wires "$h"
+	for t in "${TORS[@]}"; do tor_port_up "$t" "$h"; done
+	host_links_up "$h"
+	frr_start "$h"
+	log "  $i FRR up"
+	tapwire_build
+	host_workloads_up "$h"
+	[[ -x $EVPNHOST ]] || die "$EVPNHOST not found"
+	host_config_evpnhost "$h" >/dev/null || die "$i: evpnhost apply failed"
+	log "  $i configured by evpnhost"
+	converge
+}
+
 cmd_exec() {
 	(( $# >= 2 )) || die "usage: lab.sh exec NS CMD..."
 	local n=$1
@@ -829,6 +900,10 @@ main() {
 		status) cmd_status ;;
 		exec) cmd_exec "$@" ;;
 		frr-restart) cmd_frr_restart "$@" ;;
+		host-down) cmd_host_down "$@" ;;
+		host-up) cmd_host_up "$@" ;;
+		reboot) cmd_host_down "$@" && cmd_host_up "$@" ;;
+		converge) need_root; converge ;;
 		*) usage ;;
 	esac
 }
