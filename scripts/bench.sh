@@ -10,8 +10,10 @@
 # EVPNHOST_BENCH_CPUPROFILE=PATH writes a CPU profile per evpnhost case,
 # BENCH_KERNEL=0 skips the kernel scale benchmark and its report,
 # BENCH_POLICY=0 the policy enforcement benchmark (BENCH_POLICY_RULES:
-# rule counts, default 10,100,1000,10000), BENCH_CONVERGENCE=0 the lab
-# convergence benchmark (BENCH_CONVERGENCE_REPS: repetitions, default 5).
+# rule counts, default 10,100,1000,10000), BENCH_FAILOVER=0 the failover
+# benchmark on the lab (BENCH_FAILOVER_REPS: repetitions, default 5),
+# BENCH_CONVERGENCE=0 the lab convergence benchmark
+# (BENCH_CONVERGENCE_REPS: repetitions, default 5).
 #
 # ifupdown2 is never installed: its Debian package is unpacked into
 # bin/bench/ifupdown2 with its own configuration pointing at a generated
@@ -86,6 +88,15 @@ if [ "${BENCH_POLICY:-1}" != 0 ]; then
 	echo "== policy enforcement benchmark ($(e2e/vm/needed.sh))"
 	e2e/vm/run-or-native.sh --timeout 3600 -e EVPNHOST_BENCH_HOST -- \
 		bin/evpnhost-bench policy -out bin/bench/policy.json -md docs/benchmarks.md ${BENCH_POLICY_RULES:+-rules $BENCH_POLICY_RULES}
+fi
+if [ "${BENCH_FAILOVER:-1}" != 0 ]; then
+	# An uplink of a lab host cut and restored under traffic, with and
+	# without BFD: needs the lab (VRF, 802.1Q: the VM on kernels without
+	# them). Replaces its own section of docs/benchmarks.md.
+	echo "== failover benchmark ($(e2e/vm/needed.sh))"
+	make --no-print-directory build >/dev/null
+	e2e/vm/run-or-native.sh --timeout 3600 -e EVPNHOST_BENCH_HOST -- sh -c \
+		"lab/lab.sh up && bin/evpnhost-bench failover -out bin/bench/failover.json -md docs/benchmarks.md -reps ${BENCH_FAILOVER_REPS:-5}; rc=\$?; lab/lab.sh down; exit \$rc"
 fi
 if [ "${BENCH_CONVERGENCE:-1}" != 0 ]; then
 	# Convergence on the lab fabric (attach, move, network added through

@@ -15,6 +15,11 @@ import (
 // reads the samples the test wrote and replaces the convergence section of
 // the report.
 
+const (
+	convergenceBegin = "<!-- convergence-bench:begin (make bench, evpnhost-bench convergence) -->"
+	convergenceEnd   = "<!-- convergence-bench:end -->"
+)
+
 type convSample struct {
 	Scenario string  `json:"scenario"`
 	Metric   string  `json:"metric"`
@@ -49,7 +54,7 @@ func convergenceCmd(args []string) error {
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	return os.WriteFile(*md, []byte(replaceMarked(string(old), "convergence", convergenceMarkdown(r, *took))), 0o644)
+	return os.WriteFile(*md, []byte(replaceMarked(string(old), convergenceBegin, convergenceEnd, convergenceMarkdown(r, *took))), 0o644)
 }
 
 // convStats are the median, minimum and maximum of xs (sorted in place).
@@ -95,43 +100,4 @@ func convergenceMarkdown(r convResults, took string) string {
 	}
 	b.WriteString("\nTarget from issue #5: a network added reachable across hosts within 5 s. Under emulation compare the figures with each other (and with the ratios of the scale benchmark), not with hardware.\n\n")
 	return b.String()
-}
-
-// replaceMarked puts section between the markers
-// `<!-- NAME-bench:begin ... -->` and `<!-- NAME-bench:end -->` of doc,
-// or appends it with them.
-func replaceMarked(doc, name, section string) string {
-	begin, end := "<!-- "+name+"-bench:begin", "<!-- "+name+"-bench:end -->"
-	block := begin + " (make bench, evpnhost-bench " + name + ") -->\n" + section + end + "\n"
-	i := strings.Index(doc, begin)
-	j := strings.Index(doc, end)
-	if i < 0 || j < i {
-		if doc != "" && !strings.HasSuffix(doc, "\n") {
-			doc += "\n"
-		}
-		return doc + "\n" + block
-	}
-	rest := doc[j+len(end):]
-	rest = strings.TrimPrefix(rest, "\n")
-	return doc[:i] + block + rest
-}
-
-// keepMarked carries the NAME section of the report at path over into a
-// newly generated report.
-func keepMarked(path, doc, name string) string {
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return doc
-	}
-	s := string(old)
-	begin, end := "<!-- "+name+"-bench:begin", "<!-- "+name+"-bench:end -->"
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		return doc
-	}
-	k := strings.Index(s[i:], "-->\n")
-	if k < 0 || i+k+4 > j {
-		return doc
-	}
-	return replaceMarked(doc, name, s[i+k+4:j])
 }

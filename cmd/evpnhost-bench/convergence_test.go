@@ -7,37 +7,26 @@ import (
 	"testing"
 )
 
-func TestReplaceMarked(t *testing.T) {
-	block := "<!-- convergence-bench:begin (make bench, evpnhost-bench convergence) -->\nNEW\n<!-- convergence-bench:end -->\n"
+func TestConvergenceSection(t *testing.T) {
+	block := convergenceBegin + "\nNEW\n" + convergenceEnd + "\n"
 	for _, tc := range []struct{ name, doc, want string }{
 		{"empty", "", "\n" + block},
 		{"appended", "# Report\n\ntext", "# Report\n\ntext\n\n" + block},
-		{"replaced", "a\n<!-- convergence-bench:begin (x) -->\nOLD\n<!-- convergence-bench:end -->\nb\n", "a\n" + block + "b\n"},
-		{"other sections kept", "<!-- policy-bench:begin -->\nP\n<!-- policy-bench:end -->\n", "<!-- policy-bench:begin -->\nP\n<!-- policy-bench:end -->\n\n" + block},
+		{"replaced", "a\n" + convergenceBegin + "\nOLD\n" + convergenceEnd + "\nb\n", "a\n" + block + "b\n"},
 	} {
-		if got := replaceMarked(tc.doc, "convergence", "NEW\n"); got != tc.want {
+		if got := replaceMarked(tc.doc, convergenceBegin, convergenceEnd, "NEW\n"); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
 		}
 	}
-	// Idempotent: replacing twice gives the same document.
-	once := replaceMarked("a\n", "convergence", "NEW\n")
-	if twice := replaceMarked(once, "convergence", "NEW\n"); twice != once {
-		t.Errorf("not idempotent:\n%q\n%q", once, twice)
-	}
-}
-
-func TestKeepMarked(t *testing.T) {
+	// The kernel report, which rewrites the file, keeps the section.
 	path := filepath.Join(t.TempDir(), "b.md")
-	old := replaceMarked("# old report\n", "convergence", "KEEP ME\n")
+	old := replaceMarked("# old report\n", convergenceBegin, convergenceEnd, "KEEP ME\n")
 	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got := keepMarked(path, "# new report\n", "convergence")
-	if !strings.HasPrefix(got, "# new report\n") || !strings.Contains(got, "\nKEEP ME\n<!-- convergence-bench:end -->") || strings.Contains(got, "old report") {
+	got := keepSections(path, "# new report\n")
+	if !strings.HasPrefix(got, "# new report\n") || !strings.Contains(got, "\nKEEP ME\n"+convergenceEnd) || strings.Contains(got, "old report") {
 		t.Fatalf("%q", got)
-	}
-	if got := keepMarked(filepath.Join(t.TempDir(), "missing.md"), "# new\n", "convergence"); got != "# new\n" {
-		t.Fatalf("missing file: %q", got)
 	}
 }
 

@@ -7,6 +7,7 @@
 //	evpnhost-bench run -out results.json       the matrix: kernel, batch, ifupdown2, each in a fresh netns
 //	evpnhost-bench report -results results.json ...   docs/benchmarks.md and the SVG plot
 //	evpnhost-bench policy -out policy.json -md docs/benchmarks.md   policy enforcement: eBPF vs nftables vs none (its own section)
+//	evpnhost-bench failover -out failover.json -md docs/benchmarks.md   an uplink cut under traffic, BFD on/off (on a running lab; its own section)
 package main
 
 import (
@@ -30,6 +31,8 @@ func main() {
 		err = policyCmd(os.Args[2:])
 	case "convergence":
 		err = convergenceCmd(os.Args[2:])
+	case "failover":
+		err = failoverCmd(os.Args[2:])
 	default:
 		usage()
 	}
@@ -40,6 +43,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: evpnhost-bench kernel|run|report|policy|convergence [flags]")
+	fmt.Fprintln(os.Stderr, "usage: evpnhost-bench kernel|run|report|policy|convergence|failover [flags]")
 	os.Exit(2)
 }

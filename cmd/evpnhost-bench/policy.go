@@ -554,32 +554,41 @@ const (
 // replaceSection puts section between the policy markers of doc, or
 // appends it.
 func replaceSection(doc, section string) string {
-	block := policyBegin + "\n" + section + policyEnd + "\n"
-	i := strings.Index(doc, policyBegin)
-	j := strings.Index(doc, policyEnd)
+	return replaceMarked(doc, policyBegin, policyEnd, section)
+}
+
+// replaceMarked puts section between the markers begin and end of doc,
+// or appends it with them.
+func replaceMarked(doc, begin, end, section string) string {
+	block := begin + "\n" + section + end + "\n"
+	i := strings.Index(doc, begin)
+	j := strings.Index(doc, end)
 	if i < 0 || j < i {
 		if doc != "" && !strings.HasSuffix(doc, "\n") {
 			doc += "\n"
 		}
 		return doc + "\n" + block
 	}
-	return doc[:i] + block + doc[j+len(policyEnd)+1:]
+	return doc[:i] + block + doc[j+len(end)+1:]
 }
 
-// keepPolicySection carries the policy section of the report at path
-// over into a newly generated report (the kernel benchmark's report
-// rewrites the file).
-func keepPolicySection(path, doc string) string {
+// keepSections carries the sections of the report at path that other
+// subcommands write (policy, failover, convergence) over into a newly generated
+// report (the kernel benchmark's report rewrites the file).
+func keepSections(path, doc string) string {
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return doc
 	}
-	i := strings.Index(string(old), policyBegin)
-	j := strings.Index(string(old), policyEnd)
-	if i < 0 || j < i {
-		return doc
+	for _, m := range [][2]string{{policyBegin, policyEnd}, {failoverBegin, failoverEnd}, {convergenceBegin, convergenceEnd}} {
+		i := strings.Index(string(old), m[0])
+		j := strings.Index(string(old), m[1])
+		if i < 0 || j < i {
+			continue
+		}
+		doc = replaceMarked(doc, m[0], m[1], string(old)[i+len(m[0])+1:j])
 	}
-	return replaceSection(doc, string(old)[i+len(policyBegin)+1:j])
+	return doc
 }
 
 // spread is the median and the range of v, e.g. "0.93 (0.81–1.02)".

@@ -58,7 +58,7 @@ func reportCmd(args []string) error {
 		return err
 	}
 	rel, _ := filepath.Rel(filepath.Dir(*md), *svg)
-	return os.WriteFile(*md, []byte(keepMarked(*md, keepPolicySection(*md, markdown(r, microOut, rel, *duration)), "convergence")), 0o644)
+	return os.WriteFile(*md, []byte(keepSections(*md, markdown(r, microOut, rel, *duration))), 0o644)
 }
 
 func find(r Results, c bench.Case) *CaseResult {
