@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/evpnhost/evpnhost/internal/policy/policytest"
 )
 
@@ -42,6 +44,7 @@ type Flow struct {
 	sendDone chan struct{}
 	recvDone chan struct{}
 	sent     atomic.Uint64 // sequence numbers 0..sent-1 have been sent
+	stopOnce sync.Once
 
 	mu     sync.Mutex
 	sentAt []time.Duration // per sequence number, since start
@@ -64,7 +67,7 @@ func Start(cfg Config) (*Flow, error) {
 	}
 	// Bursts after a stall of the (emulated) machine must not overrun the
 	// receiver: a lost packet is the network's doing, never the socket's.
-	_ = f.recv.SetReadBuffer(8 << 20)
+	setReadBuffer(f.recv, 8<<20)
 	err = policytest.In(cfg.FromNS, func() error {
 		c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(cfg.From), net.UDPAddrFromAddrPort(cfg.To))
 		f.send = c
@@ -78,6 +81,20 @@ func Start(cfg Config) (*Flow, error) {
 	go f.receive()
 	go f.sendLoop()
 	return f, nil
+}
+
+// setReadBuffer sets the receive buffer beyond net.core.rmem_max when
+// allowed (root: SO_RCVBUFFORCE), else as far as rmem_max.
+func setReadBuffer(c *net.UDPConn, n int) {
+	if rc, err := c.SyscallConn(); err == nil {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+		}); err == nil && serr == nil {
+			return
+		}
+	}
+	_ = c.SetReadBuffer(n)
 }
 
 // packet: 8 bytes sequence number, padded to 64 bytes.
@@ -164,14 +181,17 @@ func (f *Flow) Healthy(d time.Duration) bool {
 }
 
 // Stop stops sending, waits drain for packets in flight, closes the
-// sockets and returns the statistics of the whole flow.
+// sockets and returns the statistics of the whole flow. Calling it again
+// only returns them.
 func (f *Flow) Stop(drain time.Duration) Stats {
-	close(f.stop)
-	<-f.sendDone
-	time.Sleep(drain)
-	f.recv.Close()
-	f.send.Close()
-	<-f.recvDone
+	f.stopOnce.Do(func() {
+		close(f.stop)
+		<-f.sendDone
+		time.Sleep(drain)
+		f.recv.Close()
+		f.send.Close()
+		<-f.recvDone
+	})
 	return f.Window(0, f.Seq())
 }
 
