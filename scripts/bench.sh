@@ -31,7 +31,7 @@ $GO build -o bin/evpnhost-bench ./cmd/evpnhost-bench
 
 ifu_max=${BENCH_IFUPDOWN2_MAX:-1000}
 ifu_args=()
-if [ "$ifu_max" != 0 ]; then
+if [ "$ifu_max" != 0 ] && [ "${BENCH_KERNEL:-1}" != 0 ]; then
 	ifu=$out/ifupdown2
 	if [ ! -e "$ifu/ifreload" ]; then
 		echo "== unpacking ifupdown2 into $ifu (not installed)"
