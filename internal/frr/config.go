@@ -165,7 +165,8 @@ func (o Ownership) Owns(line string) bool {
 	}
 	switch {
 	case strings.HasPrefix(line, "frr defaults "), strings.HasPrefix(line, "hostname "),
-		line == "service integrated-vtysh-config", strings.HasPrefix(line, "ip pim rp "):
+		line == "service integrated-vtysh-config", strings.HasPrefix(line, "ip pim rp "),
+		line == "no zebra nexthop kernel enable", line == "zebra nexthop kernel enable":
 		return true
 
 	case f[0] == "router" && len(f) >= 3 && f[1] == "bgp":

@@ -101,6 +101,7 @@ Current configuration:
 frr version 8.4.4
 frr defaults datacenter
 hostname h1
+no zebra nexthop kernel enable
 log file /var/log/frr/h1.log
 service integrated-vtysh-config
 !
