@@ -448,6 +448,8 @@ func durText(d time.Duration) string {
 		return "0"
 	case d < 10*time.Millisecond:
 		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	case d >= 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
 	}
 	return fmt.Sprintf("%.0f ms", float64(d)/1e6)
 }
