@@ -25,15 +25,16 @@ type flowPair struct {
 }
 
 // startFlows starts UDP flows both ways between workload namespaces a
-// and b (addresses aIP, bIP) and waits until both deliver.
-func startFlows(t *testing.T, a, aIP, b, bIP string) *flowPair {
+// and b (addresses aIP, bIP), a packet every interval, and waits until
+// both deliver.
+func startFlows(t *testing.T, a, aIP, b, bIP string, interval time.Duration) *flowPair {
 	t.Helper()
 	ap, bp := netip.MustParseAddr(aIP), netip.MustParseAddr(bIP)
-	fwd, err := flow.Start(flow.Config{FromNS: a, ToNS: b, From: netip.AddrPortFrom(ap, 40001), To: netip.AddrPortFrom(bp, 40002)})
+	fwd, err := flow.Start(flow.Config{FromNS: a, ToNS: b, From: netip.AddrPortFrom(ap, 40001), To: netip.AddrPortFrom(bp, 40002), Interval: interval})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev, err := flow.Start(flow.Config{FromNS: b, ToNS: a, From: netip.AddrPortFrom(bp, 40003), To: netip.AddrPortFrom(ap, 40004)})
+	rev, err := flow.Start(flow.Config{FromNS: b, ToNS: a, From: netip.AddrPortFrom(bp, 40003), To: netip.AddrPortFrom(ap, 40004), Interval: interval})
 	if err != nil {
 		fwd.Stop(0)
 		t.Fatal(err)
@@ -106,7 +107,7 @@ func onlyVia(dev string, pairs ...[2]string) error {
 // are back. The loss when tor1 comes back is printed too.
 func TestFaultTORDown(t *testing.T) {
 	const bound = 10 * time.Second // > BGP hold time (9 s): BFD or link-down detection must beat it
-	p := startFlows(t, "rweb1", "10.1.10.11", "rweb2", "10.1.10.12")
+	p := startFlows(t, "rweb1", "10.1.10.11", "rweb2", "10.1.10.12", time.Millisecond)
 	ports := []string{"h1", "h2", "h3"}
 	setPorts := func(state string) {
 		for _, h := range ports {
@@ -172,7 +173,9 @@ func TestFaultTORDown(t *testing.T) {
 // those lose nothing, and h3 ends converged with its workloads reachable
 // from the other hosts (bridged through its TAP, routed).
 func TestFaultHostReboot(t *testing.T) {
-	p := startFlows(t, "rweb1", "10.1.10.11", "rweb2", "10.1.10.12")
+	// 5 ms, not 1: the reboot takes minutes of the emulated VM's CPU,
+	// which 2000 packets/s would slow down further; any loss still shows.
+	p := startFlows(t, "rweb1", "10.1.10.11", "rweb2", "10.1.10.12", 5*time.Millisecond)
 	t.Cleanup(func() {
 		if _, err := run("ip", "netns", "exec", "h3", "true"); err != nil {
 			_, _ = labCmd("host-up", "h3")
