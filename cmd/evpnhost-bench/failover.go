@@ -14,6 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
 	"github.com/evpnhost/evpnhost/e2e/flow"
 )
 
@@ -281,44 +285,116 @@ func established(ns string) error {
 
 var torOf = map[string]string{"up1": "tor1", "up2": "tor2"}
 
-// cut makes h1's uplink up fail: link-down sets it down on h1 (the TOR
-// port loses its carrier: both ends see it at once); silent drops every
-// frame at both ends, carrier up (a grey failure: only BGP's hold timer
-// or BFD notice it).
-func cut(kind, up string) error {
-	switch kind {
-	case "link-down":
-		_, err := cmdOut("ip", "-n", "h1", "link", "set", up, "down")
-		return err
-	case "silent":
-		for _, e := range [][2]string{{"h1", up}, {torOf[up], "h1"}} {
-			if _, err := cmdOut("ip", "netns", "exec", e[0], "tc", "qdisc", "add", "dev", e[1], "ingress"); err != nil {
-				return err
-			}
-			if _, err := cmdOut("ip", "netns", "exec", e[0], "tc", "filter", "add", "dev", e[1], "ingress", "matchall", "action", "drop"); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown failure %q", kind)
+// fault is one way of making h1's uplink fail.
+type fault interface {
+	cut() error
+	restore() error
+	close()
 }
 
-func restore(kind, up string) error {
+// newFault prepares kind on h1's uplink up: link-down sets it down on h1
+// (the TOR port loses its carrier: both ends see it at once); silent drops
+// every frame at both ends, carrier up (a grey failure: only BGP's hold
+// timer or BFD notice it).
+func newFault(kind, up string) (fault, error) {
 	switch kind {
 	case "link-down":
-		_, err := cmdOut("ip", "-n", "h1", "link", "set", up, "up")
-		return err
+		return linkDown(up), nil
 	case "silent":
-		var errs []error
-		for _, e := range [][2]string{{"h1", up}, {torOf[up], "h1"}} {
-			if _, err := cmdOut("ip", "netns", "exec", e[0], "tc", "qdisc", "del", "dev", e[1], "ingress"); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		return errors.Join(errs...)
+		return newSilent([2]string{"h1", up}, [2]string{torOf[up], "h1"})
 	}
-	return fmt.Errorf("unknown failure %q", kind)
+	return nil, fmt.Errorf("unknown failure %q", kind)
+}
+
+type linkDown string
+
+func (l linkDown) cut() error {
+	_, err := cmdOut("ip", "-n", "h1", "link", "set", string(l), "down")
+	return err
+}
+
+func (l linkDown) restore() error {
+	_, err := cmdOut("ip", "-n", "h1", "link", "set", string(l), "up")
+	return err
+}
+
+func (linkDown) close() {}
+
+// silent drops what enters both ends of a wire with a tc ingress
+// matchall filter at each. The qdiscs and filters (action pass) are set
+// up beforehand (the kernel loads the modules then); cut turns both to
+// drop from this one process, microseconds apart: one end first would
+// start the other side's detection early and hide part of the outage.
+type silent struct {
+	ends []silentEnd
+}
+
+type silentEnd struct {
+	h    *netlink.Handle
+	link netlink.Link
+}
+
+func matchAll(link netlink.Link, action netlink.TcAct) *netlink.MatchAll {
+	return &netlink.MatchAll{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: link.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Handle: 1, Priority: 1, Protocol: unix.ETH_P_ALL},
+		Actions:     []netlink.Action{&netlink.GenericAction{ActionAttrs: netlink.ActionAttrs{Action: action}}},
+	}
+}
+
+func newSilent(ends ...[2]string) (*silent, error) {
+	s := &silent{}
+	for _, e := range ends {
+		nsh, err := netns.GetFromName(e[0])
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		h, err := netlink.NewHandleAt(nsh)
+		nsh.Close()
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		link, err := h.LinkByName(e[1])
+		if err != nil {
+			h.Close()
+			s.close()
+			return nil, fmt.Errorf("%s %s: %w", e[0], e[1], err)
+		}
+		s.ends = append(s.ends, silentEnd{h, link})
+		q := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Parent: netlink.HANDLE_INGRESS, Handle: netlink.MakeHandle(0xffff, 0)}}
+		if err := h.QdiscAdd(q); err != nil {
+			s.close()
+			return nil, fmt.Errorf("%s %s: ingress qdisc: %w", e[0], e[1], err)
+		}
+		if err := h.FilterAdd(matchAll(link, netlink.TC_ACT_OK)); err != nil {
+			s.close()
+			return nil, fmt.Errorf("%s %s: matchall filter: %w", e[0], e[1], err)
+		}
+	}
+	return s, nil
+}
+
+func (s *silent) set(action netlink.TcAct) error {
+	var errs []error
+	for _, e := range s.ends {
+		if err := e.h.FilterReplace(matchAll(e.link, action)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *silent) cut() error     { return s.set(netlink.TC_ACT_SHOT) }
+func (s *silent) restore() error { return s.set(netlink.TC_ACT_OK) }
+
+// close removes the qdiscs (and their filters).
+func (s *silent) close() {
+	for _, e := range s.ends {
+		_ = e.h.QdiscDel(&netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: e.link.Attrs().Index, Parent: netlink.HANDLE_INGRESS, Handle: netlink.MakeHandle(0xffff, 0)}})
+		e.h.Close()
+	}
+	s.ends = nil
 }
 
 func failoverRep(kind string, bfd bool, interval time.Duration) (r FailoverRep) {
@@ -374,10 +450,15 @@ func failoverRep(kind string, bfd bool, interval time.Duration) (r FailoverRep) 
 	}
 	other := map[string]string{"up1": "up2", "up2": "up1"}[r.Link]
 
+	flt, err := newFault(kind, r.Link)
+	if err != nil {
+		return fail(err)
+	}
+	defer flt.close()
 	m0 := [2]uint64{fwd.Seq(), rev.Seq()}
 	t := time.Now()
-	if err := cut(kind, r.Link); err != nil {
-		_ = restore(kind, r.Link)
+	if err := flt.cut(); err != nil {
+		_ = flt.restore()
 		return fail(err)
 	}
 	err = poll(time.Minute, "routes avoid the cut link", func() error {
@@ -393,7 +474,7 @@ func failoverRep(kind string, bfd bool, interval time.Duration) (r FailoverRep) 
 		err = poll(time.Minute, "traffic flowing after the cut", func() error { return healthy(time.Second) })
 	}
 	m1 := [2]uint64{fwd.Seq(), rev.Seq()}
-	if rerr := restore(kind, r.Link); err != nil || rerr != nil {
+	if rerr := flt.restore(); err != nil || rerr != nil {
 		return fail(errors.Join(err, rerr))
 	}
 	t = time.Now()
@@ -471,7 +552,7 @@ func failoverMarkdown(r FailoverResults) string {
 	w("*lost* counts the missing sequence numbers, *outage* is the longest run of them (from the send time of its first packet to that of the next one received). ")
 	w("h1's uplink that its VXLAN traffic to h2 leaves through (one of the two: the outer header is the same for every packet, so h1's ECMP hash puts it all on one) is cut, then restored:\n\n")
 	w("- **link-down**: `ip link set upN down` on h1; the TOR's end of the veth loses its carrier, so both ends notice at once;\n")
-	w("- **silent**: every frame dropped at both ends (tc ingress `matchall action drop`), carrier up: a grey failure that only BGP's hold timer (9 s, FRR's datacenter defaults: keepalive 3 s) or BFD (300 ms × 3) detects.\n\n")
+	w("- **silent**: every frame dropped at both ends (tc ingress `matchall` filters turned from pass to drop by one process, microseconds apart), carrier up: a grey failure that only BGP's hold timer (9 s, FRR's datacenter defaults: keepalive 3 s) or BFD (300 ms × 3) detects.\n\n")
 	w("BFD on: `host.bfd: true` in the intents (evpnhost renders `neighbor fabric bfd`) and `neighbor hosts bfd` on the TORs, as the lab ships; off: `host.bfd: false` and `no neighbor hosts bfd`. ")
 	w("*Cut* counts from the cut until both h1's route to h2's VTEP and h2's route to h1's avoid the link and traffic has flowed for a second; *restore* from the restore until both routes have their two next hops again, h1's sessions are Established and traffic has flowed two more seconds. ")
 	w("Each figure is the median of %d repetitions (→ = rweb1→rweb2, ← = rweb2→rweb1; the ← traffic only crosses the cut link when h2's hash sent it through that TOR, column *← via cut link*). Detection: when the polled routes avoided the link (polling adds up to ~0.1 s, more under emulation).\n\n", r.Reps)
