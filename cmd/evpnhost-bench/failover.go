@@ -23,12 +23,15 @@ import (
 
 // FailoverResults is what `failover` measured on the lab.
 type FailoverResults struct {
-	Started  string         `json:"started"`
-	Machine  Machine        `json:"machine"`
-	Duration int64          `json:"duration_s"`
-	Reps     int            `json:"reps"`
-	Interval time.Duration  `json:"interval_ns"`
-	Cases    []FailoverCase `json:"cases"`
+	Started  string        `json:"started"`
+	Machine  Machine       `json:"machine"`
+	Duration int64         `json:"duration_s"`
+	Reps     int           `json:"reps"`
+	Interval time.Duration `json:"interval_ns"`
+	// SilentAtOnce: the silent failure's two ends were cut at once (from
+	// one process); earlier runs cut h1's end first, with tc.
+	SilentAtOnce bool           `json:"silent_at_once"`
+	Cases        []FailoverCase `json:"cases"`
 }
 
 // FailoverCase is one kind of failure, with or without BFD.
@@ -86,7 +89,7 @@ func failoverCmd(args []string) error {
 		return errors.New("failover: no lab (run lab/lab.sh up first)")
 	}
 	t0 := time.Now()
-	res := FailoverResults{Started: t0.UTC().Format(time.RFC3339), Machine: machine(), Reps: *reps, Interval: *interval}
+	res := FailoverResults{Started: t0.UTC().Format(time.RFC3339), Machine: machine(), Reps: *reps, Interval: *interval, SilentAtOnce: true}
 	defer func() {
 		// the lab's own state: BFD on everywhere
 		if err := setBFD(true); err != nil {
@@ -552,7 +555,11 @@ func failoverMarkdown(r FailoverResults) string {
 	w("*lost* counts the missing sequence numbers, *outage* is the longest run of them (from the send time of its first packet to that of the next one received). ")
 	w("h1's uplink that its VXLAN traffic to h2 leaves through (one of the two: the outer header is the same for every packet, so h1's ECMP hash puts it all on one) is cut, then restored:\n\n")
 	w("- **link-down**: `ip link set upN down` on h1; the TOR's end of the veth loses its carrier, so both ends notice at once;\n")
-	w("- **silent**: every frame dropped at both ends (tc ingress `matchall` filters turned from pass to drop by one process, microseconds apart), carrier up: a grey failure that only BGP's hold timer (9 s, FRR's datacenter defaults: keepalive 3 s) or BFD (300 ms × 3) detects.\n\n")
+	if r.SilentAtOnce {
+		w("- **silent**: every frame dropped at both ends (tc ingress `matchall` filters turned from pass to drop by one process, microseconds apart), carrier up: a grey failure that only BGP's hold timer (9 s, FRR's datacenter defaults: keepalive 3 s) or BFD (300 ms × 3) detects.\n\n")
+	} else {
+		w("- **silent**: every frame dropped at both ends (tc ingress `matchall action drop`), carrier up: a grey failure that only BGP's hold timer (9 s, FRR's datacenter defaults: keepalive 3 s) or BFD (300 ms × 3) detects. **Caveat of this run:** one `tc` command per end, h1's first and the TOR's some 100 ms later (process starts under emulation): h1's detection started before the h1→h2 traffic was lost, so the *silent, BFD on* outages are understated (the BFD detection, column *detection*, is the better figure there). Later versions cut both ends at once.\n\n")
+	}
 	w("BFD on: `host.bfd: true` in the intents (evpnhost renders `neighbor fabric bfd`) and `neighbor hosts bfd` on the TORs, as the lab ships; off: `host.bfd: false` and `no neighbor hosts bfd`. ")
 	w("*Cut* counts from the cut until both h1's route to h2's VTEP and h2's route to h1's avoid the link and traffic has flowed for a second; *restore* from the restore until both routes have their two next hops again, h1's sessions are Established and traffic has flowed two more seconds. ")
 	w("Each figure is the median of %d repetitions (→ = rweb1→rweb2, ← = rweb2→rweb1; the ← traffic only crosses the cut link when h2's hash sent it through that TOR, column *← via cut link*). Detection: when the polled routes avoided the link (polling adds up to ~0.1 s, more under emulation).\n\n", r.Reps)
