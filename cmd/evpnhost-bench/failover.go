@@ -324,10 +324,11 @@ func (l linkDown) restore() error {
 func (linkDown) close() {}
 
 // silent drops what enters both ends of a wire with a tc ingress
-// matchall filter at each. The qdiscs and filters (action pass) are set
-// up beforehand (the kernel loads the modules then); cut turns both to
-// drop from this one process, microseconds apart: one end first would
-// start the other side's detection early and hide part of the outage.
+// matchall filter at each. The qdiscs are set up beforehand, and a pass
+// filter is added and removed once (the kernel loads the modules then);
+// cut adds both drop filters from this one process, microseconds apart:
+// one end first would start the other side's detection early and hide
+// part of the outage. (A matchall filter cannot be changed in place.)
 type silent struct {
 	ends []silentEnd
 }
@@ -374,22 +375,33 @@ func newSilent(ends ...[2]string) (*silent, error) {
 			s.close()
 			return nil, fmt.Errorf("%s %s: matchall filter: %w", e[0], e[1], err)
 		}
+		if err := h.FilterDel(matchAll(link, netlink.TC_ACT_OK)); err != nil {
+			s.close()
+			return nil, fmt.Errorf("%s %s: matchall filter: %w", e[0], e[1], err)
+		}
 	}
 	return s, nil
 }
 
-func (s *silent) set(action netlink.TcAct) error {
+func (s *silent) cut() error {
 	var errs []error
 	for _, e := range s.ends {
-		if err := e.h.FilterReplace(matchAll(e.link, action)); err != nil {
+		if err := e.h.FilterAdd(matchAll(e.link, netlink.TC_ACT_SHOT)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (s *silent) cut() error     { return s.set(netlink.TC_ACT_SHOT) }
-func (s *silent) restore() error { return s.set(netlink.TC_ACT_OK) }
+func (s *silent) restore() error {
+	var errs []error
+	for _, e := range s.ends {
+		if err := e.h.FilterDel(matchAll(e.link, netlink.TC_ACT_SHOT)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // close removes the qdiscs (and their filters).
 func (s *silent) close() {
@@ -556,7 +568,7 @@ func failoverMarkdown(r FailoverResults) string {
 	w("h1's uplink that its VXLAN traffic to h2 leaves through (one of the two: the outer header is the same for every packet, so h1's ECMP hash puts it all on one) is cut, then restored:\n\n")
 	w("- **link-down**: `ip link set upN down` on h1; the TOR's end of the veth loses its carrier, so both ends notice at once;\n")
 	if r.SilentAtOnce {
-		w("- **silent**: every frame dropped at both ends (tc ingress `matchall` filters turned from pass to drop by one process, microseconds apart), carrier up: a grey failure that only BGP's hold timer (9 s, FRR's datacenter defaults: keepalive 3 s) or BFD (300 ms × 3) detects.\n\n")
+		w("- **silent**: every frame dropped at both ends (tc ingress `matchall` drop filters added by one process, microseconds apart), carrier up: a grey failure that only BGP's hold timer (9 s, FRR's datacenter defaults: keepalive 3 s) or BFD (300 ms × 3) detects.\n\n")
 	} else {
 		w("- **silent**: every frame dropped at both ends (tc ingress `matchall action drop`), carrier up: a grey failure that only BGP's hold timer (9 s, FRR's datacenter defaults: keepalive 3 s) or BFD (300 ms × 3) detects. **Caveat of this run:** one `tc` command per end, h1's first and the TOR's some 100 ms later (process starts under emulation): h1's detection started before the h1→h2 traffic was lost, so the *silent, BFD on* outages are understated (the BFD detection, column *detection*, is the better figure there). Later versions cut both ends at once.\n\n")
 	}
