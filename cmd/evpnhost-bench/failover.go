@@ -537,7 +537,6 @@ func writeFailoverReport(md string, res FailoverResults) error {
 	return os.WriteFile(md, []byte(replaceMarked(string(old), failoverBegin, failoverEnd, section)), 0o644)
 }
 
-
 func durText(d time.Duration) string {
 	switch {
 	case d == 0:
