@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/evpnhost/evpnhost/e2e/bench"
 )
 
 // Convergence benchmark (issue #8, `make bench`; docs/benchmarks.md):
@@ -44,19 +46,6 @@ import (
 // move is decided by EVPN: h2 keeps sending to h1 until the type-2 route
 // from h3 (MAC mobility) replaces h1's.
 
-type convSample struct {
-	Scenario string  `json:"scenario"`
-	Metric   string  `json:"metric"`
-	Seconds  float64 `json:"seconds"`
-}
-
-type convResults struct {
-	Host    string       `json:"host"`
-	Started time.Time    `json:"started"`
-	Reps    int          `json:"reps"`
-	Samples []convSample `json:"samples"`
-}
-
 const (
 	convNS   = "conv1"
 	convMAC  = "02:00:00:01:10:77"
@@ -73,9 +62,9 @@ func TestBenchConvergence(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("EVPNHOST_BENCH_REPS")); err == nil && v > 0 {
 		reps = v
 	}
-	res := convResults{Host: os.Getenv("EVPNHOST_BENCH_HOST"), Started: time.Now().UTC(), Reps: reps}
+	res := bench.ConvResults{Host: os.Getenv("EVPNHOST_BENCH_HOST"), Started: time.Now().UTC(), Reps: reps}
 	record := func(scenario, metric string, d time.Duration) {
-		res.Samples = append(res.Samples, convSample{scenario, metric, d.Seconds()})
+		res.Samples = append(res.Samples, bench.ConvSample{Scenario: scenario, Metric: metric, Seconds: d.Seconds()})
 		t.Logf("%s: %s %s", scenario, metric, d.Round(time.Millisecond))
 	}
 

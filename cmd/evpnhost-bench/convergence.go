@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/evpnhost/evpnhost/e2e/bench"
 )
 
 // convergence: the report of the lab convergence benchmark
@@ -20,19 +22,6 @@ const (
 	convergenceEnd   = "<!-- convergence-bench:end -->"
 )
 
-type convSample struct {
-	Scenario string  `json:"scenario"`
-	Metric   string  `json:"metric"`
-	Seconds  float64 `json:"seconds"`
-}
-
-type convResults struct {
-	Host    string       `json:"host"`
-	Started time.Time    `json:"started"`
-	Reps    int          `json:"reps"`
-	Samples []convSample `json:"samples"`
-}
-
 func convergenceCmd(args []string) error {
 	fs := flag.NewFlagSet("convergence", flag.ExitOnError)
 	in := fs.String("in", "bin/bench/convergence.json", "samples written by TestBenchConvergence")
@@ -43,7 +32,7 @@ func convergenceCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	var r convResults
+	var r bench.ConvResults
 	if err := json.Unmarshal(data, &r); err != nil {
 		return fmt.Errorf("%s: %w", *in, err)
 	}
@@ -68,7 +57,7 @@ func convStats(xs []float64) (med, lo, hi float64) {
 	return med, xs[0], xs[n-1]
 }
 
-func convergenceMarkdown(r convResults, took string) string {
+func convergenceMarkdown(r bench.ConvResults, took string) string {
 	var b strings.Builder
 	b.WriteString("## Convergence in the lab (agent, EVPN, workloads)\n\n")
 	fmt.Fprintf(&b, "Run started %s, inside the QEMU VM of `e2e/vm/run.sh` (TCG emulation: every step runs 5–20x slower than on hardware, process start-up far more, see *calibration*)", r.Started.Format(time.RFC3339))
