@@ -28,13 +28,9 @@ func convergenceCmd(args []string) error {
 	md := fs.String("md", "docs/benchmarks.md", "report: its convergence section is replaced (appended when missing)")
 	took := fs.String("duration", "", "how long the run took, for the text")
 	_ = fs.Parse(args)
-	data, err := os.ReadFile(*in)
-	if err != nil {
-		return err
-	}
 	var r bench.ConvResults
-	if err := json.Unmarshal(data, &r); err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
+	if err := readResults(*in, &r); err != nil {
+		return err
 	}
 	if len(r.Samples) == 0 {
 		return fmt.Errorf("%s: no samples", *in)
@@ -44,6 +40,18 @@ func convergenceCmd(args []string) error {
 		return err
 	}
 	return os.WriteFile(*md, []byte(replaceMarked(string(old), convergenceBegin, convergenceEnd, convergenceMarkdown(r, *took))), 0o644)
+}
+
+// readResults decodes a results file a benchmark run wrote.
+func readResults(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // convStats are the median, minimum and maximum of xs (sorted in place).

@@ -72,12 +72,8 @@ func failoverCmd(args []string) error {
 	from := fs.String("from", "", "only render the report from this results file (no measurement)")
 	_ = fs.Parse(args)
 	if *from != "" {
-		data, err := os.ReadFile(*from)
-		if err != nil {
-			return err
-		}
 		var res FailoverResults
-		if err := json.Unmarshal(data, &res); err != nil {
+		if err := readResults(*from, &res); err != nil {
 			return err
 		}
 		return writeFailoverReport(*md, res)

@@ -160,12 +160,8 @@ func policyCmd(args []string) error {
 	from := fs.String("from", "", "only render the report from this results file (no measurement)")
 	_ = fs.Parse(args)
 	if *from != "" {
-		data, err := os.ReadFile(*from)
-		if err != nil {
-			return err
-		}
 		var res PolicyResults
-		if err := json.Unmarshal(data, &res); err != nil {
+		if err := readResults(*from, &res); err != nil {
 			return err
 		}
 		return writePolicyReport(*md, res)
