@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -107,6 +108,24 @@ func ipOut(t *testing.T, args ...string) string {
 		t.Fatalf("ip %v: %v\n%s", args, err, out)
 	}
 	return string(out)
+}
+
+// waitCarrier polls until dev reports LOWER_UP (the carrier is on), for up
+// to 5 s. sysfs would show the test process's mount namespace, not the
+// thread's network namespace, so it asks ip.
+func waitCarrier(t *testing.T, dev string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out := ipOut(t, "link", "show", dev)
+		if strings.Contains(out, "LOWER_UP") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no carrier after 5s:\n%s", dev, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestPrivilegedUnderlayRoundTrip: the VTEP address and sysctls are set,
@@ -303,7 +322,13 @@ func TestPrivilegedRefreshNeighbors(t *testing.T) {
 		ipOut(t, "neigh", "add", "10.1.10.50", "lladdr", "02:00:00:00:00:50", "dev", "vlan10", "nud", "stale")
 		ipOut(t, "link", "add", "other", "type", "veth", "peer", "name", "otherp")
 		ipOut(t, "addr", "add", "192.0.2.1/24", "dev", "other")
+		// Both ends up, and the carrier seen on: a veth whose peer is down
+		// has no carrier, and the kernel flushes a device's neighbors when
+		// the (asynchronous, linkwatch) carrier-down event arrives, which
+		// would remove the foreign entry behind the test's back.
+		ipOut(t, "link", "set", "otherp", "up")
 		ipOut(t, "link", "set", "other", "up")
+		waitCarrier(t, "other")
 		ipOut(t, "neigh", "add", "192.0.2.50", "lladdr", "02:00:00:00:00:51", "dev", "other", "nud", "stale")
 		n, err := nl.RefreshNeighbors()
 		if err != nil || n != 1 {
