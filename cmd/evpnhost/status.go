@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/agent"
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/fabric"
@@ -35,10 +36,11 @@ type workloadRow struct {
 	State string `json:"state"`
 }
 
-// workloads lists the applied intent's workloads and the attachments.
-func workloads(stateDir string, k reconcile.Kernel) ([]workloadRow, error) {
+// workloads lists the applied intent's workloads (in may be nil: nothing
+// applied yet) and the attachments, without their state.
+func workloads(in *api.Intent, stateDir string) ([]workloadRow, error) {
 	rows := []workloadRow{}
-	if in, err := attach.LoadIntent(stateDir); err == nil {
+	if in != nil {
 		for _, w := range in.Workloads {
 			rows = append(rows, workloadRow{Name: w.Name, Source: "intent", Network: w.Network, Mode: attach.ModeBridged,
 				Interface: w.Interface, MAC: w.MAC, IPs: w.IPs})
@@ -52,14 +54,11 @@ func workloads(stateDir string, k reconcile.Kernel) ([]workloadRow, error) {
 		rows = append(rows, workloadRow{Name: a.ID, Source: a.Owner, Network: a.Network, Mode: a.Mode, Interface: a.Interface,
 			MAC: a.MAC, IPs: a.IPs, ContainerID: a.ContainerID})
 	}
-	var ports []string
-	for _, r := range rows {
-		ports = append(ports, r.Interface)
-	}
-	obs, err := k.Observe(nil, ports)
-	if err != nil {
-		return nil, err
-	}
+	return rows, nil
+}
+
+// setStates fills each workload's State from the observed kernel.
+func setStates(rows []workloadRow, obs kernel.State) {
 	for i, r := range rows {
 		l, ok := obs.Link(r.Interface)
 		switch {
@@ -71,7 +70,6 @@ func workloads(stateDir string, k reconcile.Kernel) ([]workloadRow, error) {
 			rows[i].State = "detached"
 		}
 	}
-	return rows, nil
 }
 
 func printWorkloads(c *cobra.Command, rows []workloadRow) {
@@ -103,15 +101,25 @@ machines.`,
 				return err
 			}
 			defer done()
-			st, err := collectStatus(c.Context(), o, r.Kernel, r.FRR)
+			in, _ := attach.LoadIntent(o.stateDirPath()) // nil before the first apply
+			wl, err := workloads(in, o.stateDirPath())
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
-			wl, err := workloads(o.stateDirPath(), r.Kernel)
+			ports := make([]string, 0, len(wl))
+			for _, w := range wl {
+				ports = append(ports, w.Interface)
+			}
+			obs, err := r.Kernel.Observe(nil, ports)
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
-			nets := networks(o.stateDirPath())
+			setStates(wl, obs)
+			st, err := status.Collect(c.Context(), r.FRR, hostName(o), vtepOf(obs))
+			if err != nil {
+				return exitError{exitFailed, err}
+			}
+			nets := networks(in)
 			var last *fabric.Status
 			if a, err := agent.ReadStatus(o.stateDirPath()); err == nil {
 				last = &a
@@ -195,21 +203,32 @@ func joinOrDash(s []string) string {
 	return out
 }
 
-// collectStatus reads the VTEP from the kernel and the rest from FRR.
+// collectStatus is the host's status for the metrics endpoint: the VTEP
+// from the kernel, the rest from FRR.
 func collectStatus(ctx context.Context, o *options, k reconcile.Kernel, src status.JSONSource) (status.Status, error) {
 	obs, err := k.Observe(nil, nil)
 	if err != nil {
 		return status.Status{}, err
 	}
-	vtep := ""
+	return status.Collect(ctx, src, hostName(o), vtepOf(obs))
+}
+
+// vtepOf is the VTEP address found in the kernel ("" when none).
+func vtepOf(obs kernel.State) string {
 	if len(obs.LoAddrs) > 0 {
-		vtep = obs.LoAddrs[0].Addr().String()
+		return obs.LoAddrs[0].Addr().String()
 	}
-	host, _ := os.Hostname()
+	return ""
+}
+
+// hostName names the host in the status: the FRR instance when one is
+// given (a lab host), else the system's host name.
+func hostName(o *options) string {
 	if o.instance != "" {
-		host = o.instance
+		return o.instance
 	}
-	return status.Collect(ctx, src, host, vtep)
+	h, _ := os.Hostname()
+	return h
 }
 
 // networkRow is one network of the applied intent.
@@ -222,11 +241,11 @@ type networkRow struct {
 	L3VNI    uint32   `json:"l3vni"`
 }
 
-// networks are the networks of the intent applied last.
-func networks(stateDir string) []networkRow {
+// networks are the networks of the intent applied last (none when in is
+// nil).
+func networks(in *api.Intent) []networkRow {
 	rows := []networkRow{}
-	in, err := attach.LoadIntent(stateDir)
-	if err != nil {
+	if in == nil {
 		return rows
 	}
 	for _, t := range in.Tenants {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,6 +144,56 @@ func (i *Instance) JSON(ctx context.Context, cmd string, v any) error {
 		return fmt.Errorf("%s: decode: %w", cmd, err)
 	}
 	return nil
+}
+
+// JSONAll runs several vtysh show commands that print JSON in one vtysh
+// process (a vtysh start costs about a second under emulation, more than
+// most show commands) and decodes the i-th value printed into vs[i].
+// Output that is not exactly one JSON value per command (a command that
+// printed nothing or an error text) is an error and decodes nothing, so
+// the caller can fall back to JSON per command.
+func (i *Instance) JSONAll(ctx context.Context, cmds []string, vs []any) error {
+	if len(cmds) != len(vs) {
+		return fmt.Errorf("JSONAll: %d commands, %d values", len(cmds), len(vs))
+	}
+	args := make([]string, 0, 2*len(cmds))
+	for _, c := range cmds {
+		args = append(args, "-c", c)
+	}
+	out, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs(args...)...)
+	if err != nil {
+		return err
+	}
+	raws, err := splitJSON(out)
+	if err != nil {
+		return fmt.Errorf("%s: %w", strings.Join(cmds, "; "), err)
+	}
+	if len(raws) != len(cmds) {
+		return fmt.Errorf("%s: %d JSON values printed, want %d", strings.Join(cmds, "; "), len(raws), len(cmds))
+	}
+	for k, raw := range raws {
+		if err := json.Unmarshal(raw, vs[k]); err != nil {
+			return fmt.Errorf("%s: decode: %w", cmds[k], err)
+		}
+	}
+	return nil
+}
+
+// splitJSON splits concatenated JSON values.
+func splitJSON(out []byte) ([]json.RawMessage, error) {
+	var raws []json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return raws, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decode value %d: %w", len(raws)+1, err)
+		}
+		raws = append(raws, raw)
+	}
 }
 
 // Delta is what frr-reload.py would change.

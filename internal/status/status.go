@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,6 +15,40 @@ import (
 // JSONSource runs a vtysh show command that prints JSON (frr.Instance).
 type JSONSource interface {
 	JSON(ctx context.Context, cmd string, v any) error
+}
+
+// BatchSource runs several show commands at once (frr.Instance.JSONAll):
+// one vtysh process instead of one per command.
+type BatchSource interface {
+	JSONAll(ctx context.Context, cmds []string, vs []any) error
+}
+
+// query is one show command and where its JSON goes.
+type query struct {
+	cmd  string
+	what string // for errors: "bgp summary"
+	v    any
+}
+
+// fetch runs qs in one batch when src can, else (or when the batch's
+// output does not decode, e.g. a daemon printed nothing) one by one.
+func fetch(ctx context.Context, src JSONSource, qs []query) error {
+	if b, ok := src.(BatchSource); ok {
+		cmds, vs := make([]string, len(qs)), make([]any, len(qs))
+		for i, q := range qs {
+			cmds[i], vs[i] = q.cmd, q.v
+		}
+		if b.JSONAll(ctx, cmds, vs) == nil {
+			return nil
+		}
+	}
+	for _, q := range qs {
+		reflect.ValueOf(q.v).Elem().SetZero() // drop what a failed batch decoded
+		if err := src.JSON(ctx, q.cmd, q.v); err != nil {
+			return fmt.Errorf("%s: %w", q.what, err)
+		}
+	}
+	return nil
 }
 
 // Status is the state of one host.
@@ -91,9 +126,19 @@ type afiSummary struct {
 // Collect reads FRR's state. vtep is the VTEP address found in the kernel.
 func Collect(ctx context.Context, src JSONSource, hostname, vtep string) (Status, error) {
 	st := Status{Hostname: hostname, VTEP: vtep, Tenants: map[string]*Tenant{}}
-	var sum bgpSummary
-	if err := src.JSON(ctx, "show bgp summary json", &sum); err != nil {
-		return st, fmt.Errorf("bgp summary: %w", err)
+	var (
+		sum   bgpSummary
+		vnis  map[string]vniJSON
+		macs  map[string]macsJSON
+		table map[string]json.RawMessage
+	)
+	if err := fetch(ctx, src, []query{
+		{"show bgp summary json", "bgp summary", &sum},
+		{"show evpn vni json", "evpn vni", &vnis},
+		{"show evpn mac vni all json", "evpn macs", &macs},
+		{routesCmd, "evpn routes", &table},
+	}); err != nil {
+		return st, err
 	}
 	byIf := map[string]*Session{}
 	var order []string
@@ -123,28 +168,6 @@ func Collect(ctx context.Context, src JSONSource, hostname, vtep string) (Status
 		st.Sessions = append(st.Sessions, *byIf[n])
 	}
 
-	var vnis map[string]struct {
-		VNI            uint32   `json:"vni"`
-		Type           string   `json:"type"`
-		VxlanIf        string   `json:"vxlanIf"`
-		NumMacs        int      `json:"numMacs"`
-		NumArpNd       int      `json:"numArpNd"`
-		NumRemoteVteps any      `json:"numRemoteVteps"`
-		TenantVrf      string   `json:"tenantVrf"`
-		RemoteVteps    []string `json:"remoteVteps"`
-	}
-	if err := src.JSON(ctx, "show evpn vni json", &vnis); err != nil {
-		return st, fmt.Errorf("evpn vni: %w", err)
-	}
-	var macs map[string]struct {
-		Macs map[string]struct {
-			Type       string `json:"type"`
-			RemoteVtep string `json:"remoteVtep"`
-		} `json:"macs"`
-	}
-	if err := src.JSON(ctx, "show evpn mac vni all json", &macs); err != nil {
-		return st, fmt.Errorf("evpn macs: %w", err)
-	}
 	keys := make([]string, 0, len(vnis))
 	for k := range vnis {
 		keys = append(keys, k)
@@ -192,23 +215,46 @@ func Collect(ctx context.Context, src JSONSource, hostname, vtep string) (Status
 		}
 		sort.Strings(t.RemoteVTEPs)
 	}
-	routes, err := collectRoutes(ctx, src)
-	if err != nil {
-		return st, err
-	}
-	st.Routes = routes
+	st.Routes = countRoutes(table)
 	return st, nil
 }
 
-// collectRoutes counts the paths of the EVPN table by route type.
+// vniJSON is a VNI of `show evpn vni json`.
+type vniJSON struct {
+	VNI            uint32   `json:"vni"`
+	Type           string   `json:"type"`
+	VxlanIf        string   `json:"vxlanIf"`
+	NumMacs        int      `json:"numMacs"`
+	NumArpNd       int      `json:"numArpNd"`
+	NumRemoteVteps any      `json:"numRemoteVteps"`
+	TenantVrf      string   `json:"tenantVrf"`
+	RemoteVteps    []string `json:"remoteVteps"`
+}
+
+// macsJSON are a VNI's MACs in `show evpn mac vni all json`.
+type macsJSON struct {
+	Macs map[string]struct {
+		Type       string `json:"type"`
+		RemoteVtep string `json:"remoteVtep"`
+	} `json:"macs"`
+}
+
+const routesCmd = "show bgp l2vpn evpn route json"
+
+// collectRoutes reads the EVPN table and counts its paths by route type.
 func collectRoutes(ctx context.Context, src JSONSource) (Routes, error) {
+	var table map[string]json.RawMessage
+	if err := fetch(ctx, src, []query{{routesCmd, "evpn routes", &table}}); err != nil {
+		return countRoutes(nil), err
+	}
+	return countRoutes(table), nil
+}
+
+// countRoutes counts the paths of the EVPN table by route type.
+func countRoutes(table map[string]json.RawMessage) Routes {
 	r := Routes{Advertised: map[string]int{}, Received: map[string]int{}}
 	for _, t := range []string{"2", "3", "5"} {
 		r.Advertised[t], r.Received[t] = 0, 0
-	}
-	var table map[string]json.RawMessage
-	if err := src.JSON(ctx, "show bgp l2vpn evpn route json", &table); err != nil {
-		return r, fmt.Errorf("evpn routes: %w", err)
 	}
 	for _, raw := range table {
 		var rd map[string]json.RawMessage
@@ -237,5 +283,5 @@ func collectRoutes(ctx context.Context, src JSONSource) (Routes, error) {
 			}
 		}
 	}
-	return r, nil
+	return r
 }

@@ -47,3 +47,61 @@ func TestCollectRoutes(t *testing.T) {
 		t.Error("a failing vtysh must be an error")
 	}
 }
+
+// batched is canned with JSONAll: it counts batch and single calls; fail
+// makes the batch fail as a vtysh whose output does not split would.
+type batched struct {
+	canned
+	fail            bool
+	batches, single int
+}
+
+func (b *batched) JSON(ctx context.Context, cmd string, v any) error {
+	b.single++
+	return b.canned.JSON(ctx, cmd, v)
+}
+
+func (b *batched) JSONAll(ctx context.Context, cmds []string, vs []any) error {
+	b.batches++
+	if b.fail {
+		// what a half-decoded batch leaves behind, which must not survive
+		_ = json.Unmarshal([]byte(`{"99":{"vni":99,"type":"L2"}}`), vs[1])
+		return fmt.Errorf("2 JSON values printed, want %d", len(cmds))
+	}
+	for i, c := range cmds {
+		if err := b.canned.JSON(ctx, c, vs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestCollectBatches: a source that can run several commands at once
+// gets one batch; when the batch fails, Collect asks command by command
+// and keeps nothing the failed batch decoded.
+func TestCollectBatches(t *testing.T) {
+	answers := canned{
+		"show bgp summary json": `{"ipv4Unicast":{"routerId":"10.0.0.1","as":65101,"peers":{"up1":{"hostname":"tor1","remoteAs":65001,"state":"Established","pfxRcd":4}}},
+ "l2VpnEvpn":{"routerId":"10.0.0.1","as":65101,"peers":{"up1":{"hostname":"tor1","remoteAs":65001,"state":"Established","pfxRcd":9}}}}`,
+		"show evpn vni json":         `{"10":{"vni":10,"type":"L2","vxlanIf":"vx10","tenantVrf":"red","remoteVteps":["10.0.0.2"]}}`,
+		"show evpn mac vni all json": `{"10":{"macs":{"02:00:00:00:00:11":{"type":"local"}}}}`,
+		routesCmd:                    `{"numPrefix":0}`,
+	}
+	for _, fail := range []bool{false, true} {
+		src := &batched{canned: answers, fail: fail}
+		st, err := Collect(context.Background(), src, "h1", "10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSingle := 0
+		if fail {
+			wantSingle = 4
+		}
+		if src.batches != 1 || src.single != wantSingle {
+			t.Errorf("fail=%v: %d batches, %d single commands; want 1, %d", fail, src.batches, src.single, wantSingle)
+		}
+		if len(st.VNIs) != 1 || st.VNIs[0].VNI != 10 || st.VNIs[0].LocalMACs != 1 || len(st.Sessions) != 1 || st.Sessions[0].EVPNPrefixes != 9 {
+			t.Errorf("fail=%v: status %+v", fail, st)
+		}
+	}
+}
