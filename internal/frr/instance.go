@@ -208,13 +208,22 @@ func (d Delta) Empty() bool { return len(d.Delete) == 0 && len(d.Add) == 0 }
 // String renders the delta as a unified-diff-like text.
 func (d Delta) String() string {
 	var b strings.Builder
-	for _, l := range d.Delete {
-		b.WriteString("- " + l + "\n")
-	}
-	for _, l := range d.Add {
-		b.WriteString("+ " + l + "\n")
+	for _, l := range d.Lines() {
+		b.WriteString(l + "\n")
 	}
 	return b.String()
+}
+
+// Lines are the delta's lines, deletions ("- ") first, then additions ("+ ").
+func (d Delta) Lines() []string {
+	out := make([]string, 0, len(d.Delete)+len(d.Add))
+	for _, l := range d.Delete {
+		out = append(out, "- "+l)
+	}
+	for _, l := range d.Add {
+		out = append(out, "+ "+l)
+	}
+	return out
 }
 
 // Test asks frr-reload.py what loading conf would change; FRR's parser

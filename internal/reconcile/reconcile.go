@@ -527,13 +527,7 @@ func IsFRRError(err error) bool {
 
 // firstLines summarises a delta for the log: its first n lines.
 func firstLines(d frr.Delta, n int) string {
-	var out []string
-	for _, l := range d.Delete {
-		out = append(out, "-"+l)
-	}
-	for _, l := range d.Add {
-		out = append(out, "+"+l)
-	}
+	out := d.Lines()
 	if len(out) > n {
 		out = append(out[:n], fmt.Sprintf("(%d more)", len(out)-n))
 	}
