@@ -70,6 +70,17 @@ func (e *etcdFlags) withStore(ctx context.Context, f func(context.Context, *fabr
 	return f(ctx, st)
 }
 
+// withSnapshot reads the whole fabric once, for commands that only read.
+func (e *etcdFlags) withSnapshot(ctx context.Context, f func(*fabric.Snapshot) error) error {
+	return e.withStore(ctx, func(ctx context.Context, st *fabric.Store) error {
+		snap, err := st.Snapshot(ctx)
+		if err != nil {
+			return exitError{exitFailed, err}
+		}
+		return f(snap)
+	})
+}
+
 func fabricCmd() *cobra.Command {
 	e := &etcdFlags{persistent: true}
 	c := &cobra.Command{
@@ -184,11 +195,7 @@ host's composed intent (its underlay, every tenant, its workloads), exactly what
 agent applies; the output is a valid intent file for 'evpnhost apply -f'.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return e.withStore(c.Context(), func(ctx context.Context, st *fabric.Store) error {
-				snap, err := st.Snapshot(ctx)
-				if err != nil {
-					return exitError{exitFailed, err}
-				}
+			return e.withSnapshot(c.Context(), func(snap *fabric.Snapshot) error {
 				out := c.OutOrStdout()
 				if host != "" {
 					in, _, err := snap.HostIntent(host)
@@ -236,24 +243,23 @@ valid, 2 when not.`,
 				}
 				ch = &x
 			}
-			return e.withStore(c.Context(), func(ctx context.Context, st *fabric.Store) error {
-				var bad map[string]error
-				if ch != nil {
+			valid := func() error {
+				fmt.Fprintln(c.OutOrStdout(), "fabric intent: valid")
+				return nil
+			}
+			if ch != nil {
+				return e.withStore(c.Context(), func(ctx context.Context, st *fabric.Store) error {
 					if err := st.Check(ctx, *ch); err != nil {
 						return storeError(err)
 					}
-				} else {
-					snap, err := st.Snapshot(ctx)
-					if err != nil {
-						return exitError{exitFailed, err}
-					}
-					bad = snap.Validate()
-				}
-				if len(bad) > 0 {
+					return valid()
+				})
+			}
+			return e.withSnapshot(c.Context(), func(snap *fabric.Snapshot) error {
+				if bad := snap.Validate(); len(bad) > 0 {
 					return exitError{exitInvalid, &fabric.InvalidError{Hosts: bad}}
 				}
-				fmt.Fprintln(c.OutOrStdout(), "fabric intent: valid")
-				return nil
+				return valid()
 			})
 		},
 	}
@@ -322,11 +328,7 @@ cache while etcd was unreachable), the last success and the errors per object.
 Exit status 0 when every host is converged, 1 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return e.withStore(c.Context(), func(ctx context.Context, st *fabric.Store) error {
-				snap, err := st.Snapshot(ctx)
-				if err != nil {
-					return exitError{exitFailed, err}
-				}
+			return e.withSnapshot(c.Context(), func(snap *fabric.Snapshot) error {
 				stats := snap.Statuses()
 				var rows []hostRow
 				all := true
