@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
-	"github.com/evpnhost/evpnhost/internal/attach"
+	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/fabric"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
@@ -290,7 +290,7 @@ func (a *Agent) writeStatus(st fabric.Status, log *slog.Logger) {
 	}
 	b, _ := json.MarshalIndent(st, "", "  ")
 	if err := os.MkdirAll(a.StateDir, 0o700); err == nil {
-		err = attach.WriteAtomic(filepath.Join(a.StateDir, StatusFile), b)
+		err = atomicfile.Write(filepath.Join(a.StateDir, StatusFile), b)
 		if err != nil {
 			log.Warn("cannot write status", "op", "status", "cause", err)
 		}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
-	"github.com/evpnhost/evpnhost/internal/attach"
+	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/fabric"
 )
 
@@ -169,7 +169,7 @@ func (c cache) save(l Loaded) error {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return err
 	}
-	return attach.WriteAtomic(c.path(), b)
+	return atomicfile.Write(c.path(), b)
 }
 
 func signal(c chan<- struct{}) {

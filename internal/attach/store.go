@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/plan"
 )
 
@@ -231,7 +232,7 @@ func (s *Store) Put(a Attachment) error {
 		a.Created = time.Now().UTC().Format(time.RFC3339)
 	}
 	b, _ := json.MarshalIndent(a, "", "  ")
-	return WriteAtomic(p, append(b, '\n'))
+	return atomicfile.Write(p, append(b, '\n'))
 }
 
 // Delete removes an attachment; a missing one is not an error.
@@ -246,52 +247,20 @@ func (s *Store) Delete(id string) error {
 	return nil
 }
 
-// WriteAtomic replaces path with b (mode 0600) so that readers see the
-// old or the new content, never a part: a synced temporary file in the
-// same directory, renamed over path.
-func WriteAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing left to remove
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 // IntentFile is where reconcile records the last intent it applied.
 func IntentFile(stateDir string) string { return filepath.Join(stateDir, "intent.json") }
 
 // SaveIntent records in as the last applied intent (atomically, 0600).
 // Unchanged content is not rewritten.
 func SaveIntent(stateDir string, in *api.Intent) error {
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
 	b, err := json.MarshalIndent(in, "", "  ")
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
-	if old, err := os.ReadFile(IntentFile(stateDir)); err == nil && string(old) == string(b) {
-		return nil
+	if _, err := atomicfile.WriteIfChanged(IntentFile(stateDir), append(b, '\n')); err != nil {
+		return fmt.Errorf("state: %w", err)
 	}
-	return WriteAtomic(IntentFile(stateDir), b)
+	return nil
 }
 
 // ErrNoIntent means evpnhost has not applied an intent in that state

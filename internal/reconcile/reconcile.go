@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/kernel"
@@ -498,18 +499,12 @@ func (r *Reconciler) save(rec record) error {
 	if r.StateDir == "" {
 		return errors.New("no state directory")
 	}
-	if err := os.MkdirAll(r.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
-	if old, err := os.ReadFile(r.path()); err == nil && string(old) == string(b) {
-		return nil // unchanged: a no-op apply writes nothing
-	}
-	tmp := r.path() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	// unchanged: a no-op apply writes nothing
+	if _, err := atomicfile.WriteIfChanged(r.path(), b); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	return os.Rename(tmp, r.path())
+	return nil
 }
 
 // frrError marks a failure of an FRR step (daemons missing, reading the

@@ -27,6 +27,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/policy"
 )
 
@@ -134,17 +135,8 @@ func (b *Backend) loadState() state {
 
 func (b *Backend) saveState(s state) error {
 	data, _ := json.Marshal(s)
-	if old, err := os.ReadFile(b.stateFile); err == nil && string(old) == string(data) {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(b.stateFile), 0o700); err != nil {
-		return err
-	}
-	tmp := b.stateFile + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, b.stateFile)
+	_, err := atomicfile.WriteIfChanged(b.stateFile, data)
+	return err
 }
 
 func counterKey(k policy.RuleKey) string {
