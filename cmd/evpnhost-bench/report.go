@@ -286,7 +286,7 @@ func markdown(r Results, micro, svg, duration string) string {
 	w("device handling); what evpnhost adds on top (the ratio to the batch) is what its own code costs.\n\n")
 	w("**4000 L2VNIs cannot be built** with one VXLAN device per VNI: a Linux bridge takes at most %d ports ", bench.MaxBridgePorts)
 	w("(`BR_MAX_PORTS`), and enslaving the 1024th fails with `EXFULL` (“exchange full”; first seen here at 1000 L2VNIs + 100 tenants, ")
-	w("at `vx100094`). L2VNIs + tenants + workload ports must stay ≤ %d; the validator does not check this yet. ", bench.MaxBridgePorts)
+	w("at `vx100094`). L2VNIs + tenants + workload ports must stay ≤ %d; `evpnhost validate` refuses an intent that exceeds it (`api.MaxBridgePorts`). ", bench.MaxBridgePorts)
 	w("More VNIs per host need a single VXLAN device with VNI filtering (`vnifilter`, kernel ≥ 5.18, and FRR's single-VXLAN-device support). ")
 	w("The matrix therefore stops at 1000 L2VNIs with 10 tenants and pairs 500 tenants with 500 L2VNIs; the Go micro-benchmarks of the pure parts still go to 4000.\n")
 

@@ -26,8 +26,8 @@ func (c Case) String() string { return fmt.Sprintf("vnis=%d,tenants=%d", c.VNIs,
 // 1024, port numbers 1-1023): enslaving one more fails with EXFULL
 // ("exchange full"). evpnhost gives every L2VNI and every L3VNI its own
 // VXLAN device, a port of evpnbr, so VNIs+Tenants (+ workload ports) must
-// stay <= 1023 on a real kernel.
-const MaxBridgePorts = 1023
+// stay <= 1023 on a real kernel (the validator's limit).
+const MaxBridgePorts = api.MaxBridgePorts
 
 // Matrix is the kernel benchmark matrix: every case fits into one bridge
 // (VNIs+Tenants <= MaxBridgePorts; the VLAN limit, 4094, is then no
