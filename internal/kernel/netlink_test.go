@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -465,6 +466,83 @@ tenants:
 		converge(t, nl, kernel.State{})
 		if out := ipOut(t, "link", "show"); strings.Contains(out, "ipmr-lo") {
 			t.Fatalf("ipmr-lo left after removal:\n%s", out)
+		}
+	})
+}
+
+// TestPrivilegedL3Holes: a route of a tenant's table through its L3VNI
+// SVI is a hole until the SVI has a neighbor entry with the router MAC and
+// the L3VNI's VXLAN device an FDB entry from that MAC to the VTEP, for an
+// IPv6 route's IPv4-mapped next hop as for IPv4; BounceLink takes an owned
+// SVI down and up and refuses a foreign link.
+func TestPrivilegedL3Holes(t *testing.T) {
+	inNetns(t, func() {
+		nl, err := kernel.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nl.Close()
+		h, _ := netlink.NewHandle()
+		defer h.Close()
+		requireOverlayKernel(t, h)
+		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
+		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
+		in, err := api.Load("testdata/overlay.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		converge(t, nl, plan.Build(in).Kernel)
+		l3 := plan.L3VNIs(in)
+		red := l3[0]
+		table := strconv.Itoa(int(red.Table))
+		holes := func() string {
+			t.Helper()
+			hs, err := nl.L3Holes(l3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s []string
+			for _, h := range hs {
+				s = append(s, h.String())
+			}
+			return strings.Join(s, "\n")
+		}
+		if got := holes(); got != "" {
+			t.Fatalf("holes without routes: %s", got)
+		}
+		ipOut(t, "route", "add", "10.1.20.99/32", "via", "10.0.0.9", "dev", red.SVI, "onlink", "table", table)
+		ipOut(t, "-6", "route", "add", "fd00:20::99/128", "via", "::ffff:10.0.0.9", "dev", red.SVI, "onlink", "table", table)
+		if got := holes(); !strings.Contains(got, "via 10.0.0.9 on "+red.SVI+": no neighbor entry") ||
+			!strings.Contains(got, "via ::ffff:10.0.0.9 on "+red.SVI+": no neighbor entry") {
+			t.Fatalf("holes:\n%s", got)
+		}
+		const rmac = "02:ee:0a:00:00:09"
+		ipOut(t, "neigh", "add", "10.0.0.9", "lladdr", rmac, "dev", red.SVI, "nud", "noarp")
+		ipOut(t, "-6", "neigh", "add", "::ffff:10.0.0.9", "lladdr", rmac, "dev", red.SVI, "nud", "noarp")
+		if got := holes(); strings.Count(got, "has no FDB entry to 10.0.0.9 on "+red.VXLAN) != 2 {
+			t.Fatalf("holes with neighbors, without FDB:\n%s", got)
+		}
+		if out, err := exec.Command("bridge", "fdb", "add", rmac, "dev", red.VXLAN, "dst", "10.0.0.9", "self", "permanent").CombinedOutput(); err != nil {
+			t.Fatalf("bridge fdb add: %v %s", err, out)
+		}
+		if got := holes(); got != "" {
+			t.Fatalf("holes with neighbors and FDB:\n%s", got)
+		}
+		// A route leaked into blue's table through red's SVI needs red's
+		// entries: the hole is red's.
+		ipOut(t, "route", "add", "10.99.0.99/32", "via", "10.0.0.8", "dev", red.SVI, "onlink", "table", strconv.Itoa(int(l3[1].Table)))
+		if got := holes(); got != "red: 1 routes via 10.0.0.8 on "+red.SVI+": no neighbor entry (router MAC lost)" {
+			t.Fatalf("hole of a leaked route:\n%s", got)
+		}
+		if err := nl.BounceLink(red.SVI); err != nil {
+			t.Fatal(err)
+		}
+		if l := ipOut(t, "link", "show", red.SVI); !strings.Contains(l, ",UP") {
+			t.Errorf("%s not up after the bounce:\n%s", red.SVI, l)
+		}
+		ipOut(t, "link", "add", "other", "type", "veth", "peer", "name", "otherp")
+		if err := nl.BounceLink("other"); err == nil || !strings.Contains(err.Error(), "not owned") {
+			t.Errorf("bounce of a foreign link: %v", err)
 		}
 	})
 }

@@ -271,6 +271,17 @@ func vxlan(vni uint32, vlan uint16, local netip.Addr, mtu int, suppress bool) ke
 		PVID: vlan, MTU: mtu, NeighSuppress: suppress, Learning: false, Up: true}
 }
 
+// L3VNIs are the kernel devices and tables of the intent's L3VNIs, for
+// kernel.Netlink.L3Holes.
+func L3VNIs(in *api.Intent) []kernel.L3VNI {
+	lv := in.L3VLAN()
+	out := make([]kernel.L3VNI, 0, len(in.Tenants))
+	for _, t := range in.Tenants {
+		out = append(out, kernel.L3VNI{Tenant: t.Name, Table: t.Table(), SVI: sviName(lv[t.Name]), VXLAN: VXLANName(t.L3VNI)})
+	}
+	return out
+}
+
 // VXLANName is the device of a VNI.
 func VXLANName(vni uint32) string { return fmt.Sprintf("vx%d", vni) }
 

@@ -64,3 +64,30 @@ func TestRouterMACStable(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestL3VNIsMatchBuild: for every valid intent, each L3VNI names the SVI
+// and VXLAN device Build creates for the tenant (the SVI in the tenant's
+// VRF, the VXLAN device with the L3VNI) and the VRF's table.
+func TestL3VNIsMatchBuild(t *testing.T) {
+	files, _ := filepath.Glob("../../api/testdata/valid/*.yaml")
+	for _, f := range files {
+		in, err := api.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := Build(in).Kernel
+		l3 := L3VNIs(in)
+		if len(l3) != len(in.Tenants) {
+			t.Fatalf("%s: %d L3VNIs for %d tenants", f, len(l3), len(in.Tenants))
+		}
+		for i, l := range l3 {
+			tn := in.Tenants[i]
+			svi, ok1 := k.Link(l.SVI)
+			vx, ok2 := k.Link(l.VXLAN)
+			vrf, ok3 := k.Link(tn.Name)
+			if !ok1 || !ok2 || !ok3 || svi.Master != tn.Name || vx.VNI != tn.L3VNI || vrf.Table != l.Table || l.Tenant != tn.Name {
+				t.Errorf("%s: %+v does not match the built devices (svi %+v, vxlan %+v, vrf %+v)", f, l, svi, vx, vrf)
+			}
+		}
+	}
+}
