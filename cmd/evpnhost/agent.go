@@ -14,9 +14,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evpnhost/evpnhost/internal/agent"
+	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/metrics"
+	"github.com/evpnhost/evpnhost/internal/plan"
 	"github.com/evpnhost/evpnhost/internal/policy"
 	"github.com/evpnhost/evpnhost/internal/policy/enforce"
 	"github.com/evpnhost/evpnhost/internal/status"
@@ -54,6 +56,14 @@ last success) to agent-status.json in the state directory and, with etcd, under
 PREFIX/status/HOST ('evpnhost fabric status'). --metrics-addr serves Prometheus metrics
 on /metrics. Stopping the agent leaves the dataplane as it is.
 
+FRR 8.4's zebra drops the router MACs of remote VTEPs from an L3VNI when it replaces the
+routes through them, as it does when one of the two TORs fails: routed traffic between
+hosts is then lost although every route looks right. Every --l3vni-check period the
+agent compares each L3VNI's routes with the kernel's neighbor and FDB entries; when
+next hops lack their router MAC at two checks in a row it bounces the L3VNI's SVI, and
+FRR installs the entries again (logged as l3vni-repair, counted in
+evpnhost_l3vni_repairs_total).
+
 FRR 8.4 does not recover EVPN when bgpd alone restarts while zebra keeps running: the
 configuration and sessions come back, but no EVPN route is imported again. With
 --frr-restart-cmd (e.g. 'systemctl restart frr') the agent then restarts FRR as a whole
@@ -87,7 +97,16 @@ and configures it again.`,
 			}
 			defer done()
 			a.Applier = r
-			a.Refresher = r.Kernel.(*kernel.Netlink)
+			nl := r.Kernel.(*kernel.Netlink)
+			a.Refresher = nl
+			a.L3Check = func() ([]kernel.L3Hole, error) {
+				in, err := attach.LoadIntent(o.stateDirPath())
+				if err != nil {
+					return nil, nil // nothing applied yet
+				}
+				return nl.L3Holes(plan.L3VNIs(in))
+			}
+			a.L3Repair = nl.BounceLink
 			a.StateDir = o.stateDirPath()
 			a.Version = version
 			inst := r.FRR.(*frr.Instance)
@@ -148,6 +167,7 @@ and configures it again.`,
 	policyFlag(c, o)
 	c.Flags().DurationVar(&a.Resync, "resync", 30*time.Second, "full reconcile period")
 	c.Flags().DurationVar(&a.NeighRefresh, "neigh-refresh", 10*time.Second, "period of the stale-neighbor refresh (0 disables)")
+	c.Flags().DurationVar(&a.L3Interval, "l3vni-check", 2*time.Second, "how often the L3VNIs are checked for next hops that lost their router MAC, which FRR 8.4 does on a TOR failure; an L3VNI with such holes at two checks in a row gets its SVI bounced, again after 5 s if holes come back, doubling up to 2 min (0 disables)")
 	c.Flags().DurationVar(&poll, "watch", time.Second, "how often the intent file is checked for changes")
 	c.Flags().DurationVar(&a.Debounce, "debounce", 300*time.Millisecond, "wait after a change before reconciling, so a burst costs one reconcile")
 	e.register(c)

@@ -76,6 +76,20 @@ type Agent struct {
 	// routes again (docs/architecture.md), and a restart of every daemon
 	// is the recovery. nil: only reconcile.
 	RestartFRR func(ctx context.Context) error
+	// L3Check lists the next hops of tenant routes whose router MAC the
+	// kernel lost (kernel.Netlink.L3Holes for the applied intent's
+	// L3VNIs); L3Repair bounces an L3VNI's SVI so that zebra installs
+	// them again (kernel.Netlink.BounceLink). Checked every L3Interval;
+	// an L3VNI with holes at two checks in a row is repaired; holes seen
+	// again are repaired again after L3Holdoff (default 5 s), doubling
+	// with each repair up to 2 min, back to L3Holdoff after a minute
+	// without holes. FRR 8.4's zebra loses them when it replaces the
+	// routes, e.g. when one of the two TORs fails (docs/architecture.md).
+	// nil or an interval of 0 disables the check.
+	L3Check    func() ([]kernel.L3Hole, error)
+	L3Repair   func(svi string) error
+	L3Interval time.Duration
+	L3Holdoff  time.Duration
 	// Retry is the first delay after a failed reconcile; it doubles up to
 	// MaxRetry.
 	Retry, MaxRetry time.Duration
@@ -202,6 +216,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer t.Stop()
 		frrTick = t.C
 	}
+	var l3Tick <-chan time.Time
+	l3 := &l3Repairs{minHoldoff: orDefault(a.L3Holdoff, 5*time.Second), maxHoldoff: 2 * time.Minute, resetAfter: time.Minute}
+	if a.L3Check != nil && a.L3Repair != nil && a.L3Interval > 0 {
+		t := time.NewTicker(a.L3Interval)
+		defer t.Stop()
+		l3Tick = t.C
+	}
 	changes := a.Source.Changes(ctx)
 	events := a.Events
 	var debounce <-chan time.Time
@@ -253,12 +274,45 @@ func (a *Agent) Run(ctx context.Context) error {
 			reconcileNow("retry")
 		case <-resync.C:
 			reconcileNow("resync")
+		case <-l3Tick:
+			a.checkL3(l3, log)
 		case <-refresh:
 			if n, err := a.Refresher.RefreshNeighbors(); err != nil {
 				log.Warn("neighbor refresh failed", "op", "refresh", "cause", err)
 			} else if n > 0 {
 				log.Debug("neighbors refreshed", "op", "refresh", "count", n)
 			}
+		}
+	}
+}
+
+// checkL3 runs one L3VNI check and repairs what is due.
+func (a *Agent) checkL3(r *l3Repairs, log *slog.Logger) {
+	holes, err := a.L3Check()
+	if err != nil {
+		log.Warn("L3VNI check failed", "op", "l3vni-check", "cause", err)
+		return
+	}
+	for _, h := range holes {
+		if !r.prev[h.SVI] {
+			log.Info("next hop without its router MAC; repaired if still so at the next check", "op", "l3vni-check", "hole", h.String())
+		}
+	}
+	due := r.due(holes, time.Now())
+	for _, svi := range sortedKeys(due) {
+		hs := due[svi]
+		desc := make([]string, len(hs))
+		for i, h := range hs {
+			desc[i] = h.Gateway.String() + ": " + h.Problem
+		}
+		log.Warn("zebra lost router MACs of remote VTEPs that routes use; bouncing the L3VNI SVI so FRR installs them again",
+			"op", "l3vni-repair", "tenant", hs[0].Tenant, "svi", svi, "next-hops", strings.Join(desc, "; "))
+		if err := a.L3Repair(svi); err != nil {
+			log.Error("L3VNI repair failed", "op", "l3vni-repair", "svi", svi, "cause", err)
+			continue
+		}
+		if o, ok := a.Observer.(L3Observer); ok {
+			o.L3VNIRepaired(hs[0].Tenant)
 		}
 	}
 }

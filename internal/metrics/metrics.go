@@ -39,6 +39,7 @@ type Metrics struct {
 	revision    prometheus.Gauge
 	lastSuccess prometheus.Gauge
 	objectErrs  prometheus.Gauge
+	l3Repairs   *prometheus.CounterVec
 }
 
 // New registers the agent metrics, a collector that reads FRR through st
@@ -70,7 +71,11 @@ func New(st StatusFunc, pol PolicyFunc) *Metrics {
 		Namespace: ns, Name: "object_errors",
 		Help: "Objects in error after the last reconcile (see evpnhost status).",
 	})
-	m.Registry.MustRegister(m.reconcile, m.errors, m.revision, m.lastSuccess, m.objectErrs,
+	m.l3Repairs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "l3vni_repairs_total",
+		Help: "L3VNIs bounced because the kernel lost router MACs of remote VTEPs that routes use (FRR 8.4 zebra, see docs/architecture.md), by tenant.",
+	}, []string{"tenant"})
+	m.Registry.MustRegister(m.reconcile, m.errors, m.revision, m.lastSuccess, m.objectErrs, m.l3Repairs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if st != nil {
 		m.Registry.MustRegister(&frrCollector{status: st})
@@ -93,6 +98,9 @@ func (m *Metrics) Reconciled(took time.Duration, cause string, st fabric.Status)
 	}
 	m.objectErrs.Set(float64(len(st.Errors)))
 }
+
+// L3VNIRepaired implements agent.L3Observer.
+func (m *Metrics) L3VNIRepaired(tenant string) { m.l3Repairs.WithLabelValues(tenant).Inc() }
 
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

@@ -1,0 +1,108 @@
+package agent
+
+import (
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evpnhost/evpnhost/internal/fabric"
+	"github.com/evpnhost/evpnhost/internal/kernel"
+)
+
+// TestL3RepairsDue: a hole seen once is left alone (it may be a VTEP on
+// its way out); seen at two checks in a row it is repaired; holes seen
+// again are repaired again after a holdoff that doubles with each repair
+// (5 s, 10 s, 20 s, capped); a minute without holes starts over.
+func TestL3RepairsDue(t *testing.T) {
+	hole := func(svi string) kernel.L3Hole {
+		return kernel.L3Hole{Tenant: "t-" + svi, SVI: svi, Gateway: netip.MustParseAddr("10.0.0.2"), Routes: 1, Problem: "no neighbor entry"}
+	}
+	r := &l3Repairs{minHoldoff: 5 * time.Second, maxHoldoff: 20 * time.Second, resetAfter: time.Minute}
+	t0 := time.Unix(1000, 0)
+	h1, h2 := []kernel.L3Hole{hole("vlan3001")}, []kernel.L3Hole{hole("vlan3001"), hole("vlan3002")}
+	steps := []struct {
+		at    time.Duration
+		holes []kernel.L3Hole
+		want  string
+	}{
+		{0, h1, ""},
+		{2 * time.Second, h2, "vlan3001"},  // seen twice: repaired
+		{4 * time.Second, h2, "vlan3002"},  // 3001 within its 5 s holdoff
+		{6 * time.Second, h1, ""},          // still within
+		{8 * time.Second, h1, "vlan3001"},  // 6 s after the repair: again; holdoff now 10 s
+		{12 * time.Second, h1, ""},         // within 10 s
+		{18 * time.Second, h1, "vlan3001"}, // 10 s: again; holdoff now 20 s
+		{30 * time.Second, h1, ""},
+		{38 * time.Second, h1, "vlan3001"}, // 20 s; holdoff stays at the 20 s cap
+		{40 * time.Second, nil, ""},        // healthy from here
+		{80 * time.Second, nil, ""},
+		{101 * time.Second, nil, ""}, // a minute healthy: starts over
+		{102 * time.Second, h1, ""},  // seen once
+		{104 * time.Second, h1, "vlan3001"},
+		{110 * time.Second, h1, "vlan3001"}, // 5 s holdoff again, not 20 s
+	}
+	for i, s := range steps {
+		got := strings.Join(sortedKeys(r.due(s.holes, t0.Add(s.at))), ",")
+		if got != s.want {
+			t.Errorf("step %d (+%s): repair %q, want %q", i, s.at, got, s.want)
+		}
+	}
+}
+
+// l3Metrics counts repairs like metrics.Metrics does.
+type l3Metrics struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (m *l3Metrics) Reconciled(time.Duration, string, fabric.Status) {}
+func (m *l3Metrics) L3VNIRepaired(tenant string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.n[tenant]++
+}
+
+// TestAgentRepairsL3: the agent's loop checks the L3VNIs on its own
+// ticker, bounces the SVI of the one whose hole persists, tells the
+// observer, and leaves a hole that went away by itself alone.
+func TestAgentRepairsL3(t *testing.T) {
+	var mu sync.Mutex
+	checks := 0
+	var bounced []string
+	gone := false // vlan3002's hole goes away after the first check
+	check := func() ([]kernel.L3Hole, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		checks++
+		hs := []kernel.L3Hole{{Tenant: "red", SVI: "vlan3001", Gateway: netip.MustParseAddr("10.0.0.2"), Problem: "no neighbor entry"}}
+		if !gone {
+			hs = append(hs, kernel.L3Hole{Tenant: "blue", SVI: "vlan3002", Gateway: netip.MustParseAddr("10.0.0.3"), Problem: "no neighbor entry"})
+			gone = true
+		}
+		return hs, nil
+	}
+	repair := func(svi string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		bounced = append(bounced, svi)
+		return nil
+	}
+	obs := &l3Metrics{n: map[string]int{}}
+	src := &scripted{steps: []step{{in: intent("h1"), rev: 1}}, ch: make(chan struct{})}
+	run(t, &Agent{Source: src, Applier: &recorder{}, StateDir: t.TempDir(), Resync: time.Hour, Observer: obs,
+		L3Check: check, L3Repair: repair, L3Interval: 5 * time.Millisecond, L3Holdoff: time.Hour})
+	waitFor(t, "a repair and more checks", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(bounced) == 1 && checks >= 5
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if strings.Join(bounced, ",") != "vlan3001" || obs.n["red"] != 1 || obs.n["blue"] != 0 {
+		t.Errorf("bounced %v, observed %v; want vlan3001 once (holdoff), red once", bounced, obs.n)
+	}
+}
