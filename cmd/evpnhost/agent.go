@@ -99,14 +99,21 @@ and configures it again.`,
 			a.Applier = r
 			nl := r.Kernel.(*kernel.Netlink)
 			a.Refresher = nl
+			// The L3VNI check runs beside the reconciles: a netlink
+			// handle of its own.
+			l3nl, err := kernel.Open()
+			if err != nil {
+				return exitError{exitFailed, err}
+			}
+			defer l3nl.Close()
 			a.L3Check = func() ([]kernel.L3Hole, error) {
 				in, err := attach.LoadIntent(o.stateDirPath())
 				if err != nil {
 					return nil, nil // nothing applied yet
 				}
-				return nl.L3Holes(plan.L3VNIs(in))
+				return l3nl.L3Holes(plan.L3VNIs(in))
 			}
-			a.L3Repair = nl.BounceLink
+			a.L3Repair = l3nl.BounceLink
 			a.StateDir = o.stateDirPath()
 			a.Version = version
 			inst := r.FRR.(*frr.Instance)

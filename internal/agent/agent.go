@@ -85,7 +85,8 @@ type Agent struct {
 	// with each repair up to 2 min, back to L3Holdoff after a minute
 	// without holes. FRR 8.4's zebra loses them when it replaces the
 	// routes, e.g. when one of the two TORs fails (docs/architecture.md).
-	// nil or an interval of 0 disables the check.
+	// nil or an interval of 0 disables the check. Both run in a goroutine
+	// of their own, beside the reconciles.
 	L3Check    func() ([]kernel.L3Hole, error)
 	L3Repair   func(svi string) error
 	L3Interval time.Duration
@@ -216,12 +217,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer t.Stop()
 		frrTick = t.C
 	}
-	var l3Tick <-chan time.Time
-	l3 := &l3Repairs{minHoldoff: orDefault(a.L3Holdoff, 5*time.Second), maxHoldoff: 2 * time.Minute, resetAfter: time.Minute}
 	if a.L3Check != nil && a.L3Repair != nil && a.L3Interval > 0 {
-		t := time.NewTicker(a.L3Interval)
-		defer t.Stop()
-		l3Tick = t.C
+		// Its own goroutine: a reconcile takes seconds on a slow host and
+		// must not delay the repair of a dataplane that is down.
+		l3done := make(chan struct{})
+		defer func() { <-l3done }()
+		go func() {
+			defer close(l3done)
+			a.l3Loop(ctx, log)
+		}()
 	}
 	changes := a.Source.Changes(ctx)
 	events := a.Events
@@ -274,14 +278,27 @@ func (a *Agent) Run(ctx context.Context) error {
 			reconcileNow("retry")
 		case <-resync.C:
 			reconcileNow("resync")
-		case <-l3Tick:
-			a.checkL3(l3, log)
 		case <-refresh:
 			if n, err := a.Refresher.RefreshNeighbors(); err != nil {
 				log.Warn("neighbor refresh failed", "op", "refresh", "cause", err)
 			} else if n > 0 {
 				log.Debug("neighbors refreshed", "op", "refresh", "count", n)
 			}
+		}
+	}
+}
+
+// l3Loop checks the L3VNIs every L3Interval until ctx ends.
+func (a *Agent) l3Loop(ctx context.Context, log *slog.Logger) {
+	r := &l3Repairs{minHoldoff: orDefault(a.L3Holdoff, 5*time.Second), maxHoldoff: 2 * time.Minute, resetAfter: time.Minute}
+	t := time.NewTicker(a.L3Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.checkL3(r, log)
 		}
 	}
 }
