@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -77,10 +78,19 @@ func (p *flowPair) window(from, to [2]uint64) (fwd, rev flow.Stats) {
 	return p.fwd.Window(from[0], to[0]), p.rev.Window(from[1], to[1])
 }
 
+// stop stops both directions at once, each given 300 ms for the packets
+// still in flight (stopping one after the other left the second
+// direction's last packet no time to arrive: counted lost).
 func (p *flowPair) stop() (fwd, rev flow.Stats) {
 	if !p.stopped {
 		p.stopped = true
-		p.fwdSt, p.revSt = p.fwd.Stop(300*time.Millisecond), p.rev.Stop(0)
+		done := make(chan struct{})
+		go func() {
+			p.revSt = p.rev.Stop(300 * time.Millisecond)
+			close(done)
+		}()
+		p.fwdSt = p.fwd.Stop(300 * time.Millisecond)
+		<-done
 	}
 	return p.fwdSt, p.revSt
 }
@@ -125,6 +135,26 @@ func fileAgents(t *testing.T) (repairs func() []string) {
 		}
 		pids[h.name] = pid
 	}
+	// Up when each has applied once (its status file says so) and its
+	// L3VNI check has seen the healthy router MACs (at start, then every
+	// 2 s): a host's agent runs long before a TOR fails.
+	since := time.Now()
+	eventually(t, 2*time.Minute, "agents applied once", func() error {
+		for _, h := range hosts {
+			b, err := os.ReadFile(filepath.Join("/var/lib/evpnhost", h.name, "agent-status.json"))
+			if err != nil {
+				return err
+			}
+			var st struct {
+				LastSuccess time.Time `json:"lastSuccess"`
+			}
+			if err := json.Unmarshal(b, &st); err != nil || st.LastSuccess.Before(since) {
+				return fmt.Errorf("%s: no success since the start (%v)", h.name, err)
+			}
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second)
 	repairs = func() []string {
 		var out []string
 		for _, h := range hosts {

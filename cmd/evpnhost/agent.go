@@ -59,9 +59,10 @@ on /metrics. Stopping the agent leaves the dataplane as it is.
 FRR 8.4's zebra drops the router MACs of remote VTEPs from an L3VNI when it replaces the
 routes through them, as it does when one of the two TORs fails: routed traffic between
 hosts is then lost although every route looks right. Every --l3vni-check period the
-agent compares each L3VNI's routes with the kernel's neighbor and FDB entries; when
-next hops lack their router MAC at two checks in a row it bounces the L3VNI's SVI, and
-FRR installs the entries again (logged as l3vni-repair, counted in
+agent compares each L3VNI's routes with the kernel's neighbor and FDB entries; a next
+hop lacking them at two checks in a row gets them installed again with the router MAC
+last seen for its VTEP (removed again once no route uses them); when none was seen, the
+agent bounces the L3VNI's SVI and FRR installs them (logged as l3vni-repair, counted in
 evpnhost_l3vni_repairs_total).
 
 FRR 8.4 does not recover EVPN when bgpd alone restarts while zebra keeps running: the
@@ -111,8 +112,10 @@ and configures it again.`,
 				if err != nil {
 					return nil, nil // nothing applied yet
 				}
-				return l3nl.L3Holes(plan.L3VNIs(in))
+				return l3nl.L3NextHops(plan.L3VNIs(in))
 			}
+			a.L3Install = l3nl.InstallL3Entry
+			a.L3Remove = l3nl.RemoveL3Entry
 			a.L3Repair = l3nl.BounceLink
 			a.StateDir = o.stateDirPath()
 			a.Version = version
@@ -174,7 +177,7 @@ and configures it again.`,
 	policyFlag(c, o)
 	c.Flags().DurationVar(&a.Resync, "resync", 30*time.Second, "full reconcile period")
 	c.Flags().DurationVar(&a.NeighRefresh, "neigh-refresh", 10*time.Second, "period of the stale-neighbor refresh (0 disables)")
-	c.Flags().DurationVar(&a.L3Interval, "l3vni-check", 2*time.Second, "how often the L3VNIs are checked for next hops that lost their router MAC, which FRR 8.4 does on a TOR failure; an L3VNI with such holes at two checks in a row gets its SVI bounced, again after 5 s if holes come back, doubling up to 2 min (0 disables)")
+	c.Flags().DurationVar(&a.L3Interval, "l3vni-check", 2*time.Second, "how often the L3VNIs are checked for next hops that lost their router MAC, which FRR 8.4 does on a TOR failure; such a next hop at two checks in a row gets its entries installed again with the router MAC last seen, or its L3VNI SVI bounced when none was seen (0 disables)")
 	c.Flags().DurationVar(&poll, "watch", time.Second, "how often the intent file is checked for changes")
 	c.Flags().DurationVar(&a.Debounce, "debounce", 300*time.Millisecond, "wait after a change before reconciling, so a burst costs one reconcile")
 	e.register(c)

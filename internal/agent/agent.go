@@ -76,18 +76,22 @@ type Agent struct {
 	// routes again (docs/architecture.md), and a restart of every daemon
 	// is the recovery. nil: only reconcile.
 	RestartFRR func(ctx context.Context) error
-	// L3Check lists the next hops of tenant routes whose router MAC the
-	// kernel lost (kernel.Netlink.L3Holes for the applied intent's
-	// L3VNIs); L3Repair bounces an L3VNI's SVI so that zebra installs
-	// them again (kernel.Netlink.BounceLink). Checked every L3Interval;
-	// an L3VNI with holes at two checks in a row is repaired; holes seen
-	// again are repaired again after L3Holdoff (default 5 s), doubling
-	// with each repair up to 2 min, back to L3Holdoff after a minute
-	// without holes. FRR 8.4's zebra loses them when it replaces the
-	// routes, e.g. when one of the two TORs fails (docs/architecture.md).
-	// nil or an interval of 0 disables the check. Both run in a goroutine
-	// of their own, beside the reconciles.
+	// L3Check lists the next hops of tenant routes through the L3VNI SVIs
+	// and what each lacks (kernel.Netlink.L3NextHops for the applied
+	// intent's L3VNIs). FRR 8.4's zebra drops the router MAC of a remote
+	// VTEP from an L3VNI when it replaces the routes through it, e.g.
+	// when one of the two TORs fails (docs/architecture.md). A next hop
+	// lacking its entries at two checks in a row is repaired: L3Install
+	// installs them (kernel.Netlink.InstallL3Entry) with the router MAC
+	// last seen for that VTEP; when none was seen, L3Repair bounces the
+	// L3VNI's SVI so that zebra installs them again
+	// (kernel.Netlink.BounceLink), again after L3Holdoff (default 5 s) if
+	// the holes come back, doubling up to 2 min. What L3Install installed
+	// is removed with L3Remove once no route uses it. Checked every
+	// L3Interval in a goroutine of its own; nil or 0 disables it.
 	L3Check    func() ([]kernel.L3Hole, error)
+	L3Install  func(kernel.L3Hole) error
+	L3Remove   func(kernel.L3Hole) (bool, error)
 	L3Repair   func(svi string) error
 	L3Interval time.Duration
 	L3Holdoff  time.Duration
@@ -217,7 +221,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer t.Stop()
 		frrTick = t.C
 	}
-	if a.L3Check != nil && a.L3Repair != nil && a.L3Interval > 0 {
+	if a.L3Check != nil && a.L3Interval > 0 {
 		// Its own goroutine: a reconcile takes seconds on a slow host and
 		// must not delay the repair of a dataplane that is down.
 		l3done := make(chan struct{})
@@ -284,52 +288,6 @@ func (a *Agent) Run(ctx context.Context) error {
 			} else if n > 0 {
 				log.Debug("neighbors refreshed", "op", "refresh", "count", n)
 			}
-		}
-	}
-}
-
-// l3Loop checks the L3VNIs every L3Interval until ctx ends.
-func (a *Agent) l3Loop(ctx context.Context, log *slog.Logger) {
-	r := &l3Repairs{minHoldoff: orDefault(a.L3Holdoff, 5*time.Second), maxHoldoff: 2 * time.Minute, resetAfter: time.Minute}
-	t := time.NewTicker(a.L3Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.checkL3(r, log)
-		}
-	}
-}
-
-// checkL3 runs one L3VNI check and repairs what is due.
-func (a *Agent) checkL3(r *l3Repairs, log *slog.Logger) {
-	holes, err := a.L3Check()
-	if err != nil {
-		log.Warn("L3VNI check failed", "op", "l3vni-check", "cause", err)
-		return
-	}
-	for _, h := range holes {
-		if !r.prev[h.SVI] {
-			log.Info("next hop without its router MAC; repaired if still so at the next check", "op", "l3vni-check", "hole", h.String())
-		}
-	}
-	due := r.due(holes, time.Now())
-	for _, svi := range sortedKeys(due) {
-		hs := due[svi]
-		desc := make([]string, len(hs))
-		for i, h := range hs {
-			desc[i] = h.Gateway.String() + ": " + h.Problem
-		}
-		log.Warn("zebra lost router MACs of remote VTEPs that routes use; bouncing the L3VNI SVI so FRR installs them again",
-			"op", "l3vni-repair", "tenant", hs[0].Tenant, "svi", svi, "next-hops", strings.Join(desc, "; "))
-		if err := a.L3Repair(svi); err != nil {
-			log.Error("L3VNI repair failed", "op", "l3vni-repair", "svi", svi, "cause", err)
-			continue
-		}
-		if o, ok := a.Observer.(L3Observer); ok {
-			o.L3VNIRepaired(hs[0].Tenant)
 		}
 	}
 }

@@ -1,7 +1,11 @@
 package agent
 
 import (
+	"context"
+	"log/slog"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/evpnhost/evpnhost/internal/kernel"
@@ -87,4 +91,125 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// hopKey is a next hop on an L3VNI SVI.
+type hopKey struct {
+	svi string
+	gw  netip.Addr
+}
+
+// l3Loop checks the L3VNIs every L3Interval until ctx ends.
+func (a *Agent) l3Loop(ctx context.Context, log *slog.Logger) {
+	l := &l3Loop{a: a, log: log,
+		bounces:   &l3Repairs{minHoldoff: orDefault(a.L3Holdoff, 5*time.Second), maxHoldoff: 2 * time.Minute, resetAfter: time.Minute},
+		known:     map[hopKey]string{},
+		installed: map[hopKey]kernel.L3Hole{},
+		prev:      map[hopKey]bool{},
+	}
+	t := time.NewTicker(a.L3Interval)
+	defer t.Stop()
+	l.check(time.Now()) // learn the router MACs at once
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.check(time.Now())
+		}
+	}
+}
+
+type l3Loop struct {
+	a         *Agent
+	log       *slog.Logger
+	bounces   *l3Repairs
+	known     map[hopKey]string // (SVI, VTEP) -> router MAC last seen whole
+	installed map[hopKey]kernel.L3Hole
+	prev      map[hopKey]bool // holes at the last check
+}
+
+// check runs one L3VNI check and repairs what is due.
+func (l *l3Loop) check(now time.Time) {
+	a, log := l.a, l.log
+	hops, err := a.L3Check()
+	if err != nil {
+		log.Warn("L3VNI check failed", "op", "l3vni-check", "cause", err)
+		return
+	}
+	present := map[hopKey]bool{}
+	holes := map[hopKey]bool{}
+	var bounce []kernel.L3Hole
+	installedFor := map[string][]string{} // tenant -> next hops
+	for _, h := range hops {
+		k := hopKey{h.SVI, h.Gateway}
+		present[k] = true
+		vtep := hopKey{h.SVI, h.Gateway.Unmap()}
+		if h.Problem == "" {
+			l.known[vtep] = h.MAC
+			continue
+		}
+		holes[k] = true
+		if !l.prev[k] {
+			log.Info("next hop without its router MAC; repaired if still so at the next check", "op", "l3vni-check", "hole", h.String())
+			continue
+		}
+		if h.MAC == "" {
+			h.MAC = l.known[vtep]
+		}
+		if h.MAC == "" || a.L3Install == nil {
+			bounce = append(bounce, h)
+			continue
+		}
+		if err := a.L3Install(h); err != nil {
+			log.Error("installing a lost router MAC failed", "op", "l3vni-repair", "hole", h.String(), "cause", err)
+			bounce = append(bounce, h)
+			continue
+		}
+		l.installed[k] = h
+		installedFor[h.Tenant] = append(installedFor[h.Tenant], h.Gateway.String()+" "+h.MAC+" ("+h.Problem+")")
+	}
+	l.prev = holes
+	for _, t := range sortedKeys(installedFor) {
+		log.Warn("zebra lost router MACs of remote VTEPs that routes use; installed them again",
+			"op", "l3vni-repair", "tenant", t, "next-hops", strings.Join(installedFor[t], "; "))
+		if o, ok := a.Observer.(L3Observer); ok {
+			o.L3VNIRepaired(t)
+		}
+	}
+	// What evpnhost installed and no route uses any more goes.
+	for k, h := range l.installed {
+		if present[k] {
+			continue
+		}
+		delete(l.installed, k)
+		if a.L3Remove == nil {
+			continue
+		}
+		if removed, err := a.L3Remove(h); err != nil {
+			log.Warn("removing an installed router MAC failed", "op", "l3vni-gc", "next-hop", h.Gateway, "cause", err)
+		} else if removed {
+			log.Info("removed a router MAC no route uses any more", "op", "l3vni-gc", "tenant", h.Tenant, "next-hop", h.Gateway, "mac", h.MAC)
+		}
+	}
+	if a.L3Repair == nil {
+		return
+	}
+	due := l.bounces.due(bounce, now)
+	for _, svi := range sortedKeys(due) {
+		hs := due[svi]
+		desc := make([]string, len(hs))
+		for i, h := range hs {
+			desc[i] = h.Gateway.String() + ": " + h.Problem
+		}
+		log.Warn("zebra lost router MACs of remote VTEPs that routes use, router MAC unknown; bouncing the L3VNI SVI so FRR installs them again",
+			"op", "l3vni-repair", "tenant", hs[0].Tenant, "svi", svi, "next-hops", strings.Join(desc, "; "))
+		if err := a.L3Repair(svi); err != nil {
+			log.Error("L3VNI repair failed", "op", "l3vni-repair", "svi", svi, "cause", err)
+			continue
+		}
+		if o, ok := a.Observer.(L3Observer); ok {
+			o.L3VNIRepaired(hs[0].Tenant)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -17,7 +18,7 @@ import (
 // (5 s, 10 s, 20 s, capped); a minute without holes starts over.
 func TestL3RepairsDue(t *testing.T) {
 	hole := func(svi string) kernel.L3Hole {
-		return kernel.L3Hole{Tenant: "t-" + svi, SVI: svi, Gateway: netip.MustParseAddr("10.0.0.2"), Routes: 1, Problem: "no neighbor entry"}
+		return kernel.L3Hole{L3VNI: kernel.L3VNI{Tenant: "t-" + svi, SVI: svi}, Gateway: netip.MustParseAddr("10.0.0.2"), Routes: 1, Problem: "no neighbor entry"}
 	}
 	r := &l3Repairs{minHoldoff: 5 * time.Second, maxHoldoff: 20 * time.Second, resetAfter: time.Minute}
 	t0 := time.Unix(1000, 0)
@@ -76,9 +77,9 @@ func TestAgentRepairsL3(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		checks++
-		hs := []kernel.L3Hole{{Tenant: "red", SVI: "vlan3001", Gateway: netip.MustParseAddr("10.0.0.2"), Problem: "no neighbor entry"}}
+		hs := []kernel.L3Hole{{L3VNI: kernel.L3VNI{Tenant: "red", SVI: "vlan3001"}, Gateway: netip.MustParseAddr("10.0.0.2"), Problem: "no neighbor entry"}}
 		if !gone {
-			hs = append(hs, kernel.L3Hole{Tenant: "blue", SVI: "vlan3002", Gateway: netip.MustParseAddr("10.0.0.3"), Problem: "no neighbor entry"})
+			hs = append(hs, kernel.L3Hole{L3VNI: kernel.L3VNI{Tenant: "blue", SVI: "vlan3002"}, Gateway: netip.MustParseAddr("10.0.0.3"), Problem: "no neighbor entry"})
 			gone = true
 		}
 		return hs, nil
@@ -104,5 +105,52 @@ func TestAgentRepairsL3(t *testing.T) {
 	defer obs.mu.Unlock()
 	if strings.Join(bounced, ",") != "vlan3001" || obs.n["red"] != 1 || obs.n["blue"] != 0 {
 		t.Errorf("bounced %v, observed %v; want vlan3001 once (holdoff), red once", bounced, obs.n)
+	}
+}
+
+// TestL3LoopInstalls: the router MAC seen while a next hop was whole is
+// installed again when the next hop lost it (at the second check, for the
+// IPv4-mapped next hop of the same VTEP too), nothing is bounced, and what
+// was installed is removed once no route uses the next hop.
+func TestL3LoopInstalls(t *testing.T) {
+	red := kernel.L3VNI{Tenant: "red", SVI: "vlan3001", VXLAN: "vx4001", VLAN: 3001}
+	v4, v6 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("::ffff:10.0.0.2")
+	const mac = "02:ee:0a:00:00:02"
+	var installed, removed, bounced []string
+	var next []kernel.L3Hole
+	a := &Agent{
+		L3Check:   func() ([]kernel.L3Hole, error) { return next, nil },
+		L3Install: func(h kernel.L3Hole) error { installed = append(installed, h.Gateway.String()+"="+h.MAC); return nil },
+		L3Remove:  func(h kernel.L3Hole) (bool, error) { removed = append(removed, h.Gateway.String()); return true, nil },
+		L3Repair:  func(svi string) error { bounced = append(bounced, svi); return nil },
+	}
+	l := &l3Loop{a: a, log: slog.New(slog.DiscardHandler), bounces: &l3Repairs{minHoldoff: time.Second, maxHoldoff: time.Minute, resetAfter: time.Minute},
+		known: map[hopKey]string{}, installed: map[hopKey]kernel.L3Hole{}, prev: map[hopKey]bool{}}
+	now := time.Unix(1000, 0)
+	step := func(hops ...kernel.L3Hole) {
+		next = hops
+		now = now.Add(2 * time.Second)
+		l.check(now)
+	}
+	step(kernel.L3Hole{L3VNI: red, Gateway: v4, Routes: 2, MAC: mac}) // whole: MAC learnt
+	lost := []kernel.L3Hole{
+		{L3VNI: red, Gateway: v4, Routes: 2, Problem: "no neighbor entry (router MAC lost)"},
+		{L3VNI: red, Gateway: v6, Routes: 2, Problem: "no neighbor entry (router MAC lost)"},
+	}
+	step(lost...)
+	if len(installed) != 0 {
+		t.Fatalf("installed at the first sight: %v", installed)
+	}
+	step(lost...)
+	if got := strings.Join(installed, ","); got != "10.0.0.2="+mac+",::ffff:10.0.0.2="+mac {
+		t.Errorf("installed %q", got)
+	}
+	step(kernel.L3Hole{L3VNI: red, Gateway: v4, Routes: 2, MAC: mac}) // v6 routes gone
+	step()                                                            // all routes gone
+	if got := strings.Join(removed, ","); got != "::ffff:10.0.0.2,10.0.0.2" && got != "10.0.0.2,::ffff:10.0.0.2" || len(removed) != 2 {
+		t.Errorf("removed %v", removed)
+	}
+	if len(bounced) != 0 {
+		t.Errorf("bounced %v although the router MAC was known", bounced)
 	}
 }

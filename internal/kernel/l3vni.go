@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,6 +21,7 @@ type L3VNI struct {
 	Table  uint32
 	SVI    string // vlan3001
 	VXLAN  string // vx4001
+	VLAN   uint16 // the L3VNI's VLAN on the bridge
 }
 
 // L3Hole is a remote VTEP that routes of a tenant's table go through but
@@ -30,15 +33,19 @@ type L3VNI struct {
 // every route looks right. FRR 8.4's zebra loses them when it replaces the
 // routes, as it does when one of two TORs fails (docs/architecture.md).
 type L3Hole struct {
-	Tenant  string
-	SVI     string
+	L3VNI              // the L3VNI whose SVI the next hop is on
 	Gateway netip.Addr // the next hop: the VTEP, IPv4-mapped for IPv6 routes
-	Routes  int        // routes of the tenant's table through it
-	Problem string
+	Routes  int        // routes of the tenants' tables through it
+	MAC     string     // the router MAC of its neighbor entry, if it has one
+	Problem string     // "" when nothing is missing
 }
 
 func (h L3Hole) String() string {
-	return fmt.Sprintf("%s: %d routes via %s on %s: %s", h.Tenant, h.Routes, h.Gateway, h.SVI, h.Problem)
+	p := h.Problem
+	if p == "" {
+		p = "router MAC " + h.MAC
+	}
+	return fmt.Sprintf("%s: %d routes via %s on %s: %s", h.Tenant, h.Routes, h.Gateway, h.SVI, p)
 }
 
 // l3Neigh is a neighbor entry on an L3VNI SVI.
@@ -60,26 +67,38 @@ type l3View struct {
 const usable = netlink.NUD_NOARP | netlink.NUD_PERMANENT | netlink.NUD_REACHABLE | netlink.NUD_STALE |
 	netlink.NUD_DELAY | netlink.NUD_PROBE
 
-// l3Holes lists the next hops of v whose neighbor entry or router-MAC FDB
-// entry is missing, in address order.
-func l3Holes(l L3VNI, v l3View) []L3Hole {
-	var holes []L3Hole
+// l3NextHops lists the next hops of v, each with what is missing
+// (Problem) or "" when whole, in address order.
+func l3NextHops(l L3VNI, v l3View) []L3Hole {
+	var out []L3Hole
 	for gw, n := range v.Gateways {
-		h := L3Hole{Tenant: l.Tenant, SVI: l.SVI, Gateway: gw, Routes: n}
+		h := L3Hole{L3VNI: l, Gateway: gw, Routes: n}
 		e, ok := v.Neigh[gw]
+		if ok && e.State&usable != 0 && e.MAC != "" {
+			h.MAC = e.MAC
+		}
 		switch {
 		case !ok:
 			h.Problem = "no neighbor entry (router MAC lost)"
-		case e.State&usable == 0 || e.MAC == "":
+		case h.MAC == "":
 			h.Problem = fmt.Sprintf("neighbor entry %s, no router MAC", nudString(e.State))
 		case !slices.Contains(v.FDB[e.MAC], gw.Unmap()):
 			h.Problem = fmt.Sprintf("router MAC %s has no FDB entry to %s on %s", e.MAC, gw.Unmap(), l.VXLAN)
-		default:
-			continue
 		}
-		holes = append(holes, h)
+		out = append(out, h)
 	}
-	slices.SortFunc(holes, func(a, b L3Hole) int { return a.Gateway.Compare(b.Gateway) })
+	slices.SortFunc(out, func(a, b L3Hole) int { return a.Gateway.Compare(b.Gateway) })
+	return out
+}
+
+// l3Holes is l3NextHops without the whole ones.
+func l3Holes(l L3VNI, v l3View) []L3Hole {
+	var holes []L3Hole
+	for _, h := range l3NextHops(l, v) {
+		if h.Problem != "" {
+			holes = append(holes, h)
+		}
+	}
 	return holes
 }
 
@@ -103,13 +122,13 @@ func nudString(s int) string {
 	return strings.Join(out, "|")
 }
 
-// L3Holes reads the routes of the L3VNIs' tables that go through an
+// L3NextHops reads the routes of the L3VNIs' tables that go through an
 // L3VNI's SVI (a tenant's own, or another tenant's for leaked routes),
-// the SVIs' neighbors and the VXLAN devices' FDB, and lists the next hops
-// that lost their router MAC (see L3Hole), each under the L3VNI whose SVI
-// it is on. An L3VNI whose devices do not exist is skipped: that is the
-// reconcile's business. It only reads.
-func (n *Netlink) L3Holes(l3 []L3VNI) ([]L3Hole, error) {
+// the SVIs' neighbors and the VXLAN devices' FDB, and lists every such
+// next hop under the L3VNI whose SVI it is on, with what it lacks (see
+// L3Hole; Problem "" when whole). An L3VNI whose devices do not exist is
+// skipped: that is the reconcile's business. It only reads.
+func (n *Netlink) L3NextHops(l3 []L3VNI) ([]L3Hole, error) {
 	type dev struct {
 		l       L3VNI
 		svi, vx int
@@ -163,9 +182,21 @@ func (n *Netlink) L3Holes(l3 []L3VNI) ([]L3Hole, error) {
 			return holes, fmt.Errorf("%s: %w", d.l.Tenant, err)
 		}
 		v.Gateways = gws[d.svi]
-		holes = append(holes, l3Holes(d.l, v)...)
+		holes = append(holes, l3NextHops(d.l, v)...)
 	}
 	return holes, nil
+}
+
+// L3Holes is L3NextHops without the whole next hops.
+func (n *Netlink) L3Holes(l3 []L3VNI) ([]L3Hole, error) {
+	all, err := n.L3NextHops(l3)
+	var holes []L3Hole
+	for _, h := range all {
+		if h.Problem != "" {
+			holes = append(holes, h)
+		}
+	}
+	return holes, err
 }
 
 // l3View reads an L3VNI's SVI neighbors and VXLAN FDB (Gateways is left
@@ -203,6 +234,155 @@ func addrOf(ip net.IP, family int) netip.Addr {
 		return a.Unmap()
 	}
 	return a
+}
+
+// InstallL3Entry installs what zebra installs for a next hop of an L3VNI
+// and lost (see L3Hole): the FDB entries of the router MAC on the L3VNI's
+// VXLAN device (to the VTEP) and in the bridge (the L3VNI's VLAN, to that
+// device), then the neighbor entry of the next hop on the SVI. They are
+// static, not extern_learn like zebra's, which tells them apart; zebra
+// replaces them when it installs its own again.
+func (n *Netlink) InstallL3Entry(h L3Hole) error {
+	svi, err := n.h.LinkByName(h.SVI)
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.SVI, err)
+	}
+	vx, err := n.h.LinkByName(h.VXLAN)
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.VXLAN, err)
+	}
+	mac, err := net.ParseMAC(h.MAC)
+	if err != nil || h.MAC == "" {
+		return fmt.Errorf("next hop %s: no router MAC to install", h.Gateway)
+	}
+	dst := h.Gateway.Unmap()
+	fam := netlink.FAMILY_V6
+	if h.Gateway.Is4() {
+		fam = netlink.FAMILY_V4
+	}
+	entries := []netlink.Neigh{
+		{LinkIndex: vx.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, State: netlink.NUD_NOARP | netlink.NUD_PERMANENT,
+			IP: dst.AsSlice(), HardwareAddr: mac},
+		{LinkIndex: vx.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_MASTER, State: netlink.NUD_NOARP,
+			Vlan: int(h.VLAN), HardwareAddr: mac},
+		{LinkIndex: svi.Attrs().Index, Family: fam, State: netlink.NUD_NOARP, IP: h.Gateway.AsSlice(), HardwareAddr: mac},
+	}
+	for _, e := range entries {
+		n.Writes++
+		set := n.h.NeighSet
+		if h.Gateway.Is4In6() && e.Family == netlink.FAMILY_V6 {
+			set = neighSetMapped
+		}
+		if err := set(&e); err != nil {
+			return fmt.Errorf("install router MAC %s of %s (%s): %w", h.MAC, h.Gateway, neighDesc(e), err)
+		}
+	}
+	return nil
+}
+
+// neighSetMapped creates or replaces an IPv6 neighbor entry whose address
+// is IPv4-mapped (::ffff:a.b.c.d, the next hop zebra gives IPv6 routes
+// over an IPv4 VTEP); neighDelMapped deletes one. The netlink library
+// sends such an address in 4 bytes, which the kernel refuses for IPv6, so
+// the request is built here. It goes to the calling thread's network
+// namespace, like Open's handle.
+func neighSetMapped(e *netlink.Neigh) error {
+	return neighMapped(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK, e)
+}
+
+func neighDelMapped(e *netlink.Neigh) error {
+	return neighMapped(unix.RTM_DELNEIGH, unix.NLM_F_ACK, e)
+}
+
+func neighMapped(cmd, flags int, e *netlink.Neigh) error {
+	req := nl.NewNetlinkRequest(cmd, flags)
+	msg := netlink.Ndmsg{Family: unix.AF_INET6, Index: uint32(e.LinkIndex), State: uint16(e.State), Flags: uint8(e.Flags)}
+	req.AddData(&msg)
+	req.AddData(nl.NewRtAttr(unix.NDA_DST, e.IP.To16()))
+	if e.HardwareAddr != nil {
+		req.AddData(nl.NewRtAttr(unix.NDA_LLADDR, e.HardwareAddr))
+	}
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
+}
+
+func neighDesc(e netlink.Neigh) string {
+	switch {
+	case e.Family != unix.AF_BRIDGE:
+		return "neighbor"
+	case e.Flags&netlink.NTF_SELF != 0:
+		return "VXLAN FDB entry"
+	default:
+		return "bridge FDB entry"
+	}
+}
+
+// RemoveL3Entry removes what InstallL3Entry installed for a next hop that
+// no route uses any more, unless zebra took the neighbor entry over
+// (extern_learn) or it carries another MAC by now: then nothing is
+// touched. It reports whether it removed anything.
+func (n *Netlink) RemoveL3Entry(h L3Hole) (bool, error) {
+	svi, err := n.h.LinkByName(h.SVI)
+	if err != nil {
+		return false, ignoreNotFound(err)
+	}
+	fam := netlink.FAMILY_V6
+	if h.Gateway.Is4() {
+		fam = netlink.FAMILY_V4
+	}
+	ns, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(svi.Attrs().Index, fam) })
+	if err != nil {
+		return false, err
+	}
+	var mine *netlink.Neigh
+	for i, e := range ns {
+		if addrOf(e.IP, fam) == h.Gateway && e.HardwareAddr.String() == h.MAC && e.Flags&netlink.NTF_EXT_LEARNED == 0 {
+			mine = &ns[i]
+		}
+	}
+	if mine == nil {
+		return false, nil
+	}
+	n.Writes++
+	del := n.h.NeighDel
+	if h.Gateway.Is4In6() {
+		del = neighDelMapped
+	}
+	if err := del(mine); err != nil && !errors.Is(err, unix.ENOENT) {
+		return false, fmt.Errorf("remove neighbor %s on %s: %w", h.Gateway, h.SVI, err)
+	}
+	// The router MAC's FDB entries go too when no neighbor on the SVI
+	// (the other family's next hop of the same VTEP) still uses the MAC,
+	// and only the static ones InstallL3Entry made.
+	for _, f := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		ns, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(svi.Attrs().Index, f) })
+		if err != nil {
+			return true, err
+		}
+		for _, e := range ns {
+			if e.HardwareAddr.String() == h.MAC {
+				return true, nil
+			}
+		}
+	}
+	vx, err := n.h.LinkByName(h.VXLAN)
+	if err != nil {
+		return true, ignoreNotFound(err)
+	}
+	fdb, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(vx.Attrs().Index, unix.AF_BRIDGE) })
+	if err != nil {
+		return true, err
+	}
+	for i, e := range fdb {
+		if e.HardwareAddr.String() != h.MAC || e.Flags&netlink.NTF_EXT_LEARNED != 0 {
+			continue
+		}
+		n.Writes++
+		if err := n.h.NeighDel(&fdb[i]); err != nil && !errors.Is(err, unix.ENOENT) {
+			return true, fmt.Errorf("remove FDB entry %s on %s: %w", h.MAC, h.VXLAN, err)
+		}
+	}
+	return true, nil
 }
 
 // BounceLink sets an owned link down and up again. For an L3VNI's SVI

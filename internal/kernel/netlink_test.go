@@ -534,6 +534,46 @@ func TestPrivilegedL3Holes(t *testing.T) {
 		if got := holes(); got != "red: 1 routes via 10.0.0.8 on "+red.SVI+": no neighbor entry (router MAC lost)" {
 			t.Fatalf("hole of a leaked route:\n%s", got)
 		}
+		ipOut(t, "route", "del", "10.99.0.99/32", "table", strconv.Itoa(int(l3[1].Table)))
+		// What zebra lost, installed again by evpnhost; removed again once
+		// no route needs it, the FDB entries with the last neighbor that
+		// uses the router MAC.
+		ipOut(t, "neigh", "del", "10.0.0.9", "dev", red.SVI)
+		ipOut(t, "-6", "neigh", "del", "::ffff:10.0.0.9", "dev", red.SVI)
+		if out, err := exec.Command("bridge", "fdb", "del", rmac, "dev", red.VXLAN, "dst", "10.0.0.9", "self").CombinedOutput(); err != nil {
+			t.Fatalf("bridge fdb del: %v %s", err, out)
+		}
+		if got := holes(); strings.Count(got, "no neighbor entry") != 2 {
+			t.Fatalf("holes after deleting the entries:\n%s", got)
+		}
+		for _, gw := range []string{"10.0.0.9", "::ffff:10.0.0.9"} {
+			if err := nl.InstallL3Entry(kernel.L3Hole{L3VNI: red, Gateway: netip.MustParseAddr(gw), MAC: rmac}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := holes(); got != "" {
+			t.Fatalf("holes after InstallL3Entry:\n%s", got)
+		}
+		fdbOut, _ := exec.Command("bridge", "fdb", "show", "dev", red.VXLAN).CombinedOutput()
+		if !strings.Contains(string(fdbOut), rmac+" vlan "+strconv.Itoa(int(red.VLAN))+" master evpnbr static") ||
+			!strings.Contains(string(fdbOut), rmac+" dst 10.0.0.9 self permanent") {
+			t.Errorf("FDB of %s after InstallL3Entry:\n%s", red.VXLAN, fdbOut)
+		}
+		if removed, err := nl.RemoveL3Entry(kernel.L3Hole{L3VNI: red, Gateway: netip.MustParseAddr("10.0.0.9"), MAC: rmac}); err != nil || !removed {
+			t.Fatalf("RemoveL3Entry 10.0.0.9: %v %v", removed, err)
+		}
+		if fdbOut, _ := exec.Command("bridge", "fdb", "show", "dev", red.VXLAN).CombinedOutput(); !strings.Contains(string(fdbOut), rmac) {
+			t.Errorf("FDB entries removed while ::ffff:10.0.0.9 still uses the MAC:\n%s", fdbOut)
+		}
+		if removed, err := nl.RemoveL3Entry(kernel.L3Hole{L3VNI: red, Gateway: netip.MustParseAddr("::ffff:10.0.0.9"), MAC: rmac}); err != nil || !removed {
+			t.Fatalf("RemoveL3Entry ::ffff:10.0.0.9: %v %v", removed, err)
+		}
+		if fdbOut, _ := exec.Command("bridge", "fdb", "show", "dev", red.VXLAN).CombinedOutput(); strings.Contains(string(fdbOut), rmac) {
+			t.Errorf("FDB entries left after the last neighbor went:\n%s", fdbOut)
+		}
+		if out := ipOut(t, "neigh", "show", "dev", red.SVI); strings.Contains(out, "10.0.0.9") {
+			t.Errorf("neighbor left:\n%s", out)
+		}
 		if err := nl.BounceLink(red.SVI); err != nil {
 			t.Fatal(err)
 		}
