@@ -44,7 +44,11 @@ func TestMain(m *testing.M) {
 }
 
 func labCmd(args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(repo, "lab", "lab.sh"), args...)
+	// Bounded: a lab command that hangs (an FRR daemon that stopped
+	// answering) fails its test instead of the whole run.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "lab", "lab.sh"), args...)
 	cmd.Env = append(os.Environ(), "EVPNHOST="+evpnhostBin())
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b

@@ -251,7 +251,8 @@ func TestFaultTORDown(t *testing.T) {
 	setPorts("up")
 	restored = true
 	if out, err := labCmd("converge"); err != nil {
-		t.Fatalf("lab did not converge after tor1 came back: %v\n%s", err, out)
+		ps, _ := run("sh", "-c", "ps -eo pid,stat,pcpu,etime,args | grep -E 'zebra|bgpd|bfdd|evpnhost' | grep -v grep")
+		t.Fatalf("lab did not converge after tor1 came back: %v\n%s\nprocesses:\n%s", err, out, ps)
 	}
 	t.Logf("tor1 back: all sessions Established, ECMP through up1+up2 on every host, VTEP pings %s after the restore", time.Since(restore).Round(time.Millisecond))
 	mustPing(t, "rweb1", "10.1.10.100") // bm1, behind tor1 (its type-2/3 routes)

@@ -625,7 +625,8 @@ host_config_evpnhost() {
 
 # established NS: every configured BGP peer of the instance is Established.
 established() {
-	vtysh -N "$1" -c 'show bgp summary json' 2>/dev/null | jq -e '
+	# timeout: a daemon that does not answer must not stop the poll forever
+	timeout 10 vtysh -N "$1" -c 'show bgp summary json' 2>/dev/null | jq -e '
 		[.[] | objects | .peers // {} | to_entries[] | .value.state] as $s
 		| ($s | length) > 0 and all($s[]; . == "Established")' >/dev/null
 }
@@ -796,7 +797,7 @@ status() {
 			printf '%-8s (no FRR instance)\n' "$i"
 			continue
 		fi
-		{ vtysh -N "$i" -c 'show bgp summary json' 2>/dev/null || echo '{}'; } | jq -r --arg h "$i" '
+		{ timeout 10 vtysh -N "$i" -c 'show bgp summary json' 2>/dev/null || echo '{}'; } | jq -r --arg h "$i" '
 			to_entries[] | select(.value | type == "object" and has("peers")) | .key as $af
 			| .value.peers | to_entries[]
 			| [$h, .key, "\(.value.hostname // "?")/\(.value.remoteAs // "?")", .value.state,
