@@ -58,11 +58,12 @@ on /metrics. Stopping the agent leaves the dataplane as it is.
 
 FRR 8.4's zebra drops the router MACs of remote VTEPs from an L3VNI when it replaces the
 routes through them, as it does when one of the two TORs fails: routed traffic between
-hosts is then lost although every route looks right. Every --l3vni-check period the
-agent compares each L3VNI's routes with the kernel's neighbor and FDB entries; a next
-hop lacking them at two checks in a row gets them installed again with the router MAC
-last seen for its VTEP (removed again once no route uses them); when none was seen, the
-agent bounces the L3VNI's SVI and FRR installs them (logged as l3vni-repair, counted in
+hosts is then lost although every route looks right. With --l3vni-check PERIOD
+(experimental, off by default; see docs/agent.md) the agent compares each L3VNI's routes
+with the kernel's neighbor and FDB entries every PERIOD; a next hop lacking them at two
+checks in a row gets them installed again with the router MAC last seen for its VTEP
+(removed again once no route uses them); when none was seen, the agent bounces the
+L3VNI's SVI and FRR installs them (logged as l3vni-repair, counted in
 evpnhost_l3vni_repairs_total).
 
 FRR 8.4 does not recover EVPN when bgpd alone restarts while zebra keeps running: the
@@ -177,7 +178,7 @@ and configures it again.`,
 	policyFlag(c, o)
 	c.Flags().DurationVar(&a.Resync, "resync", 30*time.Second, "full reconcile period")
 	c.Flags().DurationVar(&a.NeighRefresh, "neigh-refresh", 10*time.Second, "period of the stale-neighbor refresh (0 disables)")
-	c.Flags().DurationVar(&a.L3Interval, "l3vni-check", 2*time.Second, "how often the L3VNIs are checked for next hops that lost their router MAC, which FRR 8.4 does on a TOR failure; such a next hop at two checks in a row gets its entries installed again with the router MAC last seen, or its L3VNI SVI bounced when none was seen (0 disables)")
+	c.Flags().DurationVar(&a.L3Interval, "l3vni-check", 0, "experimental, off by default: how often (e.g. 2s) the L3VNIs are checked for next hops that lost their router MAC, which FRR 8.4 does on a TOR failure; such a next hop at two checks in a row gets its entries installed again with the router MAC last seen, or its L3VNI SVI bounced when none was seen (0 disables)")
 	c.Flags().DurationVar(&poll, "watch", time.Second, "how often the intent file is checked for changes")
 	c.Flags().DurationVar(&a.Debounce, "debounce", 300*time.Millisecond, "wait after a change before reconciling, so a burst costs one reconcile")
 	e.register(c)
