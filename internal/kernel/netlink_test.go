@@ -129,6 +129,34 @@ func waitCarrier(t *testing.T, dev string) {
 	}
 }
 
+// inOverlayNetns runs f in a fresh network namespace (skipping when the
+// kernel lacks VRF or 802.1Q) with a Netlink and a handle open in it, the
+// uplink and workload veths testdata/overlay.yaml names (up1, wl1), and
+// that intent loaded.
+func inOverlayNetns(t *testing.T, f func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent)) {
+	t.Helper()
+	inNetns(t, func() {
+		nl, err := kernel.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nl.Close()
+		h, err := netlink.NewHandle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		requireOverlayKernel(t, h)
+		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
+		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
+		in, err := api.Load("testdata/overlay.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(nl, h, in)
+	})
+}
+
 // TestPrivilegedUnderlayRoundTrip: the VTEP address and sysctls are set,
 // read back equal (a second diff is empty, zero writes), and removed;
 // a foreign address on lo survives.
@@ -166,22 +194,8 @@ func TestPrivilegedUnderlayRoundTrip(t *testing.T) {
 // back (second diff empty), changes one attribute in place, then removes
 // everything and checks that only foreign objects remain.
 func TestPrivilegedOverlayRoundTrip(t *testing.T) {
-	inNetns(t, func() {
-		nl, err := kernel.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nl.Close()
-		h, _ := netlink.NewHandle()
-		defer h.Close()
-		requireOverlayKernel(t, h)
-		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
-		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
+	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
 		ipOut(t, "link", "add", "mine", "type", "bridge") // foreign: must survive
-		in, err := api.Load("testdata/overlay.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
 		des := plan.Build(in).Kernel
 		p := converge(t, nl, des)
 		if p.Len() == 0 {
@@ -245,22 +259,8 @@ func TestPrivilegedOverlayRoundTrip(t *testing.T) {
 // read back exactly (second diff empty, the unreachable defaults keep no
 // device), and removing it removes its routes and releases the port.
 func TestPrivilegedRoutedAttachmentRoundTrip(t *testing.T) {
-	inNetns(t, func() {
-		nl, err := kernel.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nl.Close()
-		h, _ := netlink.NewHandle()
-		defer h.Close()
-		requireOverlayKernel(t, h)
-		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
-		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
+	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
 		ipOut(t, "link", "add", "evc1", "type", "veth", "peer", "name", "evc1p")
-		in, err := api.Load("testdata/overlay.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
 		att := []plan.Attachment{{Network: "red/web", Interface: "evc1", Routed: true,
 			IPs: []netip.Addr{netip.MustParseAddr("10.1.99.5"), netip.MustParseAddr("fd00:99::5")}}}
 		des := plan.BuildWith(in, att).Kernel
@@ -304,21 +304,7 @@ func TestPrivilegedRoutedAttachmentRoundTrip(t *testing.T) {
 // owned SVI is re-probed (DELAY/PROBE); permanent and foreign ones are
 // left alone.
 func TestPrivilegedRefreshNeighbors(t *testing.T) {
-	inNetns(t, func() {
-		nl, err := kernel.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nl.Close()
-		h, _ := netlink.NewHandle()
-		defer h.Close()
-		requireOverlayKernel(t, h)
-		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
-		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
-		in, err := api.Load("testdata/overlay.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
+	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
 		converge(t, nl, plan.Build(in).Kernel)
 		ipOut(t, "neigh", "add", "10.1.10.50", "lladdr", "02:00:00:00:00:50", "dev", "vlan10", "nud", "stale")
 		ipOut(t, "link", "add", "other", "type", "veth", "peer", "name", "otherp")
@@ -353,25 +339,11 @@ func TestPrivilegedRefreshNeighbors(t *testing.T) {
 // VRFs) is applied, the foreign device is left exactly as it was (no
 // master, still down), and the error names the failed object.
 func TestPrivilegedFailureIsolation(t *testing.T) {
-	inNetns(t, func() {
-		nl, err := kernel.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nl.Close()
-		h, _ := netlink.NewHandle()
-		defer h.Close()
-		requireOverlayKernel(t, h)
-		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
-		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
+	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
 		ipOut(t, "link", "add", "vx20", "type", "vxlan", "id", "999", "dstport", "4789", "local", "192.0.2.1")
-		in, err := api.Load("testdata/overlay.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
 		des := plan.Build(in).Kernel
 		p := kernel.Diff(des, observe(t, nl, des))
-		_, err = nl.Apply(p.Ops())
+		_, err := nl.Apply(p.Ops())
 		var ae *kernel.ApplyError
 		if !errors.As(err, &ae) {
 			t.Fatalf("apply: want an ApplyError, got %v", err)
@@ -476,34 +448,22 @@ tenants:
 // IPv6 route's IPv4-mapped next hop as for IPv4; BounceLink takes an owned
 // SVI down and up and refuses a foreign link.
 func TestPrivilegedL3Holes(t *testing.T) {
-	inNetns(t, func() {
-		nl, err := kernel.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nl.Close()
-		h, _ := netlink.NewHandle()
-		defer h.Close()
-		requireOverlayKernel(t, h)
-		ipOut(t, "link", "add", "up1", "type", "veth", "peer", "name", "p1")
-		ipOut(t, "link", "add", "wl1", "type", "veth", "peer", "name", "wl1p")
-		in, err := api.Load("testdata/overlay.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
+	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
 		converge(t, nl, plan.Build(in).Kernel)
 		l3 := plan.L3VNIs(in)
 		red := l3[0]
 		table := strconv.Itoa(int(red.Table))
 		holes := func() string {
 			t.Helper()
-			hs, err := nl.L3Holes(l3)
+			hs, err := nl.L3NextHops(l3)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var s []string
 			for _, h := range hs {
-				s = append(s, h.String())
+				if h.Problem != "" {
+					s = append(s, h.String())
+				}
 			}
 			return strings.Join(s, "\n")
 		}
