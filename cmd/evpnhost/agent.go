@@ -99,25 +99,26 @@ and configures it again.`,
 			}
 			defer done()
 			a.Applier = r
-			nl := r.Kernel.(*kernel.Netlink)
-			a.Refresher = nl
-			// The L3VNI check runs beside the reconciles: a netlink
-			// handle of its own.
-			l3nl, err := kernel.Open()
-			if err != nil {
-				return exitError{exitFailed, err}
-			}
-			defer l3nl.Close()
-			a.L3Check = func() ([]kernel.L3Hole, error) {
-				in, err := attach.LoadIntent(o.stateDirPath())
+			a.Refresher = r.Kernel.(*kernel.Netlink)
+			if a.L3Interval > 0 { // experimental, off by default
+				// The L3VNI check runs beside the reconciles: a netlink
+				// handle of its own.
+				l3nl, err := kernel.Open()
 				if err != nil {
-					return nil, nil // nothing applied yet
+					return exitError{exitFailed, err}
 				}
-				return l3nl.L3NextHops(plan.L3VNIs(in))
+				defer l3nl.Close()
+				a.L3Check = func() ([]kernel.L3Hole, error) {
+					in, err := attach.LoadIntent(o.stateDirPath())
+					if err != nil {
+						return nil, nil // nothing applied yet
+					}
+					return l3nl.L3NextHops(plan.L3VNIs(in))
+				}
+				a.L3Install = l3nl.InstallL3Entry
+				a.L3Remove = l3nl.RemoveL3Entry
+				a.L3Repair = l3nl.BounceLink
 			}
-			a.L3Install = l3nl.InstallL3Entry
-			a.L3Remove = l3nl.RemoveL3Entry
-			a.L3Repair = l3nl.BounceLink
 			a.StateDir = o.stateDirPath()
 			a.Version = version
 			inst := r.FRR.(*frr.Instance)

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -83,16 +84,6 @@ func (r *l3Repairs) due(holes []kernel.L3Hole, now time.Time) map[string][]kerne
 	return out
 }
 
-// sortedKeys lists m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // hopKey is a next hop on an L3VNI SVI.
 type hopKey struct {
 	svi string
@@ -170,7 +161,7 @@ func (l *l3Loop) check(now time.Time) {
 		installedFor[h.Tenant] = append(installedFor[h.Tenant], h.Gateway.String()+" "+h.MAC+" ("+h.Problem+")")
 	}
 	l.prev = holes
-	for _, t := range sortedKeys(installedFor) {
+	for _, t := range slices.Sorted(maps.Keys(installedFor)) {
 		log.Warn("zebra lost router MACs of remote VTEPs that routes use; installed them again",
 			"op", "l3vni-repair", "tenant", t, "next-hops", strings.Join(installedFor[t], "; "))
 		if o, ok := a.Observer.(L3Observer); ok {
@@ -196,7 +187,7 @@ func (l *l3Loop) check(now time.Time) {
 		return
 	}
 	due := l.bounces.due(bounce, now)
-	for _, svi := range sortedKeys(due) {
+	for _, svi := range slices.Sorted(maps.Keys(due)) {
 		hs := due[svi]
 		desc := make([]string, len(hs))
 		for i, h := range hs {

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +47,7 @@ func TestL3RepairsDue(t *testing.T) {
 		{110 * time.Second, h1, "vlan3001"}, // 5 s holdoff again, not 20 s
 	}
 	for i, s := range steps {
-		got := strings.Join(sortedKeys(r.due(s.holes, t0.Add(s.at))), ",")
+		got := strings.Join(slices.Sorted(maps.Keys(r.due(s.holes, t0.Add(s.at)))), ",")
 		if got != s.want {
 			t.Errorf("step %d (+%s): repair %q, want %q", i, s.at, got, s.want)
 		}

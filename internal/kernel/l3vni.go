@@ -91,17 +91,6 @@ func l3NextHops(l L3VNI, v l3View) []L3Hole {
 	return out
 }
 
-// l3Holes is l3NextHops without the whole ones.
-func l3Holes(l L3VNI, v l3View) []L3Hole {
-	var holes []L3Hole
-	for _, h := range l3NextHops(l, v) {
-		if h.Problem != "" {
-			holes = append(holes, h)
-		}
-	}
-	return holes
-}
-
 func nudString(s int) string {
 	names := []struct {
 		bit  int
@@ -185,18 +174,6 @@ func (n *Netlink) L3NextHops(l3 []L3VNI) ([]L3Hole, error) {
 		holes = append(holes, l3NextHops(d.l, v)...)
 	}
 	return holes, nil
-}
-
-// L3Holes is L3NextHops without the whole next hops.
-func (n *Netlink) L3Holes(l3 []L3VNI) ([]L3Hole, error) {
-	all, err := n.L3NextHops(l3)
-	var holes []L3Hole
-	for _, h := range all {
-		if h.Problem != "" {
-			holes = append(holes, h)
-		}
-	}
-	return holes, err
 }
 
 // l3View reads an L3VNI's SVI neighbors and VXLAN FDB (Gateways is left
@@ -388,7 +365,7 @@ func (n *Netlink) RemoveL3Entry(h L3Hole) (bool, error) {
 // BounceLink sets an owned link down and up again. For an L3VNI's SVI
 // that makes zebra take the L3VNI down and up, which drops and then
 // installs again every router MAC and next-hop entry of the L3VNI from
-// bgpd's routes: the recovery from L3Holes. Links evpnhost does not own
+// bgpd's routes: a recovery from the holes L3NextHops finds. Links evpnhost does not own
 // are refused.
 func (n *Netlink) BounceLink(name string) error {
 	l, err := n.h.LinkByName(name)

@@ -13,6 +13,15 @@ import (
 // IPv4-mapped next hop needs the FDB entry of the IPv4 VTEP); every other
 // case is a hole naming what is missing, listed in address order.
 func TestL3Holes(t *testing.T) {
+	l3Holes := func(l L3VNI, v l3View) []L3Hole {
+		var holes []L3Hole
+		for _, h := range l3NextHops(l, v) {
+			if h.Problem != "" {
+				holes = append(holes, h)
+			}
+		}
+		return holes
+	}
 	l := L3VNI{Tenant: "red", Table: 4001, SVI: "vlan3001", VXLAN: "vx4001"}
 	a := netip.MustParseAddr
 	const mac2, mac3 = "02:ee:0a:00:00:02", "02:ee:0a:00:00:03"
