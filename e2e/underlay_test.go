@@ -13,30 +13,33 @@ import (
 // TestUnderlaySessionsAndECMP: every host has both BGP sessions
 // Established and reaches every other host's VTEP over two next hops,
 // one per TOR.
+// sessionsUp checks that both of host's uplink sessions are Established.
+func sessionsUp(host string) error {
+	var sum struct {
+		IPv4 struct {
+			Peers map[string]struct {
+				State string `json:"state"`
+			} `json:"peers"`
+		} `json:"ipv4Unicast"`
+	}
+	out, err := run("vtysh", "-N", host, "-c", "show bgp summary json")
+	if err != nil {
+		return err
+	}
+	if err := jsonDecode(out, &sum); err != nil {
+		return err
+	}
+	for _, up := range []string{"up1", "up2"} {
+		if p, ok := sum.IPv4.Peers[up]; !ok || p.State != "Established" {
+			return fmt.Errorf("%s session %q", up, p.State)
+		}
+	}
+	return nil
+}
+
 func TestUnderlaySessionsAndECMP(t *testing.T) {
 	for _, h := range hosts {
-		took := eventually(t, 60*time.Second, h.name+" sessions", func() error {
-			var sum struct {
-				IPv4 struct {
-					Peers map[string]struct {
-						State string `json:"state"`
-					} `json:"peers"`
-				} `json:"ipv4Unicast"`
-			}
-			out, err := run("vtysh", "-N", h.name, "-c", "show bgp summary json")
-			if err != nil {
-				return err
-			}
-			if err := jsonDecode(out, &sum); err != nil {
-				return err
-			}
-			for _, up := range []string{"up1", "up2"} {
-				if p, ok := sum.IPv4.Peers[up]; !ok || p.State != "Established" {
-					return fmt.Errorf("%s session %q", up, p.State)
-				}
-			}
-			return nil
-		})
+		took := eventually(t, 60*time.Second, h.name+" sessions", func() error { return sessionsUp(h.name) })
 		t.Logf("%s: both sessions Established after %s", h.name, took.Round(time.Millisecond))
 		for _, o := range hosts {
 			if o.name == h.name {

@@ -41,8 +41,8 @@ tenants, this host's underlay and workloads; see 'evpnhost fabric').
 
 The agent applies the intent at start; when it changes (file change, etcd watch); shortly
 after the kernel reports a link or address change (a deleted VXLAN device or SVI
-address comes back); when an FRR daemon restarts (its pid changes; a bgpd restarted
-under a running zebra also runs --frr-restart-cmd, see below); and every --resync
+address comes back); when an FRR daemon restarts (its pid changes; one restarted
+under a running zebra first gets the saved configuration, see below); and every --resync
 period, which also repairs FRR configuration drift. A failed apply is retried with
 backoff (1 s doubling to 30 s); a failure on one object (a device that cannot be
 created) does not stop the others. Every --neigh-refresh period it re-probes learnt
@@ -66,10 +66,14 @@ checks in a row gets them installed again with the router MAC last seen for its 
 L3VNI's SVI and FRR installs them (logged as l3vni-repair, counted in
 evpnhost_l3vni_repairs_total).
 
-FRR 8.4 does not recover EVPN when bgpd alone restarts while zebra keeps running: the
-configuration and sessions come back, but no EVPN route is imported again. With
---frr-restart-cmd (e.g. 'systemctl restart frr') the agent then restarts FRR as a whole
-and configures it again.`,
+An FRR daemon that restarts while zebra keeps running (bgpd crashed and watchfrr
+started it again) comes back without configuration, and a reload cannot see all it lost:
+FRR's running configuration merges every daemon's, and zebra's copies of the route-maps
+hide their loss in bgpd, whose sessions would then deny every route. The agent loads the
+saved configuration (frr.conf, written after every apply) into such daemons, route-maps
+and lists first, as FRR's init script does for a daemon it starts (vtysh -b -d DAEMON),
+then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is set
+(e.g. 'systemctl restart frr'), it restarts FRR as a whole.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
@@ -122,7 +126,12 @@ and configures it again.`,
 			a.StateDir = o.stateDirPath()
 			a.Version = version
 			inst := r.FRR.(*frr.Instance)
-			a.FRRWatch = func() string { return inst.PIDs("zebra", "bgpd", "staticd", "bfdd") }
+			a.FRRWatch = func() string { return inst.PIDs("zebra", "bgpd", "staticd", "bfdd", "pimd") }
+			a.RestoreFRR = func(ctx context.Context, daemons []string) error {
+				ctx, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				return inst.Restore(ctx, daemons...)
+			}
 			if restartCmd != "" {
 				a.RestartFRR = func(ctx context.Context) error {
 					ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -174,7 +183,7 @@ and configures it again.`,
 	}
 	c.Flags().StringVarP(&file, "file", "f", "", "intent file (YAML)")
 	c.Flags().StringVar(&host, "host", "", "this host's name in the fabric intent (with --etcd-endpoints)")
-	c.Flags().StringVar(&restartCmd, "frr-restart-cmd", "", "command (run with sh -c) that restarts FRR as a whole, e.g. 'systemctl restart frr'; run when bgpd restarted while zebra kept running, which FRR 8.4 does not recover from (off when empty)")
+	c.Flags().StringVar(&restartCmd, "frr-restart-cmd", "", "command (run with sh -c) that restarts FRR as a whole, e.g. 'systemctl restart frr'; run when loading the saved configuration into daemons that restarted under a running zebra failed (off when empty)")
 	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics, e.g. 127.0.0.1:9475 (off when empty)")
 	policyFlag(c, o)
 	c.Flags().DurationVar(&a.Resync, "resync", 30*time.Second, "full reconcile period")

@@ -71,10 +71,14 @@ type Agent struct {
 	// FRRPoll. May be nil.
 	FRRWatch func() string
 	FRRPoll  time.Duration
-	// RestartFRR restarts FRR as a whole. It is called when bgpd was
-	// restarted while zebra kept running: FRR 8.4 then never imports EVPN
-	// routes again (docs/architecture.md), and a restart of every daemon
-	// is the recovery. nil: only reconcile.
+	// RestoreFRR loads the saved FRR configuration into daemons that
+	// restarted while zebra kept running (frr.Instance.Restore): such a
+	// daemon comes back empty, and a reload cannot see everything it lost
+	// (FRR's merged running configuration still shows zebra's copies of
+	// the route-maps), so bgpd would deny every route. Then a reconcile
+	// follows. nil: only reconcile.
+	RestoreFRR func(ctx context.Context, daemons []string) error
+	// RestartFRR restarts FRR as a whole when RestoreFRR failed. nil: none.
 	RestartFRR func(ctx context.Context) error
 	// L3Check lists the next hops of tenant routes through the L3VNI SVIs
 	// and what each lacks (kernel.Netlink.L3NextHops for the applied
@@ -129,7 +133,33 @@ func (a *Agent) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	statusDirty := false
 
+	// FRR's daemons, fingerprinted by their pids. checkFRR runs on every
+	// poll and before every reconcile, so that a daemon restarted alone
+	// gets its configuration back before a reconcile looks at FRR (the
+	// reload would otherwise miss what it lost, and take long doing so).
+	var frrPrint string
+	if a.FRRWatch != nil {
+		frrPrint = a.FRRWatch()
+	}
+	checkFRR := func() bool {
+		if a.FRRWatch == nil {
+			return false
+		}
+		p := a.FRRWatch()
+		if p == frrPrint {
+			return false
+		}
+		log.Warn("FRR daemons restarted", "op", "frr-watch", "before", frrPrint, "now", p)
+		if ds := restartedAlone(frrPrint, p); len(ds) > 0 && a.RestoreFRR != nil {
+			a.restoreFRR(ctx, ds, log)
+			p = a.FRRWatch()
+		}
+		frrPrint = p
+		return true
+	}
+
 	reconcileNow := func(reason string) {
+		checkFRR()
 		start := time.Now()
 		st.LastAttempt = start.UTC()
 		st.Errors = nil
@@ -213,10 +243,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		refresh = t.C
 	}
 	var frrTick <-chan time.Time
-	var frrPrint, alive string // alive: the last print with zebra and bgpd running
 	if a.FRRWatch != nil {
-		frrPrint = a.FRRWatch()
-		alive = frrPrint
 		t := time.NewTicker(orDefault(a.FRRPoll, time.Second))
 		defer t.Stop()
 		frrTick = t.C
@@ -256,19 +283,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-changes:
 			soon("intent changed")
 		case <-frrTick:
-			if p := a.FRRWatch(); p != frrPrint {
-				log.Warn("FRR daemons restarted", "op", "frr-watch", "before", frrPrint, "now", p)
-				if a.RestartFRR != nil && bgpdAloneRestarted(alive, p) {
-					log.Warn("bgpd restarted under a running zebra: restarting FRR as a whole", "op", "frr-restart")
-					if err := a.RestartFRR(ctx); err != nil {
-						log.Error("FRR restart failed", "op", "frr-restart", "cause", err)
-					}
-					p = a.FRRWatch()
-				}
-				frrPrint = p
-				if pidOf(p, "zebra") != "-" && pidOf(p, "bgpd") != "-" {
-					alive = p
-				}
+			if checkFRR() {
 				soon("frr restarted")
 			}
 			if statusDirty {
@@ -303,12 +318,43 @@ func pidOf(print, daemon string) string {
 	return ""
 }
 
-// bgpdAloneRestarted: bgpd runs with another pid than in before, the last
-// print with both running, while zebra kept its pid.
-func bgpdAloneRestarted(before, now string) bool {
-	b := pidOf(now, "bgpd")
-	return b != "" && b != "-" && b != pidOf(before, "bgpd") &&
-		pidOf(now, "zebra") != "-" && pidOf(now, "zebra") == pidOf(before, "zebra")
+// restartedAlone lists the daemons other than zebra that run in now with
+// another pid than in before (restarted, or started) while zebra kept its
+// pid: they came back without configuration. When zebra restarted too, FRR
+// was restarted as a whole, its init script configured it, and the
+// reconcile does the rest.
+func restartedAlone(before, now string) []string {
+	z := pidOf(now, "zebra")
+	if z == "" || z == "-" || z != pidOf(before, "zebra") {
+		return nil
+	}
+	var ds []string
+	for _, f := range strings.Fields(now) {
+		d, pid, ok := strings.Cut(f, "=")
+		if ok && d != "zebra" && pid != "-" && pid != pidOf(before, d) {
+			ds = append(ds, d)
+		}
+	}
+	return ds
+}
+
+// restoreFRR loads the saved configuration into daemons that restarted
+// alone, and restarts FRR as a whole when that fails (if it may).
+func (a *Agent) restoreFRR(ctx context.Context, ds []string, log *slog.Logger) {
+	start := time.Now()
+	err := a.RestoreFRR(ctx, ds)
+	if err == nil {
+		log.Warn("FRR daemons restarted under a running zebra: loaded the saved configuration into them", "op", "frr-restore", "daemons", strings.Join(ds, ","), "took", time.Since(start))
+		return
+	}
+	log.Error("loading the saved configuration into restarted FRR daemons failed", "op", "frr-restore", "daemons", strings.Join(ds, ","), "cause", err)
+	if a.RestartFRR == nil {
+		return
+	}
+	log.Warn("restarting FRR as a whole", "op", "frr-restart")
+	if err := a.RestartFRR(ctx); err != nil {
+		log.Error("FRR restart failed", "op", "frr-restart", "cause", err)
+	}
 }
 
 // writeStatus keeps the status in the state directory (evpnhost status

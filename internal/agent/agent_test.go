@@ -234,19 +234,100 @@ func TestFileSource(t *testing.T) {
 	}
 }
 
-func TestBGPDAloneRestarted(t *testing.T) {
+func TestRestartedAlone(t *testing.T) {
 	for _, tc := range []struct {
 		before, now string
-		want        bool
+		want        string
 	}{
-		{"zebra=1 bgpd=2", "zebra=1 bgpd=3", true},
-		{"zebra=1 bgpd=2", "zebra=1 bgpd=-", false}, // dead, not back yet
-		{"zebra=1 bgpd=2", "zebra=5 bgpd=6", false}, // FRR restarted as a whole
-		{"zebra=1 bgpd=2", "zebra=1 bgpd=2 bfdd=9", false},
-		{"zebra=1 bgpd=2", "zebra=- bgpd=3", false},
+		{"zebra=1 bgpd=2 bfdd=3", "zebra=1 bgpd=4 bfdd=3", "bgpd"},
+		{"zebra=1 bgpd=- bfdd=3", "zebra=1 bgpd=4 bfdd=3", "bgpd"},      // died, then back
+		{"zebra=1 bgpd=2 bfdd=-", "zebra=1 bgpd=2 bfdd=5", "bfdd"},      // started later
+		{"zebra=1 bgpd=2 pimd=3", "zebra=1 bgpd=6 pimd=7", "bgpd,pimd"}, // both
+		{"zebra=1 bgpd=2", "zebra=1 bgpd=-", ""},                        // dead, not back yet
+		{"zebra=1 bgpd=2", "zebra=5 bgpd=6", ""},                        // FRR restarted as a whole
+		{"zebra=1 bgpd=2", "zebra=- bgpd=3", ""},                        // zebra gone
+		{"zebra=- bgpd=-", "zebra=4 bgpd=5", ""},                        // FRR started
+		{"zebra=1 bgpd=2 staticd=3", "zebra=1 bgpd=2 staticd=3", ""},    // nothing
 	} {
-		if got := bgpdAloneRestarted(tc.before, tc.now); got != tc.want {
-			t.Errorf("%q -> %q: %v", tc.before, tc.now, got)
+		if got := strings.Join(restartedAlone(tc.before, tc.now), ","); got != tc.want {
+			t.Errorf("%q -> %q: %q, want %q", tc.before, tc.now, got, tc.want)
 		}
 	}
+}
+
+// TestRestoreFRR: a daemon restarted under a running zebra gets the saved
+// configuration (RestoreFRR) before the reconcile that follows; when that
+// fails FRR is restarted as a whole; FRR restarted as a whole only
+// reconciles.
+func TestRestoreFRR(t *testing.T) {
+	var mu sync.Mutex
+	print := "zebra=1 bgpd=2"
+	var events []string
+	note := func(e string) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}
+	seen := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(events, " ")
+	}
+	restoreErr := error(nil)
+	src := &scripted{steps: []step{{in: intent("h1"), rev: 1}}, ch: make(chan struct{})}
+	a := &Agent{Source: src, Applier: applierFunc(func() { note("apply") }), StateDir: t.TempDir(),
+		FRRWatch: func() string { mu.Lock(); defer mu.Unlock(); return print },
+		FRRPoll:  5 * time.Millisecond, Debounce: time.Millisecond, Resync: time.Hour,
+		RestoreFRR: func(_ context.Context, ds []string) error {
+			note("restore:" + strings.Join(ds, ","))
+			return restoreErr
+		},
+		RestartFRR: func(context.Context) error { note("restart"); return nil },
+	}
+	run(t, a)
+	waitFor(t, "first apply", func() bool { return seen() == "apply" })
+	set := func(p string) {
+		mu.Lock()
+		print = p
+		mu.Unlock()
+	}
+	set("zebra=1 bgpd=3")
+	waitFor(t, "restore then apply", func() bool { return seen() == "apply restore:bgpd apply" })
+	mu.Lock()
+	restoreErr = errors.New("vtysh: boom")
+	mu.Unlock()
+	set("zebra=1 bgpd=4")
+	waitFor(t, "restart after a failed restore", func() bool { return seen() == "apply restore:bgpd apply restore:bgpd restart apply" })
+	set("zebra=5 bgpd=6")
+	waitFor(t, "reconcile only", func() bool { return seen() == "apply restore:bgpd apply restore:bgpd restart apply apply" })
+}
+
+type applierFunc func()
+
+func (f applierFunc) Apply(context.Context, *api.Intent) (reconcile.Result, error) {
+	f()
+	return reconcile.Result{}, nil
+}
+
+// TestRestoreBeforeReconcile: a reconcile that comes before the next FRR
+// poll (here: the intent changed, and the poll is an hour away) still
+// restores a daemon restarted alone first.
+func TestRestoreBeforeReconcile(t *testing.T) {
+	var mu sync.Mutex
+	print, events := "zebra=1 bgpd=2", []string{}
+	note := func(e string) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	seen := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(events, " ") }
+	src := &scripted{steps: []step{{in: intent("h1"), rev: 1}}, ch: make(chan struct{})}
+	a := &Agent{Source: src, Applier: applierFunc(func() { note("apply") }), StateDir: t.TempDir(),
+		FRRWatch: func() string { mu.Lock(); defer mu.Unlock(); return print },
+		FRRPoll:  time.Hour, Debounce: time.Millisecond, Resync: time.Hour,
+		RestoreFRR: func(_ context.Context, ds []string) error { note("restore:" + strings.Join(ds, ",")); return nil },
+	}
+	run(t, a)
+	waitFor(t, "first apply", func() bool { return seen() == "apply" })
+	mu.Lock()
+	print = "zebra=1 bgpd=3"
+	mu.Unlock()
+	src.push(step{in: intent("h1"), rev: 2})
+	waitFor(t, "restore, then apply", func() bool { return seen() == "apply restore:bgpd apply" })
 }

@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Runner runs a command and returns its standard output. Errors carry
@@ -53,17 +55,20 @@ type Instance struct {
 	Name   string
 	Run    Runner
 	RunDir string // default /run/frr[/NAME]
-	Reload string // path of frr-reload.py
-	Vtysh  string
+	// ConfDir holds the startup configuration, frr.conf, that `write
+	// memory` saves after every apply (default /etc/frr[/NAME]).
+	ConfDir string
+	Reload  string // path of frr-reload.py
+	Vtysh   string
 }
 
 // NewInstance returns the instance with the standard Debian paths.
 func NewInstance(name string) *Instance {
-	rd := "/run/frr"
+	rd, cd := "/run/frr", "/etc/frr"
 	if name != "" {
-		rd = filepath.Join(rd, name)
+		rd, cd = filepath.Join(rd, name), filepath.Join(cd, name)
 	}
-	return &Instance{Name: name, Run: ExecRunner{}, RunDir: rd, Reload: "/usr/lib/frr/frr-reload.py", Vtysh: "vtysh"}
+	return &Instance{Name: name, Run: ExecRunner{}, RunDir: rd, ConfDir: cd, Reload: "/usr/lib/frr/frr-reload.py", Vtysh: "vtysh"}
 }
 
 func (i *Instance) vtyshArgs(args ...string) []string {
@@ -272,6 +277,86 @@ func (i *Instance) Configure(ctx context.Context, lines ...string) error {
 		return fmt.Errorf("write memory: %w", err)
 	}
 	return nil
+}
+
+// Restore loads the saved startup configuration (ConfDir/frr.conf) into
+// each named daemon, as FRR's init script does (`vtysh -b -d DAEMON`) for a
+// daemon it starts alone. A daemon restarted while zebra keeps running
+// comes back empty, and frr-reload.py cannot see that: the running
+// configuration vtysh shows merges every daemon's, so the route-maps and
+// prefix-lists that zebra still holds hide their loss in bgpd, whose
+// sessions then deny every route (FRR 8.4). The definitions (prefix-lists,
+// route-maps, ...) go first so that nothing refers to one not yet defined.
+func (i *Instance) Restore(ctx context.Context, daemons ...string) error {
+	b, err := os.ReadFile(filepath.Join(i.ConfDir, "frr.conf"))
+	if err != nil {
+		return fmt.Errorf("restore FRR configuration: %w", err)
+	}
+	f, err := writeTemp(DefinitionsFirst(string(b)))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f)
+	var errs []error
+	for _, d := range daemons {
+		// A daemon writes its pid file before it listens on its vty
+		// socket; vtysh -d fails until it does.
+		if err := waitSocket(ctx, filepath.Join(i.RunDir, d+".vty"), 10*time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("restore %s: %w", d, err))
+			continue
+		}
+		if _, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-d", d, "-f", f)...); err != nil {
+			errs = append(errs, fmt.Errorf("restore %s: %w", d, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitSocket waits until path is a unix socket, polling every 50 ms.
+func waitSocket(ctx context.Context, path string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no vty socket %s after %s", path, within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// DefinitionsFirst reorders a configuration so that its definitions come
+// before what may refer to them: the `frr version`/`frr defaults` lines
+// stay first, then the lists (prefix, access, community, AS-path), then the
+// route-maps, then everything else; each group keeps its order.
+func DefinitionsFirst(conf string) string {
+	var groups [4][]string
+	for _, st := range Stanzas(conf) {
+		r := definitionRank(strings.TrimSpace(st[0]))
+		groups[r] = append(groups[r], strings.Join(st, "\n"))
+	}
+	return strings.Join(slices.Concat(groups[:]...), "\n!\n") + "\n"
+}
+
+func definitionRank(first string) int {
+	switch {
+	case strings.HasPrefix(first, "frr "):
+		return 0
+	case strings.HasPrefix(first, "route-map "):
+		return 2
+	}
+	for _, p := range []string{"ip prefix-list ", "ipv6 prefix-list ", "access-list ", "ip access-list ", "ipv6 access-list ",
+		"bgp community-list ", "bgp large-community-list ", "bgp extcommunity-list ", "bgp as-path access-list "} {
+		if strings.HasPrefix(first, p) {
+			return 1
+		}
+	}
+	return 3
 }
 
 // ParseDelta reads the "Lines To Delete" and "Lines To Add" sections of

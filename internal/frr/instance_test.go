@@ -2,8 +2,13 @@ package frr
 
 import (
 	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // scripted answers a vtysh run with fixed output and records its arguments.
@@ -45,4 +50,112 @@ func TestJSONAll(t *testing.T) {
 			t.Errorf("output %q: decoded although it failed: %+v %v", out, a2, b2)
 		}
 	}
+}
+
+// TestDefinitionsFirst: every stanza of a configuration survives, `frr
+// defaults` stays first, every list comes before every route-map and
+// every route-map before what refers to them; FRR's parser accepts the
+// result.
+func TestDefinitionsFirst(t *testing.T) {
+	for _, golden := range []string{"tenants", "leak-multicast"} {
+		t.Run(golden, func(t *testing.T) {
+			conf, err := os.ReadFile(filepath.Join("testdata", golden+".conf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := DefinitionsFirst(string(conf))
+			key := func(c string) []string {
+				var ks []string
+				for _, st := range Stanzas(c) {
+					ks = append(ks, strings.Join(st, "\n"))
+				}
+				slices.Sort(ks)
+				return ks
+			}
+			if !slices.Equal(key(got), key(string(conf))) {
+				t.Fatalf("stanzas differ after reordering:\n%s", got)
+			}
+			sts := Stanzas(got)
+			if !strings.HasPrefix(sts[0][0], "frr defaults") {
+				t.Errorf("first stanza %q, want frr defaults", sts[0][0])
+			}
+			rank, lastRank := 0, 0
+			for _, st := range sts {
+				first := strings.TrimSpace(st[0])
+				switch {
+				case strings.HasPrefix(first, "frr "):
+					rank = 0
+				case strings.Contains(first, "prefix-list "):
+					rank = 1
+				case strings.HasPrefix(first, "route-map "):
+					rank = 2
+				default:
+					rank = 3
+				}
+				if rank < lastRank {
+					t.Errorf("%q comes after a stanza of a later group", first)
+				}
+				lastRank = rank
+			}
+			if lastRank != 3 || !strings.Contains(got, "\nroute-map ") || !strings.Contains(got, "\nip prefix-list ") {
+				t.Fatalf("golden %s lacks lists, route-maps or the rest:\n%s", golden, got)
+			}
+			path := filepath.Join(t.TempDir(), "reordered.conf")
+			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			checkWithFRR(t, path)
+		})
+	}
+}
+
+// TestRestore: the saved frr.conf, definitions first, goes to each named
+// daemon of the instance's pathspace alone; no saved configuration is an
+// error that runs nothing.
+func TestRestore(t *testing.T) {
+	dir := t.TempDir()
+	i := NewInstance("h1")
+	i.ConfDir, i.RunDir = dir, dir
+	for _, d := range []string{"bgpd", "pimd"} { // the daemons' vty sockets
+		l, err := net.Listen("unix", filepath.Join(dir, d+".vty"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+	}
+	var ran []string
+	var loaded string
+	i.Run = runnerFunc(func(_ context.Context, name string, args ...string) ([]byte, error) {
+		ran = append(ran, strings.Join(append([]string{name}, args...), " "))
+		b, err := os.ReadFile(args[len(args)-1])
+		loaded = string(b)
+		return nil, err
+	})
+	if err := i.Restore(context.Background(), "bgpd"); err == nil || len(ran) != 0 {
+		t.Fatalf("no frr.conf: err %v, ran %q", err, ran)
+	}
+	conf := "frr defaults datacenter\n!\nrouter bgp 65101\n neighbor fabric route-map IN in\nexit\n!\nroute-map IN permit 10\nexit\n"
+	if err := os.WriteFile(filepath.Join(dir, "frr.conf"), []byte(conf), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := i.Restore(ctx, "staticd"); err == nil || len(ran) != 0 {
+		t.Fatalf("daemon without a vty socket: err %v, ran %q", err, ran)
+	}
+	if err := i.Restore(context.Background(), "bgpd", "pimd"); err != nil {
+		t.Fatal(err)
+	}
+	if len(ran) != 2 || !strings.HasPrefix(ran[0], "vtysh -N h1 -d bgpd -f ") || !strings.HasPrefix(ran[1], "vtysh -N h1 -d pimd -f ") {
+		t.Fatalf("ran %q", ran)
+	}
+	if want := "frr defaults datacenter\n!\nroute-map IN permit 10\nexit\n!\nrouter bgp 65101\n neighbor fabric route-map IN in\nexit\n"; loaded != want {
+		t.Errorf("loaded\n%s\nwant\n%s", loaded, want)
+	}
+}
+
+type runnerFunc func(ctx context.Context, name string, args ...string) ([]byte, error)
+
+func (f runnerFunc) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	return f(ctx, name, args...)
 }
