@@ -127,6 +127,7 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 			a.Version = version
 			inst := r.FRR.(*frr.Instance)
 			a.FRRWatch = func() string { return inst.PIDs("zebra", "bgpd", "staticd", "bfdd", "pimd") }
+			r.FRRPrint = a.FRRWatch
 			a.RestoreFRR = func(ctx context.Context, daemons []string) error {
 				ctx, cancel := context.WithTimeout(ctx, time.Minute)
 				defer cancel()

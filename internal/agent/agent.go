@@ -71,6 +71,9 @@ type Agent struct {
 	// FRRPoll. May be nil.
 	FRRWatch func() string
 	FRRPoll  time.Duration
+	// FRRGrace is how long reconciles wait for a daemon that ran and is
+	// gone (default 10 s); after it they run, and fail reporting it.
+	FRRGrace time.Duration
 	// RestoreFRR loads the saved FRR configuration into daemons that
 	// restarted while zebra kept running (frr.Instance.Restore): such a
 	// daemon comes back empty, and a reload cannot see everything it lost
@@ -137,7 +140,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	// poll and before every reconcile, so that a daemon restarted alone
 	// gets its configuration back before a reconcile looks at FRR (the
 	// reload would otherwise miss what it lost, and take long doing so).
+	//
+	// A daemon that ran and is gone is being restarted, most likely
+	// (watchfrr, systemd): reconciles wait for it, up to FRRGrace, so that
+	// it is restored first and not half-configured by a reload that
+	// started while it came back.
 	var frrPrint string
+	ran := map[string]bool{} // daemons seen running
+	var goneSince time.Time  // since when one of them is gone
 	if a.FRRWatch != nil {
 		frrPrint = a.FRRWatch()
 	}
@@ -146,20 +156,40 @@ func (a *Agent) Run(ctx context.Context) error {
 			return false
 		}
 		p := a.FRRWatch()
-		if p == frrPrint {
-			return false
+		changed := p != frrPrint
+		if changed {
+			log.Warn("FRR daemons restarted", "op", "frr-watch", "before", frrPrint, "now", p)
+			if ds := restartedAlone(frrPrint, p); len(ds) > 0 && a.RestoreFRR != nil {
+				a.restoreFRR(ctx, ds, log)
+				p = a.FRRWatch()
+			}
+			frrPrint = p
 		}
-		log.Warn("FRR daemons restarted", "op", "frr-watch", "before", frrPrint, "now", p)
-		if ds := restartedAlone(frrPrint, p); len(ds) > 0 && a.RestoreFRR != nil {
-			a.restoreFRR(ctx, ds, log)
-			p = a.FRRWatch()
+		gone := false
+		for _, f := range strings.Fields(p) {
+			d, pid, _ := strings.Cut(f, "=")
+			if pid != "-" {
+				ran[d] = true
+			} else if ran[d] {
+				gone = true
+			}
 		}
-		frrPrint = p
-		return true
+		switch {
+		case !gone:
+			goneSince = time.Time{}
+		case goneSince.IsZero():
+			goneSince = time.Now()
+		}
+		return changed
 	}
 
 	reconcileNow := func(reason string) {
 		checkFRR()
+		if !goneSince.IsZero() && time.Since(goneSince) < orDefault(a.FRRGrace, 10*time.Second) {
+			log.Info("an FRR daemon is gone; reconciling once it is back", "op", "frr-watch", "reason", reason, "now", frrPrint)
+			retry = time.After(orDefault(a.FRRPoll, time.Second))
+			return
+		}
 		start := time.Now()
 		st.LastAttempt = start.UTC()
 		st.Errors = nil

@@ -331,3 +331,47 @@ func TestRestoreBeforeReconcile(t *testing.T) {
 	src.push(step{in: intent("h1"), rev: 2})
 	waitFor(t, "restore, then apply", func() bool { return seen() == "apply restore:bgpd apply" })
 }
+
+// TestReconcileWaitsForGoneDaemon: while a daemon that ran is gone (being
+// restarted), reconciles wait for it and it is restored first; past
+// FRRGrace they run anyway.
+func TestReconcileWaitsForGoneDaemon(t *testing.T) {
+	var mu sync.Mutex
+	print, events := "zebra=1 bgpd=2", []string{}
+	note := func(e string) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	seen := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(events, " ") }
+	set := func(p string) { mu.Lock(); print = p; mu.Unlock() }
+	src := &scripted{steps: []step{{in: intent("h1"), rev: 1}}, ch: make(chan struct{})}
+	a := &Agent{Source: src, Applier: applierFunc(func() { note("apply") }), StateDir: t.TempDir(),
+		FRRWatch: func() string { mu.Lock(); defer mu.Unlock(); return print },
+		FRRPoll:  20 * time.Millisecond, FRRGrace: time.Hour, Debounce: time.Millisecond, Resync: time.Hour,
+		RestoreFRR: func(_ context.Context, ds []string) error { note("restore:" + strings.Join(ds, ",")); return nil },
+	}
+	run(t, a)
+	waitFor(t, "first apply", func() bool { return seen() == "apply" })
+	set("zebra=1 bgpd=-")
+	src.push(step{in: intent("h1"), rev: 2})
+	time.Sleep(200 * time.Millisecond) // polls and retries, none may apply
+	if got := seen(); got != "apply" {
+		t.Fatalf("applied while bgpd was gone: %s", got)
+	}
+	set("zebra=1 bgpd=3")
+	waitFor(t, "restore, then apply", func() bool { return seen() == "apply restore:bgpd apply" })
+
+	a2 := &Agent{Source: src, Applier: applierFunc(func() { note("apply2") }), StateDir: t.TempDir(),
+		FRRWatch: func() string { return "zebra=1 bgpd=-" }, FRRPoll: 20 * time.Millisecond, FRRGrace: 100 * time.Millisecond,
+		Debounce: time.Millisecond, Resync: time.Hour}
+	run(t, a2) // bgpd never ran for this agent: no waiting
+	waitFor(t, "apply without waiting", func() bool { return strings.Contains(seen(), "apply2") })
+
+	set("zebra=1 bgpd=4")
+	src3 := &scripted{steps: []step{{in: intent("h1"), rev: 1}}, ch: make(chan struct{})}
+	a3 := &Agent{Source: src3, Applier: applierFunc(func() { note("apply3") }), StateDir: t.TempDir(),
+		FRRWatch: a.FRRWatch, FRRPoll: 20 * time.Millisecond, FRRGrace: 100 * time.Millisecond,
+		Debounce: time.Millisecond, Resync: time.Hour}
+	run(t, a3)
+	waitFor(t, "a3's first apply", func() bool { return strings.Count(seen(), "apply3") == 1 })
+	set("zebra=1 bgpd=-")
+	src3.push(step{in: intent("h1"), rev: 2})
+	waitFor(t, "apply once the grace is over", func() bool { return strings.Count(seen(), "apply3") == 2 })
+}

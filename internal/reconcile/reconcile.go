@@ -53,6 +53,12 @@ type Reconciler struct {
 	// Policy enforces the tenants' policies after the kernel step; nil:
 	// policies are not enforced.
 	Policy Policy
+	// FRRPrint fingerprints FRR's daemons (frr.Instance.PIDs). When it
+	// changed between the start of an apply and its reload, a daemon
+	// restarted meanwhile and came back empty: the apply fails rather
+	// than reload into it (what it lost is restored from the saved
+	// configuration first; see agent.Agent.RestoreFRR). nil: not checked.
+	FRRPrint func() string
 }
 
 // Result is what a plan or an apply found and did.
@@ -122,6 +128,10 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
 		return res, frrError{err}
 	}
+	print := ""
+	if r.FRRPrint != nil {
+		print = r.FRRPrint()
+	}
 	// The attachment store stays locked from reading the attachments until
 	// the kernel operations are applied: a workload attached meanwhile
 	// (CNI ADD) would otherwise be detached as an unknown bridge port.
@@ -173,7 +183,7 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	// (field-notes §3/§4). On a first bring-up, configure the sessions last.
 	des.FRR.Neighbors = hasNeighbors(running, in.Host.Uplinks) || len(in.Tenants) == 0
 	res.Staged = !des.FRR.Neighbors
-	if err := r.applyFRR(ctx, des.FRR, in, running, &res); err != nil {
+	if err := r.applyFRR(ctx, des.FRR, in, running, print, &res); err != nil {
 		return res, err
 	}
 	up := kp.Up
@@ -254,7 +264,7 @@ func (r *Reconciler) attachments(in *api.Intent) ([]plan.Attachment, error) {
 	return atts, nil
 }
 
-func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent, running string, res *Result) error {
+func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent, running, print string, res *Result) error {
 	conf, delta, err := r.frrDelta(ctx, c, in, running)
 	if err != nil {
 		return err
@@ -263,6 +273,11 @@ func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent,
 	res.FRR.Add = append(res.FRR.Add, delta.Add...)
 	if delta.Empty() {
 		return nil
+	}
+	if r.FRRPrint != nil {
+		if now := r.FRRPrint(); now != print {
+			return frrError{fmt.Errorf("frr: daemons restarted during the apply (%s -> %s); not reloading into them", print, now)}
+		}
 	}
 	r.log().Info("reloading frr", "op", "frr-reload", "delete", len(delta.Delete), "add", len(delta.Add), "lines", firstLines(delta, 8))
 	if err := r.FRR.Apply(ctx, conf); err != nil {

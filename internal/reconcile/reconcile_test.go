@@ -108,6 +108,33 @@ func TestApplyStagesFirstBringUp(t *testing.T) {
 	}
 }
 
+// TestApplyNoReloadIntoRestartedDaemon: a daemon that restarted between
+// the start of an apply and its reload (its fingerprint changed) gets no
+// reload: the apply fails saying so, and the next one, with the daemons
+// steady, reloads.
+func TestApplyNoReloadIntoRestartedDaemon(t *testing.T) {
+	in, _ := api.Parse([]byte(intent))
+	h := &fakeHost{}
+	prints := []string{"zebra=1 bgpd=2", "zebra=1 bgpd=3"}
+	r := &Reconciler{Kernel: h, FRR: fakeFRR{h}, StateDir: t.TempDir(), FRRPrint: func() string {
+		p := prints[0]
+		if len(prints) > 1 {
+			prints = prints[1:]
+		}
+		return p
+	}}
+	_, err := r.Apply(context.Background(), in)
+	if err == nil || !strings.Contains(err.Error(), "daemons restarted during the apply (zebra=1 bgpd=2 -> zebra=1 bgpd=3)") || !IsFRRError(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(strings.Join(h.events, "\n"), "frr reload") {
+		t.Fatalf("reloaded into the restarted daemon: %v", h.events)
+	}
+	if res, err := r.Apply(context.Background(), in); err != nil || res.FRRReloads != 1 {
+		t.Fatalf("next apply: reloads %d, err %v", res.FRRReloads, err)
+	}
+}
+
 func TestApplyRefusesWithoutDaemons(t *testing.T) {
 	in, _ := api.Parse([]byte(intent))
 	h := &fakeHost{daemons: frr.ErrDaemonMissing}
