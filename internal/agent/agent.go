@@ -68,7 +68,7 @@ type Agent struct {
 	Debounce time.Duration
 	// FRRWatch returns a fingerprint of the FRR daemons (their pids); a
 	// change (a daemon restarted) starts a reconcile. Polled every
-	// FRRPoll. May be nil.
+	// FRRPoll (default 250 ms: five pid files read). May be nil.
 	FRRWatch func() string
 	FRRPoll  time.Duration
 	// FRRGrace is how long reconciles wait for a daemon that ran and is
@@ -148,6 +148,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var frrPrint string
 	ran := map[string]bool{} // daemons seen running
 	var goneSince time.Time  // since when one of them is gone
+	waitLogged := false
 	if a.FRRWatch != nil {
 		frrPrint = a.FRRWatch()
 	}
@@ -186,10 +187,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	reconcileNow := func(reason string) {
 		checkFRR()
 		if !goneSince.IsZero() && time.Since(goneSince) < orDefault(a.FRRGrace, 10*time.Second) {
-			log.Info("an FRR daemon is gone; reconciling once it is back", "op", "frr-watch", "reason", reason, "now", frrPrint)
-			retry = time.After(orDefault(a.FRRPoll, time.Second))
+			if !waitLogged {
+				log.Info("an FRR daemon is gone; reconciling once it is back", "op", "frr-watch", "reason", reason, "now", frrPrint)
+				waitLogged = true
+			}
+			retry = time.After(orDefault(a.FRRPoll, 250*time.Millisecond))
 			return
 		}
+		waitLogged = false
 		start := time.Now()
 		st.LastAttempt = start.UTC()
 		st.Errors = nil
@@ -274,7 +279,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	var frrTick <-chan time.Time
 	if a.FRRWatch != nil {
-		t := time.NewTicker(orDefault(a.FRRPoll, time.Second))
+		t := time.NewTicker(orDefault(a.FRRPoll, 250*time.Millisecond))
 		defer t.Stop()
 		frrTick = t.C
 	}
