@@ -48,11 +48,8 @@ bench: ## benchmarks (Go micro-benchmarks; kernel apply vs ifupdown2 and ip -bat
 	scripts/bench.sh
 
 FUZZ_TARGETS := ./api:FuzzParseValidate ./internal/cni:FuzzParseConfig ./internal/frr:FuzzRender ./internal/kernel:FuzzDiff
-fuzz: ## run each fuzz target for FUZZTIME (default 30s); seed corpora in */testdata/fuzz/
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "== fuzz $${t#*:} ($${t%%:*}) for $${FUZZTIME:-30s}"; \
-		$(GO) test $${t%%:*} -run XXX -fuzz "^$${t#*:}\$$" -fuzztime $${FUZZTIME:-30s}; \
-	done
+fuzz: ## run each fuzz target for FUZZTIME (default 30s); seed corpora in */testdata/fuzz/ (scripts/fuzz.sh)
+	@GO=$(GO) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
