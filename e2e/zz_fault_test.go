@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,29 @@ func (p *flowPair) stop() (fwd, rev flow.Stats) {
 	return p.fwdSt, p.revSt
 }
 
+// stallWatch prints, every period until stopped, the busiest processes
+// and each lab node's receive counters (two samples 1 s apart: a packet
+// storm shows), straight to stderr so that a test that never ends still
+// shows them.
+func stallWatch(period time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				out, _ := run("sh", "-c", `top -b -n 1 -w 250 | head -25; cat /proc/loadavg
+for i in 1 2; do for n in h1 h2 h3 tor1 tor2; do ip netns exec $n awk -v n=$n 'NR>2 {printf "%s %s rx_packets %s; ", n, $1, $3} END {print ""}' /proc/net/dev; done; sleep 1; done`)
+				fmt.Fprintf(os.Stderr, "STALL WATCH %s:\n%s\n", time.Now().Format(time.TimeOnly), out)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 // routeDevs lists the devices of the next hops of ns's route to dst.
 func routeDevs(ns, dst string) []string {
 	out, _ := run("ip", "-n", ns, "route", "show", dst+"/32")
@@ -168,6 +192,11 @@ func TestFaultTORDown(t *testing.T) {
 	restore := time.Now()
 	setPorts("up")
 	restored = true
+	// Some full runs stalled after tor1 came back: both CPUs of the VM
+	// busy, every command crawling (with and without agents; not
+	// understood). Print who runs and the packet counters meanwhile.
+	stop := stallWatch(2 * time.Minute)
+	defer stop()
 	if out, err := labCmd("converge"); err != nil {
 		ps, _ := run("sh", "-c", "ps -eo pid,stat,pcpu,etime,args | grep -E 'zebra|bgpd|bfdd|evpnhost' | grep -v grep")
 		t.Fatalf("lab did not converge after tor1 came back: %v\n%s\nprocesses:\n%s", err, out, ps)
