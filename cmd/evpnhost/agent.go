@@ -158,12 +158,6 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 			if metricsAddr != "" {
 				sd := o.stateDirPath()
 				m := metrics.New(func(ctx context.Context) (status.Status, error) {
-					// The VTEP of the applied intent: no kernel dump per
-					// scrape (seconds at 1000 VNIs under emulation), and
-					// none on the reconciles' netlink handle.
-					if in, err := attach.LoadIntent(sd); err == nil && in.Host.VTEP != "" {
-						return status.Collect(ctx, inst, hostName(o), in.Host.VTEP)
-					}
 					return collectStatus(ctx, o, r.Kernel, inst)
 				}, func() (string, []policy.RuleCounter, error) {
 					b := enforce.Recorded(sd)

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -167,8 +168,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			frrPrint = p
 		}
 		gone := false
-		for _, f := range strings.Fields(p) {
-			d, pid, _ := strings.Cut(f, "=")
+		for d, pid := range daemonPIDs(p) {
 			if pid != "-" {
 				ran[d] = true
 			} else if ran[d] {
@@ -342,11 +342,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// pidOf is the pid of daemon in an FRRWatch print ("zebra=12 bgpd=34"),
-// "-" when it does not run, "" when the print does not name it.
+// daemonPIDs yields each daemon of an FRRWatch print ("zebra=12 bgpd=-")
+// with its pid, "-" when it does not run.
+func daemonPIDs(print string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for _, f := range strings.Fields(print) {
+			if d, pid, ok := strings.Cut(f, "="); ok && !yield(d, pid) {
+				return
+			}
+		}
+	}
+}
+
+// pidOf is the pid of daemon in an FRRWatch print, "-" when it does not
+// run, "" when the print does not name it.
 func pidOf(print, daemon string) string {
-	for _, f := range strings.Fields(print) {
-		if d, pid, ok := strings.Cut(f, "="); ok && d == daemon {
+	for d, pid := range daemonPIDs(print) {
+		if d == daemon {
 			return pid
 		}
 	}
@@ -364,9 +376,8 @@ func restartedAlone(before, now string) []string {
 		return nil
 	}
 	var ds []string
-	for _, f := range strings.Fields(now) {
-		d, pid, ok := strings.Cut(f, "=")
-		if ok && d != "zebra" && pid != "-" && pid != pidOf(before, d) {
+	for d, pid := range daemonPIDs(now) {
+		if d != "zebra" && pid != "-" && pid != pidOf(before, d) {
 			ds = append(ds, d)
 		}
 	}
