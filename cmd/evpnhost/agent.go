@@ -15,7 +15,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/internal/agent"
 	"github.com/evpnhost/evpnhost/internal/attach"
-	"github.com/evpnhost/evpnhost/internal/frr"
+	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/metrics"
 	"github.com/evpnhost/evpnhost/internal/plan"
@@ -125,7 +125,7 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 			}
 			a.StateDir = o.stateDirPath()
 			a.Version = version
-			inst := r.FRR.(*frr.Instance)
+			inst := r.FRR.(*frrctl.Instance)
 			a.FRRWatch = func() string { return inst.PIDs("zebra", "bgpd", "staticd", "bfdd", "pimd") }
 			r.FRRPrint = a.FRRWatch
 			a.RestoreFRR = func(ctx context.Context, daemons []string) error {

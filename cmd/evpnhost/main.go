@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evpnhost/evpnhost/api"
-	"github.com/evpnhost/evpnhost/internal/frr"
+	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
 )
@@ -133,7 +133,7 @@ func (o *options) reconciler() (*reconcile.Reconciler, func(), error) {
 	}
 	r := &reconcile.Reconciler{
 		Kernel:   nl,
-		FRR:      frr.NewInstance(o.instance),
+		FRR:      frrctl.NewInstance(o.instance),
 		StateDir: sd,
 		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}

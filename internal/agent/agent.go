@@ -76,7 +76,7 @@ type Agent struct {
 	// gone (default 10 s); after it they run, and fail reporting it.
 	FRRGrace time.Duration
 	// RestoreFRR loads the saved FRR configuration into daemons that
-	// restarted while zebra kept running (frr.Instance.Restore): such a
+	// restarted while zebra kept running (frrctl.Instance.Restore): such a
 	// daemon comes back empty, and a reload cannot see everything it lost
 	// (FRR's merged running configuration still shows zebra's copies of
 	// the route-maps), so bgpd would deny every route. Then a reconcile

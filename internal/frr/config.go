@@ -1,9 +1,8 @@
 // Package frr renders evpnhost's FRR configuration from a model (pure,
 // through embedded templates pinned by golden files), merges it with the
-// stanzas of the running configuration that evpnhost does not own, and
-// (Instance) drives one FRR instance: frr-reload.py --test before
-// --reload, JSON state from vtysh. It is the only package that runs FRR
-// tools.
+// stanzas of the running configuration that evpnhost does not own, reads
+// frr-reload.py's answer (Delta, ParseDelta) and orders a configuration
+// definitions first. It runs nothing: internal/frrctl runs FRR's tools.
 package frr
 
 import (

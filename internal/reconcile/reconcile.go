@@ -30,7 +30,7 @@ type Kernel interface {
 	Apply(ops []kernel.Op) (int, error)
 }
 
-// FRR is the routing side (frr.Instance).
+// FRR is the routing side (frrctl.Instance).
 type FRR interface {
 	CheckDaemons(names ...string) error
 	RunningConfig(ctx context.Context) (string, error)
@@ -53,7 +53,7 @@ type Reconciler struct {
 	// Policy enforces the tenants' policies after the kernel step; nil:
 	// policies are not enforced.
 	Policy Policy
-	// FRRPrint fingerprints FRR's daemons (frr.Instance.PIDs). When it
+	// FRRPrint fingerprints FRR's daemons (frrctl.Instance.PIDs). When it
 	// changed between the start of an apply and its reload, a daemon
 	// restarted meanwhile and came back empty: the apply fails rather
 	// than reload into it (what it lost is restored from the saved

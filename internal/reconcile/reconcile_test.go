@@ -9,6 +9,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/frr"
+	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 )
 
@@ -137,9 +138,9 @@ func TestApplyNoReloadIntoRestartedDaemon(t *testing.T) {
 
 func TestApplyRefusesWithoutDaemons(t *testing.T) {
 	in, _ := api.Parse([]byte(intent))
-	h := &fakeHost{daemons: frr.ErrDaemonMissing}
+	h := &fakeHost{daemons: frrctl.ErrDaemonMissing}
 	r := &Reconciler{Kernel: h, FRR: fakeFRR{h}, StateDir: t.TempDir()}
-	if _, err := r.Apply(context.Background(), in); !errors.Is(err, frr.ErrDaemonMissing) {
+	if _, err := r.Apply(context.Background(), in); !errors.Is(err, frrctl.ErrDaemonMissing) {
 		t.Fatalf("err = %v", err)
 	}
 	if len(h.events) != 0 {

@@ -12,12 +12,12 @@ import (
 	"strconv"
 )
 
-// JSONSource runs a vtysh show command that prints JSON (frr.Instance).
+// JSONSource runs a vtysh show command that prints JSON (frrctl.Instance).
 type JSONSource interface {
 	JSON(ctx context.Context, cmd string, v any) error
 }
 
-// BatchSource runs several show commands at once (frr.Instance.JSONAll):
+// BatchSource runs several show commands at once (frrctl.Instance.JSONAll):
 // one vtysh process instead of one per command.
 type BatchSource interface {
 	JSONAll(ctx context.Context, cmds []string, vs []any) error

@@ -1,4 +1,9 @@
-package frr
+// Package frrctl drives one FRR instance by running FRR's tools:
+// frr-reload.py --test before --reload, vtysh for JSON state, `write
+// memory` and the restore of a restarted daemon, and the daemons' pid
+// files. It is the only package that runs FRR tools; internal/frr renders
+// the configuration it loads.
+package frrctl
 
 import (
 	"bytes"
@@ -10,11 +15,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/evpnhost/evpnhost/internal/frr"
 )
 
 // Runner runs a command and returns its standard output. Errors carry
@@ -201,49 +207,19 @@ func splitJSON(out []byte) ([]json.RawMessage, error) {
 	}
 }
 
-// Delta is what frr-reload.py would change.
-type Delta struct {
-	Delete []string
-	Add    []string
-}
-
-// Empty reports whether nothing would change.
-func (d Delta) Empty() bool { return len(d.Delete) == 0 && len(d.Add) == 0 }
-
-// String renders the delta as a unified-diff-like text.
-func (d Delta) String() string {
-	var b strings.Builder
-	for _, l := range d.Lines() {
-		b.WriteString(l + "\n")
-	}
-	return b.String()
-}
-
-// Lines are the delta's lines, deletions ("- ") first, then additions ("+ ").
-func (d Delta) Lines() []string {
-	out := make([]string, 0, len(d.Delete)+len(d.Add))
-	for _, l := range d.Delete {
-		out = append(out, "- "+l)
-	}
-	for _, l := range d.Add {
-		out = append(out, "+ "+l)
-	}
-	return out
-}
-
 // Test asks frr-reload.py what loading conf would change; FRR's parser
 // validates conf on the way (a bad line is an error).
-func (i *Instance) Test(ctx context.Context, conf string) (Delta, error) {
+func (i *Instance) Test(ctx context.Context, conf string) (frr.Delta, error) {
 	f, err := writeTemp(conf)
 	if err != nil {
-		return Delta{}, err
+		return frr.Delta{}, err
 	}
 	defer os.Remove(f)
 	out, err := i.Run.Run(ctx, i.Reload, i.reloadArgs("--test", "--stdout", f)...)
 	if err != nil {
-		return Delta{}, fmt.Errorf("frr-reload --test: %w", err)
+		return frr.Delta{}, fmt.Errorf("frr-reload --test: %w", err)
 	}
-	return ParseDelta(string(out)), nil
+	return frr.ParseDelta(string(out)), nil
 }
 
 // Apply loads conf with frr-reload.py (after --test has accepted it) and
@@ -292,7 +268,7 @@ func (i *Instance) Restore(ctx context.Context, daemons ...string) error {
 	if err != nil {
 		return fmt.Errorf("restore FRR configuration: %w", err)
 	}
-	f, err := writeTemp(DefinitionsFirst(string(b)))
+	f, err := writeTemp(frr.DefinitionsFirst(string(b)))
 	if err != nil {
 		return err
 	}
@@ -328,56 +304,6 @@ func waitSocket(ctx context.Context, path string, within time.Duration) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// DefinitionsFirst reorders a configuration so that its definitions come
-// before what may refer to them: the `frr version`/`frr defaults` lines
-// stay first, then the lists (prefix, access, community, AS-path), then the
-// route-maps, then everything else; each group keeps its order.
-func DefinitionsFirst(conf string) string {
-	var groups [4][]string
-	for _, st := range Stanzas(conf) {
-		r := definitionRank(strings.TrimSpace(st[0]))
-		groups[r] = append(groups[r], strings.Join(st, "\n"))
-	}
-	return strings.Join(slices.Concat(groups[:]...), "\n!\n") + "\n"
-}
-
-func definitionRank(first string) int {
-	switch {
-	case strings.HasPrefix(first, "frr "):
-		return 0
-	case strings.HasPrefix(first, "route-map "):
-		return 2
-	}
-	for _, p := range []string{"ip prefix-list ", "ipv6 prefix-list ", "access-list ", "ip access-list ", "ipv6 access-list ",
-		"bgp community-list ", "bgp large-community-list ", "bgp extcommunity-list ", "bgp as-path access-list "} {
-		if strings.HasPrefix(first, p) {
-			return 1
-		}
-	}
-	return 3
-}
-
-// ParseDelta reads the "Lines To Delete" and "Lines To Add" sections of
-// frr-reload.py --test output.
-func ParseDelta(out string) Delta {
-	var d Delta
-	var cur *[]string
-	for _, line := range strings.Split(out, "\n") {
-		t := strings.TrimSpace(line)
-		switch {
-		case t == "Lines To Delete":
-			cur = &d.Delete
-		case t == "Lines To Add":
-			cur = &d.Add
-		case t == "" || strings.Trim(t, "=") == "":
-			continue
-		case cur != nil && !strings.Contains(t, "frr-reload") && !strings.HasPrefix(t, "INFO") && !strings.HasPrefix(t, "DEBUG"):
-			*cur = append(*cur, t)
-		}
-	}
-	return d
 }
 
 func writeTemp(conf string) (string, error) {
