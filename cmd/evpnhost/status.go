@@ -32,6 +32,7 @@ type workloadRow struct {
 	IPs         []string `json:"ips,omitempty"`
 	ContainerID string   `json:"containerID,omitempty"`
 	// State: "attached" (the interface is a port of the bridge or VRF),
+	// "no-carrier" (a port, but it or its peer is down: nothing flows),
 	// "missing" (no such interface) or "detached".
 	State string `json:"state"`
 }
@@ -66,6 +67,9 @@ func setStates(rows []workloadRow, obs kernel.State) {
 			rows[i].State = "missing"
 		case l.Master == kernel.BridgeName || (r.Mode == attach.ModeRouted && l.Master != ""):
 			rows[i].State = "attached"
+			if !l.Carrier {
+				rows[i].State = "no-carrier"
+			}
 		default:
 			rows[i].State = "detached"
 		}
@@ -83,6 +87,11 @@ func printWorkloads(c *cobra.Command, rows []workloadRow) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Source, r.Network, r.Mode, r.Interface, dash(r.MAC), joinOrDash(r.IPs), r.State)
 	}
 	w.Flush()
+	for _, r := range rows {
+		if r.State == "no-carrier" {
+			fmt.Fprintf(c.OutOrStdout(), "warning: workload %s: interface %s has no carrier (it or its peer is down): no traffic flows\n", r.Name, r.Interface)
+		}
+	}
 }
 
 func statusCmd(o *options) *cobra.Command {

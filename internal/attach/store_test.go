@@ -202,7 +202,7 @@ func TestConverge(t *testing.T) {
 	for _, op := range p.Ops() {
 		ops = append(ops, op.String())
 	}
-	want := "set     link evc1: master \"\" -> \"evpnbr\", pvid 0 -> 10\nadd     fdb 02:00:00:00:aa:01 dev evc1 vlan 10: master static\nadd     neigh 10.1.10.50 dev vlan10: lladdr 02:00:00:00:aa:01 nud permanent"
+	want := "set     link evc1: master \"\" -> \"evpnbr\", pvid 0 -> 10\nup      link evc1\nadd     fdb 02:00:00:00:aa:01 dev evc1 vlan 10: master static\nadd     neigh 10.1.10.50 dev vlan10: lladdr 02:00:00:00:aa:01 nud permanent"
 	if got := strings.Join(ops, "\n"); got != want {
 		t.Fatalf("ops:\n%s\nwant:\n%s", got, want)
 	}

@@ -68,6 +68,10 @@ type Link struct {
 	MAC    string // lower-case; "": don't care
 	Master string // bridge or VRF; "" none
 	Up     bool
+	// Carrier is observed only (IFF_LOWER_UP: the device is up and its
+	// link, e.g. the other end of a veth, is up too); Diff ignores it.
+	// status reports workload ports without it.
+	Carrier bool
 
 	Table uint32     // vrf
 	VNI   uint32     // vxlan

@@ -129,7 +129,8 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 		if !owned && !port {
 			continue
 		}
-		k := Link{Name: a.Name, MTU: a.MTU, MAC: a.HardwareAddr.String(), Master: name(a.MasterIndex), Up: a.Flags&net.FlagUp != 0}
+		k := Link{Name: a.Name, MTU: a.MTU, MAC: a.HardwareAddr.String(), Master: name(a.MasterIndex), Up: a.Flags&net.FlagUp != 0,
+			Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0}
 		switch v := l.(type) {
 		case *netlink.Bridge:
 			k.Kind = KindBridge

@@ -546,3 +546,32 @@ func TestPrivilegedL3Holes(t *testing.T) {
 		}
 	})
 }
+
+// TestPrivilegedPortComesUp: a workload port the operator left down is
+// brought up when it joins the bridge (as ifupdown2's bridge-ports and the
+// CNI bridge plugin do), and Observe reports its carrier, which needs the
+// veth's peer up too (issue: ports left down passed nothing and nothing
+// said why).
+func TestPrivilegedPortComesUp(t *testing.T) {
+	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
+		des := plan.Build(in).Kernel
+		converge(t, nl, des)
+		if out := ipOut(t, "link", "show", "wl1"); !strings.Contains(out, ",UP") || !strings.Contains(out, "master evpnbr") {
+			t.Fatalf("wl1 not up in the bridge:\n%s", out)
+		}
+		obs := observe(t, nl, des)
+		l, ok := obs.Link("wl1")
+		if !ok || !l.Up || l.Carrier {
+			t.Fatalf("wl1 observed %+v (ok %v): want up, no carrier (its peer is down)", l, ok)
+		}
+		ipOut(t, "link", "set", "wl1p", "up")
+		waitCarrier(t, "wl1")
+		obs = observe(t, nl, des)
+		if l, _ := obs.Link("wl1"); !l.Carrier {
+			t.Fatalf("wl1 observed %+v: want carrier with its peer up", l)
+		}
+		if p := kernel.Diff(des, observe(t, nl, des)); p.Len() != 0 {
+			t.Fatalf("second diff not empty:\n%s", ops(p))
+		}
+	})
+}

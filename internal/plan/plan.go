@@ -187,7 +187,10 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 	}
 	for _, w := range workloads {
 		vid := netVLAN[w.Network]
-		ports = append(ports, kernel.Link{Name: w.Interface, Kind: kernel.KindPort, Master: kernel.BridgeName, PVID: vid})
+		// Up: a port is brought up when it joins the bridge, as ifupdown2's
+		// bridge-ports and the CNI bridge plugin do; a port left down
+		// passes nothing, not even the workload's ARP for its gateway.
+		ports = append(ports, kernel.Link{Name: w.Interface, Kind: kernel.KindPort, Master: kernel.BridgeName, PVID: vid, Up: true})
 		mac := w.HWAddr()
 		if mac == nil {
 			continue

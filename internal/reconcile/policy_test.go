@@ -55,7 +55,7 @@ func TestApplyEnforcesPolicy(t *testing.T) {
 		t.Fatalf("apply: %v, want tap2 missing", err)
 	}
 	got := strings.Join(compact(h.events), "\n")
-	want := "kernel add/set\nfrr reload without neighbors\nkernel up\nkernel add/set\npolicy\nfrr configure neighbor up1 interface peer-group fabric,neighbor up2 interface peer-group fabric"
+	want := "kernel add/set\nkernel up\nkernel add/set\nfrr reload without neighbors\nkernel up\nkernel add/set\npolicy\nfrr configure neighbor up1 interface peer-group fabric,neighbor up2 interface peer-group fabric"
 	if got != want {
 		t.Fatalf("order:\n%s\nwant:\n%s", got, want)
 	}
