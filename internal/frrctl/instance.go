@@ -42,7 +42,7 @@ func (ExecRunner) Run(ctx context.Context, name string, args ...string) ([]byte,
 		if msg == "" {
 			msg = strings.TrimSpace(out.String())
 		}
-		return out.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, lastLines(msg, 15))
+		return out.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, summarize(msg))
 	}
 	return out.Bytes(), nil
 }
@@ -217,6 +217,9 @@ func (i *Instance) Test(ctx context.Context, conf string) (frr.Delta, error) {
 	defer os.Remove(f)
 	out, err := i.Run.Run(ctx, i.Reload, i.reloadArgs("--test", "--stdout", f)...)
 	if err != nil {
+		if d := i.Diagnose(ctx); d != nil {
+			return frr.Delta{}, d
+		}
 		return frr.Delta{}, fmt.Errorf("frr-reload --test: %w", err)
 	}
 	return frr.ParseDelta(string(out)), nil
@@ -231,6 +234,9 @@ func (i *Instance) Apply(ctx context.Context, conf string) error {
 	}
 	defer os.Remove(f)
 	if _, err := i.Run.Run(ctx, i.Reload, i.reloadArgs("--reload", "--stdout", f)...); err != nil {
+		if d := i.Diagnose(ctx); d != nil {
+			return d
+		}
 		return fmt.Errorf("frr-reload --reload: %w", err)
 	}
 	if _, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-c", "write memory")...); err != nil {
