@@ -249,7 +249,7 @@ func TestRestartedAlone(t *testing.T) {
 		{"zebra=- bgpd=-", "zebra=4 bgpd=5", ""},                        // FRR started
 		{"zebra=1 bgpd=2 staticd=3", "zebra=1 bgpd=2 staticd=3", ""},    // nothing
 	} {
-		if got := strings.Join(restartedAlone(tc.before, tc.now), ","); got != tc.want {
+		if got := strings.Join(restartedAlone(parseFRRPIDs(tc.before), parseFRRPIDs(tc.now)), ","); got != tc.want {
 			t.Errorf("%q -> %q: %q, want %q", tc.before, tc.now, got, tc.want)
 		}
 	}
