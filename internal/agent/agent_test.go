@@ -417,3 +417,33 @@ func TestReconcileWaitsForGoneDaemon(t *testing.T) {
 		waitFor(t, "apply once the grace is over", func() bool { return strings.Count(seen(), "apply3") == 2 })
 	})
 }
+
+// TestRunEvents: a burst of kernel events is one reconcile, Debounce
+// after the first; once the events channel is closed the agent says so
+// once and goes on with its resync.
+func TestRunEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &scripted{steps: []step{{in: intent("h1"), rev: 1}}, ch: make(chan struct{})}
+		events := make(chan struct{})
+		rec, lg := &recorder{}, &logs{}
+		run(t, &Agent{Source: src, Applier: rec, StateDir: t.TempDir(), Events: events, Log: lg.logger(),
+			Debounce: 100 * time.Millisecond, Resync: time.Minute})
+		synctest.Wait()
+		for range 3 {
+			events <- struct{}{}
+			settle(10 * time.Millisecond)
+		}
+		if n := len(rec.list()); n != 1 {
+			t.Fatalf("%d applies within the debounce, want 1 (the start)", n)
+		}
+		settle(70 * time.Millisecond)
+		if n := len(rec.list()); n != 2 {
+			t.Fatalf("%d applies after the debounce, want 2", n)
+		}
+		close(events)
+		settle(time.Minute)
+		if n := len(rec.list()); n != 3 || lg.count("kernel events unavailable") != 1 {
+			t.Errorf("%d applies after a closed events channel and a resync, want 3; log:\n%s", n, lg.String())
+		}
+	})
+}

@@ -36,6 +36,12 @@ func (l *logs) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func (l *logs) count(s string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -80,7 +86,7 @@ func TestCheckFRR(t *testing.T) {
 			t.Error("the pids read after the restore are a restart again")
 		}
 		if lg.count(`msg="FRR daemons restarted" op=frr-watch before="zebra=1 bgpd=2 bfdd=-" now="zebra=1 bgpd=3 bfdd=-"`) != 1 {
-			t.Errorf("restart log: %s", lg.b.String())
+			t.Errorf("restart log: %s", lg.String())
 		}
 
 		w.set("zebra=1 bgpd=- bfdd=-") // bgpd gone; bfdd never ran
