@@ -65,8 +65,9 @@ type Agent struct {
 	// reconcile after Debounce, so a burst costs one. May be nil.
 	Events   <-chan struct{}
 	Debounce time.Duration
-	// FRRWatch returns a fingerprint of the FRR daemons (their pids); a
-	// change (a daemon restarted) starts a reconcile. Polled every
+	// FRRWatch returns a fingerprint of the FRR daemons, their pids as
+	// frr.Instance.PIDs prints them ("zebra=12 bgpd=-", parsed into
+	// frrPIDs); a change (a daemon restarted) starts a reconcile. Polled every
 	// FRRPoll (default 250 ms: five pid files read). May be nil.
 	FRRWatch func() string
 	FRRPoll  time.Duration
