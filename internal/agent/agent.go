@@ -17,8 +17,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -67,8 +65,9 @@ type Agent struct {
 	// reconcile after Debounce, so a burst costs one. May be nil.
 	Events   <-chan struct{}
 	Debounce time.Duration
-	// FRRWatch returns a fingerprint of the FRR daemons (their pids); a
-	// change (a daemon restarted) starts a reconcile. Polled every
+	// FRRWatch returns a fingerprint of the FRR daemons, their pids as
+	// frr.Instance.PIDs prints them ("zebra=12 bgpd=-", parsed into
+	// frrPIDs); a change (a daemon restarted) starts a reconcile. Polled every
 	// FRRPoll (default 250 ms: five pid files read). May be nil.
 	FRRWatch func() string
 	FRRPoll  time.Duration
@@ -118,270 +117,15 @@ const StatusFile = "agent-status.json"
 
 // Run loops until ctx ends. It returns nil on a clean stop.
 func (a *Agent) Run(ctx context.Context) error {
-	log := a.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	l := a.newLoop(ctx)
+	l.reconcile("start")
+	t := l.tickers()
+	defer t.Stop()
+	if wait := l.repair(); wait != nil {
+		defer wait()
 	}
-	store := cache{dir: a.StateDir}
-	var lastGood *Loaded
-	if l, err := store.load(); err == nil {
-		lastGood = l
-	} else if !errors.Is(err, os.ErrNotExist) {
-		log.Warn("last good intent unusable", "op", "cache", "cause", err)
-	}
-	st := fabric.Status{Host: a.Host, Agent: fmt.Sprintf("%s pid %d started %s", a.Version, os.Getpid(), time.Now().UTC().Format(time.RFC3339))}
-	if lastGood != nil {
-		st.AppliedRevision = lastGood.Revision
-	}
-	var retry <-chan time.Time
-	backoff := time.Duration(0)
-	statusDirty := false
-
-	// FRR's daemons, fingerprinted by their pids. checkFRR runs on every
-	// poll and before every reconcile, so that a daemon restarted alone
-	// gets its configuration back before a reconcile looks at FRR (the
-	// reload would otherwise miss what it lost, and take long doing so).
-	//
-	// A daemon that ran and is gone is being restarted, most likely
-	// (watchfrr, systemd): reconciles wait for it, up to FRRGrace, so that
-	// it is restored first and not half-configured by a reload that
-	// started while it came back.
-	var frrPrint string
-	ran := map[string]bool{} // daemons seen running
-	var goneSince time.Time  // since when one of them is gone
-	waitLogged := false
-	if a.FRRWatch != nil {
-		frrPrint = a.FRRWatch()
-	}
-	checkFRR := func() bool {
-		if a.FRRWatch == nil {
-			return false
-		}
-		p := a.FRRWatch()
-		changed := p != frrPrint
-		if changed {
-			log.Warn("FRR daemons restarted", "op", "frr-watch", "before", frrPrint, "now", p)
-			if ds := restartedAlone(frrPrint, p); len(ds) > 0 && a.RestoreFRR != nil {
-				a.restoreFRR(ctx, ds, log)
-				p = a.FRRWatch()
-			}
-			frrPrint = p
-		}
-		gone := false
-		for d, pid := range daemonPIDs(p) {
-			if pid != "-" {
-				ran[d] = true
-			} else if ran[d] {
-				gone = true
-			}
-		}
-		switch {
-		case !gone:
-			goneSince = time.Time{}
-		case goneSince.IsZero():
-			goneSince = time.Now()
-		}
-		return changed
-	}
-
-	reconcileNow := func(reason string) {
-		checkFRR()
-		if !goneSince.IsZero() && time.Since(goneSince) < orDefault(a.FRRGrace, 10*time.Second) {
-			if !waitLogged {
-				log.Info("an FRR daemon is gone; reconciling once it is back", "op", "frr-watch", "reason", reason, "now", frrPrint)
-				waitLogged = true
-			}
-			retry = time.After(orDefault(a.FRRPoll, 250*time.Millisecond))
-			return
-		}
-		waitLogged = false
-		start := time.Now()
-		st.LastAttempt = start.UTC()
-		st.Errors = nil
-		l, err := a.Source.Load(ctx)
-		cause := ""
-		var use *Loaded
-		var ve *api.ValidationError
-		switch {
-		case err == nil:
-			use = &l
-		case errors.As(err, &ve):
-			cause = CauseInvalidIntent
-			st.Errors = fabric.ObjectErrors(a.Source.Name(), err)
-			log.Error("intent refused, keeping the last good one", "op", "load", "source", a.Source.Name(), "cause", err)
-		default:
-			cause = CauseSourceUnreachable
-			st.Errors = []fabric.ObjectError{{Object: a.Source.Name(), Error: err.Error()}}
-			log.Warn("intent source unreachable, keeping the last good intent", "op", "load", "cause", err)
-		}
-		if use == nil && lastGood != nil {
-			use = &Loaded{Intent: lastGood.Intent, Revision: lastGood.Revision, Sum: lastGood.Sum, Source: "cache"}
-		}
-		if use == nil {
-			log.Error("no intent to apply yet", "op", "load")
-		} else {
-			if a.Host == "" {
-				st.Host = use.Intent.Host.Name
-			}
-			res, aerr := a.Applier.Apply(ctx, use.Intent)
-			var missing *reconcile.MissingError
-			switch {
-			case aerr == nil || errors.As(aerr, &missing):
-				if missing != nil {
-					for _, m := range missing.Interfaces {
-						st.Errors = append(st.Errors, fabric.ObjectError{Object: "workload interface " + m, Error: "not found; left out until it exists"})
-					}
-				}
-				if use.Source != "cache" {
-					if lastGood == nil || lastGood.Sum != use.Sum || lastGood.Revision != use.Revision {
-						if err := store.save(*use); err != nil {
-							log.Warn("cannot keep the last good intent", "op", "cache", "cause", err)
-						}
-					}
-					lastGood = use
-					st.AppliedRevision = use.Revision
-				}
-				st.Source = use.Source
-				st.LastSuccess = time.Now().UTC()
-				if res.Changed() {
-					log.Info("applied", "op", "apply", "reason", reason, "kernel_ops", res.Kernel.Len(), "frr_reloads", res.FRRReloads, "took", time.Since(start))
-				}
-			default:
-				if cause == "" {
-					cause = Cause(aerr)
-				}
-				st.Errors = append(st.Errors, applyErrors(aerr)...)
-				log.Error("apply failed", "op", "apply", "reason", reason, "cause", aerr)
-			}
-		}
-		if cause != "" && cause != CauseInvalidIntent {
-			// Retry soon, then less and less often.
-			backoff = min(max(backoff*2, orDefault(a.Retry, time.Second)), orDefault(a.MaxRetry, 30*time.Second))
-			retry = time.After(backoff)
-		} else {
-			backoff, retry = 0, nil
-		}
-		if a.Observer != nil {
-			a.Observer.Reconciled(time.Since(start), cause, st)
-		}
-		a.writeStatus(st, log)
-		statusDirty = !a.report(ctx, st, log)
-	}
-	reconcileNow("start")
-
-	resync := time.NewTicker(orDefault(a.Resync, 30*time.Second))
-	defer resync.Stop()
-	var refresh <-chan time.Time
-	if a.NeighRefresh > 0 && a.Refresher != nil {
-		t := time.NewTicker(a.NeighRefresh)
-		defer t.Stop()
-		refresh = t.C
-	}
-	var frrTick <-chan time.Time
-	if a.FRRWatch != nil {
-		t := time.NewTicker(orDefault(a.FRRPoll, 250*time.Millisecond))
-		defer t.Stop()
-		frrTick = t.C
-	}
-	if a.L3Check != nil && a.L3Interval > 0 {
-		// Its own goroutine: a reconcile takes seconds on a slow host and
-		// must not delay the repair of a dataplane that is down.
-		l3done := make(chan struct{})
-		defer func() { <-l3done }()
-		go func() {
-			defer close(l3done)
-			a.l3Loop(ctx, log)
-		}()
-	}
-	changes := a.Source.Changes(ctx)
-	events := a.Events
-	var debounce <-chan time.Time
-	why := ""
-	soon := func(reason string) {
-		if debounce == nil {
-			why = reason
-			debounce = time.After(orDefault(a.Debounce, 300*time.Millisecond))
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			log.Info("stopping; the dataplane stays as applied", "op", "stop")
-			return nil
-		case _, ok := <-events:
-			if !ok {
-				log.Warn("kernel events unavailable; relying on the periodic resync", "op", "events")
-				events = nil
-				continue
-			}
-			soon("kernel event")
-		case <-changes:
-			soon("intent changed")
-		case <-frrTick:
-			if checkFRR() {
-				soon("frr restarted")
-			}
-			if statusDirty {
-				statusDirty = !a.report(ctx, st, log)
-			}
-		case <-debounce:
-			debounce = nil
-			reconcileNow(why)
-		case <-retry:
-			retry = nil
-			reconcileNow("retry")
-		case <-resync.C:
-			reconcileNow("resync")
-		case <-refresh:
-			if n, err := a.Refresher.RefreshNeighbors(); err != nil {
-				log.Warn("neighbor refresh failed", "op", "refresh", "cause", err)
-			} else if n > 0 {
-				log.Debug("neighbors refreshed", "op", "refresh", "count", n)
-			}
-		}
-	}
-}
-
-// daemonPIDs yields each daemon of an FRRWatch print ("zebra=12 bgpd=-")
-// with its pid, "-" when it does not run.
-func daemonPIDs(print string) iter.Seq2[string, string] {
-	return func(yield func(string, string) bool) {
-		for _, f := range strings.Fields(print) {
-			if d, pid, ok := strings.Cut(f, "="); ok && !yield(d, pid) {
-				return
-			}
-		}
-	}
-}
-
-// pidOf is the pid of daemon in an FRRWatch print, "-" when it does not
-// run, "" when the print does not name it.
-func pidOf(print, daemon string) string {
-	for d, pid := range daemonPIDs(print) {
-		if d == daemon {
-			return pid
-		}
-	}
-	return ""
-}
-
-// restartedAlone lists the daemons other than zebra that run in now with
-// another pid than in before (restarted, or started) while zebra kept its
-// pid: they came back without configuration. When zebra restarted too, FRR
-// was restarted as a whole, its init script configured it, and the
-// reconcile does the rest.
-func restartedAlone(before, now string) []string {
-	z := pidOf(now, "zebra")
-	if z == "" || z == "-" || z != pidOf(before, "zebra") {
-		return nil
-	}
-	var ds []string
-	for d, pid := range daemonPIDs(now) {
-		if d != "zebra" && pid != "-" && pid != pidOf(before, d) {
-			ds = append(ds, d)
-		}
-	}
-	return ds
+	l.run(t)
+	return nil
 }
 
 // restoreFRR loads the saved configuration into daemons that restarted

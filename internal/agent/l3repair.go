@@ -122,15 +122,24 @@ type l3Loop struct {
 
 // check runs one L3VNI check and repairs what is due.
 func (l *l3Loop) check(now time.Time) {
-	a, log := l.a, l.log
-	hops, err := a.L3Check()
+	hops, err := l.a.L3Check()
 	if err != nil {
-		log.Warn("L3VNI check failed", "op", "l3vni-check", "cause", err)
+		l.log.Warn("L3VNI check failed", "op", "l3vni-check", "cause", err)
 		return
 	}
-	present := map[hopKey]bool{}
+	present, bounce := l.install(hops)
+	l.gc(present)
+	l.bounce(bounce, now)
+}
+
+// install learns the router MACs of whole next hops and installs them
+// again (L3Install) for next hops that lack them for the second check in
+// a row. It returns the next hops seen and the holes it could not repair
+// so, to bounce.
+func (l *l3Loop) install(hops []kernel.L3Hole) (present map[hopKey]bool, bounce []kernel.L3Hole) {
+	a, log := l.a, l.log
+	present = map[hopKey]bool{}
 	holes := map[hopKey]bool{}
-	var bounce []kernel.L3Hole
 	installedFor := map[string][]string{} // tenant -> next hops
 	for _, h := range hops {
 		k := hopKey{h.SVI, h.Gateway}
@@ -168,35 +177,45 @@ func (l *l3Loop) check(now time.Time) {
 			o.L3VNIRepaired(t)
 		}
 	}
-	// What evpnhost installed and no route uses any more goes.
+	return present, bounce
+}
+
+// gc removes what evpnhost installed and no route uses any more (not
+// present at this check).
+func (l *l3Loop) gc(present map[hopKey]bool) {
 	for k, h := range l.installed {
 		if present[k] {
 			continue
 		}
 		delete(l.installed, k)
-		if a.L3Remove == nil {
+		if l.a.L3Remove == nil {
 			continue
 		}
-		if removed, err := a.L3Remove(h); err != nil {
-			log.Warn("removing an installed router MAC failed", "op", "l3vni-gc", "next-hop", h.Gateway, "cause", err)
+		if removed, err := l.a.L3Remove(h); err != nil {
+			l.log.Warn("removing an installed router MAC failed", "op", "l3vni-gc", "next-hop", h.Gateway, "cause", err)
 		} else if removed {
-			log.Info("removed a router MAC no route uses any more", "op", "l3vni-gc", "tenant", h.Tenant, "next-hop", h.Gateway, "mac", h.MAC)
+			l.log.Info("removed a router MAC no route uses any more", "op", "l3vni-gc", "tenant", h.Tenant, "next-hop", h.Gateway, "mac", h.MAC)
 		}
 	}
+}
+
+// bounce bounces (L3Repair) the SVIs of the holes whose repair is due.
+func (l *l3Loop) bounce(holes []kernel.L3Hole, now time.Time) {
+	a := l.a
 	if a.L3Repair == nil {
 		return
 	}
-	due := l.bounces.due(bounce, now)
+	due := l.bounces.due(holes, now)
 	for _, svi := range slices.Sorted(maps.Keys(due)) {
 		hs := due[svi]
 		desc := make([]string, len(hs))
 		for i, h := range hs {
 			desc[i] = h.Gateway.String() + ": " + h.Problem
 		}
-		log.Warn("zebra lost router MACs of remote VTEPs that routes use, router MAC unknown; bouncing the L3VNI SVI so FRR installs them again",
+		l.log.Warn("zebra lost router MACs of remote VTEPs that routes use, router MAC unknown; bouncing the L3VNI SVI so FRR installs them again",
 			"op", "l3vni-repair", "tenant", hs[0].Tenant, "svi", svi, "next-hops", strings.Join(desc, "; "))
 		if err := a.L3Repair(svi); err != nil {
-			log.Error("L3VNI repair failed", "op", "l3vni-repair", "svi", svi, "cause", err)
+			l.log.Error("L3VNI repair failed", "op", "l3vni-repair", "svi", svi, "cause", err)
 			continue
 		}
 		if o, ok := a.Observer.(L3Observer); ok {

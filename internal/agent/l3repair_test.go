@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/evpnhost/evpnhost/internal/fabric"
@@ -71,43 +72,45 @@ func (m *l3Metrics) L3VNIRepaired(tenant string) {
 // ticker, bounces the SVI of the one whose hole persists, tells the
 // observer, and leaves a hole that went away by itself alone.
 func TestAgentRepairsL3(t *testing.T) {
-	var mu sync.Mutex
-	checks := 0
-	var bounced []string
-	gone := false // vlan3002's hole goes away after the first check
-	check := func() ([]kernel.L3Hole, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		checks++
-		hs := []kernel.L3Hole{{L3VNI: kernel.L3VNI{Tenant: "red", SVI: "vlan3001"}, Gateway: netip.MustParseAddr("10.0.0.2"), Problem: "no neighbor entry"}}
-		if !gone {
-			hs = append(hs, kernel.L3Hole{L3VNI: kernel.L3VNI{Tenant: "blue", SVI: "vlan3002"}, Gateway: netip.MustParseAddr("10.0.0.3"), Problem: "no neighbor entry"})
-			gone = true
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		checks := 0
+		var bounced []string
+		gone := false // vlan3002's hole goes away after the first check
+		check := func() ([]kernel.L3Hole, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			checks++
+			hs := []kernel.L3Hole{{L3VNI: kernel.L3VNI{Tenant: "red", SVI: "vlan3001"}, Gateway: netip.MustParseAddr("10.0.0.2"), Problem: "no neighbor entry"}}
+			if !gone {
+				hs = append(hs, kernel.L3Hole{L3VNI: kernel.L3VNI{Tenant: "blue", SVI: "vlan3002"}, Gateway: netip.MustParseAddr("10.0.0.3"), Problem: "no neighbor entry"})
+				gone = true
+			}
+			return hs, nil
 		}
-		return hs, nil
-	}
-	repair := func(svi string) error {
+		repair := func(svi string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			bounced = append(bounced, svi)
+			return nil
+		}
+		obs := &l3Metrics{n: map[string]int{}}
+		src := &scripted{steps: []step{{in: intent("h1"), rev: 1}}, ch: make(chan struct{})}
+		run(t, &Agent{Source: src, Applier: &recorder{}, StateDir: t.TempDir(), Resync: time.Hour, Observer: obs,
+			L3Check: check, L3Repair: repair, L3Interval: 5 * time.Millisecond, L3Holdoff: time.Hour})
+		waitFor(t, "a repair and more checks", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(bounced) == 1 && checks >= 5
+		})
 		mu.Lock()
 		defer mu.Unlock()
-		bounced = append(bounced, svi)
-		return nil
-	}
-	obs := &l3Metrics{n: map[string]int{}}
-	src := &scripted{steps: []step{{in: intent("h1"), rev: 1}}, ch: make(chan struct{})}
-	run(t, &Agent{Source: src, Applier: &recorder{}, StateDir: t.TempDir(), Resync: time.Hour, Observer: obs,
-		L3Check: check, L3Repair: repair, L3Interval: 5 * time.Millisecond, L3Holdoff: time.Hour})
-	waitFor(t, "a repair and more checks", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(bounced) == 1 && checks >= 5
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		if strings.Join(bounced, ",") != "vlan3001" || obs.n["red"] != 1 || obs.n["blue"] != 0 {
+			t.Errorf("bounced %v, observed %v; want vlan3001 once (holdoff), red once", bounced, obs.n)
+		}
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	obs.mu.Lock()
-	defer obs.mu.Unlock()
-	if strings.Join(bounced, ",") != "vlan3001" || obs.n["red"] != 1 || obs.n["blue"] != 0 {
-		t.Errorf("bounced %v, observed %v; want vlan3001 once (holdoff), red once", bounced, obs.n)
-	}
 }
 
 // TestL3LoopInstalls: the router MAC seen while a next hop was whole is
