@@ -160,9 +160,9 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 				m := metrics.New(func(ctx context.Context) (status.Status, error) {
 					return collectStatus(ctx, o, r.Kernel, inst)
 				}, func() (string, []policy.RuleCounter, error) {
-					b := enforce.Recorded(sd)
-					if b == "" {
-						return "", nil, nil
+					b, err := enforce.Recorded(sd)
+					if b == "" || err != nil {
+						return "", nil, err
 					}
 					cs, err := enforce.Counters(sd, o.instance)
 					return b, cs, err

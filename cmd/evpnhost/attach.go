@@ -83,7 +83,7 @@ libvirt hook and QEMU's script= that call it.`,
 			}
 			defer nl.Close()
 			store := attach.Open(sd)
-			unlock, err := store.Lock()
+			unlock, err := store.LockContext(c.Context(), waitingLock(c))
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
@@ -148,7 +148,7 @@ that is not attached, or that no longer exists, succeeds.`,
 			}
 			sd := o.stateDirPath()
 			store := attach.Open(sd)
-			unlock, err := store.Lock()
+			unlock, err := store.LockContext(c.Context(), waitingLock(c))
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
@@ -186,4 +186,12 @@ that is not attached, or that no longer exists, succeeds.`,
 	c.Flags().StringVar(&iface, "interface", "", "the attached interface, required")
 	_ = c.MarkFlagRequired("interface")
 	return c
+}
+
+// waitingLock says on stderr that the command waits for the state
+// directory's lock (an apply, the agent's apply, a CNI ADD/DEL).
+func waitingLock(c *cobra.Command) func(holder string) {
+	return func(holder string) {
+		fmt.Fprintf(c.ErrOrStderr(), "waiting for the state directory lock, held by pid %s (another apply, attach or CNI operation, or the agent)...\n", holder)
+	}
 }

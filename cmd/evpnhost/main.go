@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -18,6 +17,7 @@ import (
 	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
+	"github.com/evpnhost/evpnhost/internal/state"
 )
 
 // Exit codes.
@@ -148,14 +148,7 @@ func (o *options) reconciler() (*reconcile.Reconciler, func(), error) {
 }
 
 func (o *options) stateDirPath() string {
-	sd := o.stateDir
-	if sd == "" {
-		sd = "/var/lib/evpnhost"
-		if o.instance != "" {
-			sd = filepath.Join(sd, o.instance)
-		}
-	}
-	return sd
+	return state.Dir(o.stateDir, o.instance)
 }
 
 func planCmd(o *options) *cobra.Command {

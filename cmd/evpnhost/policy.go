@@ -38,7 +38,10 @@ type policyStatus struct {
 // policies; nil when none does.
 func readPolicy(o *options) *policyStatus {
 	sd := o.stateDirPath()
-	b := enforce.Recorded(sd)
+	b, err := enforce.Recorded(sd)
+	if err != nil {
+		return &policyStatus{Backend: "unknown", Error: err.Error()}
+	}
 	if b == "" {
 		return nil
 	}

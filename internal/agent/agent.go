@@ -15,19 +15,19 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
-	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/fabric"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
+	"github.com/evpnhost/evpnhost/internal/state"
 )
 
 // Applier converges the host (reconcile.Reconciler).
@@ -113,7 +113,7 @@ type Agent struct {
 }
 
 // StatusFile is the agent's status in its state directory.
-const StatusFile = "agent-status.json"
+const StatusFile = state.StatusFile
 
 // Run loops until ctx ends. It returns nil on a clean stop.
 func (a *Agent) Run(ctx context.Context) error {
@@ -153,12 +153,8 @@ func (a *Agent) writeStatus(st fabric.Status, log *slog.Logger) {
 	if a.StateDir == "" {
 		return
 	}
-	b, _ := json.MarshalIndent(st, "", "  ")
-	if err := os.MkdirAll(a.StateDir, 0o700); err == nil {
-		err = atomicfile.Write(filepath.Join(a.StateDir, StatusFile), b)
-		if err != nil {
-			log.Warn("cannot write status", "op", "status", "cause", err)
-		}
+	if _, err := state.WriteJSON(filepath.Join(a.StateDir, StatusFile), statusVersion, st); err != nil {
+		log.Warn("cannot write status", "op", "status", "cause", err)
 	}
 }
 
@@ -176,14 +172,19 @@ func (a *Agent) report(ctx context.Context, st fabric.Status, log *slog.Logger) 
 	return true
 }
 
-// ReadStatus reads the status an agent left in stateDir.
+// statusVersion is the version of the status file (state.WriteJSON).
+const statusVersion = 1
+
+// ReadStatus reads the status an agent left in stateDir; none is an error
+// wrapping fs.ErrNotExist.
 func ReadStatus(stateDir string) (fabric.Status, error) {
 	var st fabric.Status
-	b, err := os.ReadFile(filepath.Join(stateDir, StatusFile))
-	if err != nil {
-		return st, err
+	p := filepath.Join(stateDir, StatusFile)
+	found, err := state.ReadJSON(p, statusVersion, &st)
+	if err == nil && !found {
+		err = fmt.Errorf("%s: %w", p, fs.ErrNotExist)
 	}
-	return st, json.Unmarshal(b, &st)
+	return st, err
 }
 
 // Causes of a failed reconcile, the label of the apply error metric.

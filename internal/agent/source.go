@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
-	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/fabric"
+	"github.com/evpnhost/evpnhost/internal/state"
 )
 
 // Loaded is an intent read from a source.
@@ -138,16 +139,20 @@ func (e *EtcdSource) Changes(ctx context.Context) <-chan struct{} {
 // that starts while its source is unreachable keeps the host as it was.
 type cache struct{ dir string }
 
-func (c cache) path() string { return filepath.Join(c.dir, "last-good.json") }
+func (c cache) path() string { return filepath.Join(c.dir, state.LastGoodFile) }
 
+// cacheVersion is the version of last-good.json (state.WriteJSON).
+const cacheVersion = 1
+
+// load reads the cache; none is an error wrapping fs.ErrNotExist.
 func (c cache) load() (*Loaded, error) {
-	b, err := os.ReadFile(c.path())
+	var l Loaded
+	found, err := state.ReadJSON(c.path(), cacheVersion, &l)
 	if err != nil {
 		return nil, err
 	}
-	var l Loaded
-	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, fmt.Errorf("%s: %w", c.path(), err)
+	if !found {
+		return nil, fmt.Errorf("%s: %w", c.path(), fs.ErrNotExist)
 	}
 	if l.Intent == nil {
 		return nil, fmt.Errorf("%s: no intent", c.path())
@@ -162,14 +167,8 @@ func (c cache) save(l Loaded) error {
 	if c.dir == "" {
 		return errors.New("no state directory")
 	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return err
-	}
-	return atomicfile.Write(c.path(), b)
+	_, err := state.WriteJSON(c.path(), cacheVersion, l)
+	return err
 }
 
 func signal(c chan<- struct{}) {

@@ -8,16 +8,19 @@
 // Layout, in the state directory of evpnhost (/var/lib/evpnhost, or
 // /var/lib/evpnhost/<frr-instance>):
 //
+//	lock                        flock(2) around every change (state.Lock)
 //	intent.json                 the last intent applied (written by reconcile)
 //	attachments/                0700
-//	attachments/.lock           flock(2) around every read-modify-write
-//	attachments/<id>.json       one attachment, 0600, written tmp+rename
+//	attachments/<id>.json       one attachment, 0600, versioned JSON written
+//	                            atomically (state.WriteJSON)
+//
+// (internal/state owns the directory and lists all its files.)
 package attach
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -28,11 +31,9 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/evpnhost/evpnhost/api"
-	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/plan"
+	"github.com/evpnhost/evpnhost/internal/state"
 )
 
 // Owners of attachments.
@@ -110,15 +111,14 @@ func shortHash(s string, n int) string {
 
 // StateDir is evpnhost's state directory for an FRR instance ("" = the
 // system FRR), unless dir is set.
-func StateDir(dir, frrInstance string) string {
-	if dir != "" {
-		return dir
-	}
-	if frrInstance != "" {
-		return filepath.Join("/var/lib/evpnhost", frrInstance)
-	}
-	return "/var/lib/evpnhost"
-}
+func StateDir(dir, frrInstance string) string { return state.Dir(dir, frrInstance) }
+
+// Versions of the files written here (state.WriteJSON); files without one
+// are the legacy, same-shaped version 0.
+const (
+	attachmentVersion = 1
+	intentVersion     = 1
+)
 
 // Store is the attachment directory of one state directory.
 type Store struct {
@@ -128,7 +128,7 @@ type Store struct {
 // Open returns the store of stateDir (nothing is created until written).
 func Open(stateDir string) *Store { return &Store{StateDir: stateDir} }
 
-func (s *Store) dir() string { return filepath.Join(s.StateDir, "attachments") }
+func (s *Store) dir() string { return filepath.Join(s.StateDir, state.AttachmentsDir) }
 
 var idRE = regexp.MustCompile(`^[a-z]+-[A-Za-z0-9_.-]{1,64}$`)
 
@@ -146,28 +146,16 @@ func (s *Store) mkdir() error {
 	return nil
 }
 
-// Lock takes the store's exclusive lock (flock) and returns its release.
-// Hold it around a read-modify-write and the kernel changes that go with
-// it, so a concurrent reconcile never sees a port without its record.
-func (s *Store) Lock() (func(), error) {
-	if err := s.mkdir(); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(s.dir(), ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("attachments lock: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("attachments lock: %w", err)
-	}
-	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+// Lock takes the state directory's exclusive lock (state.Lock), waiting
+// as long as it takes, and returns its release. Hold it around a
+// read-modify-write and the kernel changes that go with it, so a
+// concurrent reconcile never sees a port without its record.
+func (s *Store) Lock() (func(), error) { return s.LockContext(context.Background(), nil) }
+
+// LockContext is Lock giving up when ctx is done; waiting, when not nil,
+// is told who holds the lock when it has to wait.
+func (s *Store) LockContext(ctx context.Context, waiting func(holder string)) (func(), error) {
+	return state.Lock(ctx, s.StateDir, waiting)
 }
 
 // List returns every attachment, sorted by ID. A missing directory is an
@@ -205,17 +193,11 @@ func (s *Store) Get(id string) (Attachment, bool, error) {
 	if err != nil {
 		return a, false, err
 	}
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return a, false, nil
-	}
+	found, err := state.ReadJSON(p, attachmentVersion, &a)
 	if err != nil {
-		return a, false, fmt.Errorf("attachment %s: %w", id, err)
+		return Attachment{}, false, fmt.Errorf("attachment %s: %w", id, err)
 	}
-	if err := json.Unmarshal(b, &a); err != nil {
-		return a, false, fmt.Errorf("attachment %s: %w", id, err)
-	}
-	return a, true, nil
+	return a, found, nil
 }
 
 // Put writes an attachment atomically (a temporary file renamed over the
@@ -231,8 +213,8 @@ func (s *Store) Put(a Attachment) error {
 	if a.Created == "" {
 		a.Created = time.Now().UTC().Format(time.RFC3339)
 	}
-	b, _ := json.MarshalIndent(a, "", "  ")
-	return atomicfile.Write(p, append(b, '\n'))
+	_, err = state.WriteJSON(p, attachmentVersion, a)
+	return err
 }
 
 // Delete removes an attachment; a missing one is not an error.
@@ -241,26 +223,20 @@ func (s *Store) Delete(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := state.Remove(p); err != nil {
 		return fmt.Errorf("attachment %s: %w", id, err)
 	}
 	return nil
 }
 
 // IntentFile is where reconcile records the last intent it applied.
-func IntentFile(stateDir string) string { return filepath.Join(stateDir, "intent.json") }
+func IntentFile(stateDir string) string { return filepath.Join(stateDir, state.IntentFile) }
 
 // SaveIntent records in as the last applied intent (atomically, 0600).
 // Unchanged content is not rewritten.
 func SaveIntent(stateDir string, in *api.Intent) error {
-	b, err := json.MarshalIndent(in, "", "  ")
-	if err != nil {
-		return err
-	}
-	if _, err := atomicfile.WriteIfChanged(IntentFile(stateDir), append(b, '\n')); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	return nil
+	_, err := state.WriteJSON(IntentFile(stateDir), intentVersion, in)
+	return err
 }
 
 // ErrNoIntent means evpnhost has not applied an intent in that state
@@ -269,16 +245,13 @@ var ErrNoIntent = errors.New("no intent applied yet")
 
 // LoadIntent reads the last applied intent.
 func LoadIntent(stateDir string) (*api.Intent, error) {
-	b, err := os.ReadFile(IntentFile(stateDir))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w (run evpnhost apply first)", IntentFile(stateDir), ErrNoIntent)
-	}
-	if err != nil {
-		return nil, err
-	}
 	var in api.Intent
-	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("%s: %w", IntentFile(stateDir), err)
+	found, err := state.ReadJSON(IntentFile(stateDir), intentVersion, &in)
+	if err != nil {
+		return nil, fmt.Errorf("%w (apply the intent again to rewrite it)", err)
+	}
+	if !found {
+		return nil, fmt.Errorf("%s: %w (run evpnhost apply first)", IntentFile(stateDir), ErrNoIntent)
 	}
 	return &in, nil
 }

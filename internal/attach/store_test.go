@@ -240,3 +240,34 @@ func TestConverge(t *testing.T) {
 
 func mustAddr(s string) netip.Addr     { return netip.MustParseAddr(s) }
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// TestLegacyAndCorruptFiles: an attachment and an intent written before
+// versioned state files still read; a corrupt attachment is an error
+// naming its file, not a missing attachment.
+func TestLegacyAndCorruptFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := Open(dir)
+	if err := os.MkdirAll(filepath.Join(dir, "attachments"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	legacy := `{"id":"attach-tap0","owner":"attach","network":"red/web","mode":"bridged","interface":"tap0"}`
+	if err := os.WriteFile(filepath.Join(dir, "attachments", "attach-tap0.json"), []byte(legacy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok, err := s.Get("attach-tap0"); !ok || err != nil || a.Interface != "tap0" {
+		t.Fatalf("legacy attachment: %+v %v %v", a, ok, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "intent.json"), []byte(`{"host":{"name":"h1"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := LoadIntent(dir); err != nil || in.Host.Name != "h1" {
+		t.Fatalf("legacy intent: %+v %v", in, err)
+	}
+	bad := filepath.Join(dir, "attachments", "attach-tap1.json")
+	if err := os.WriteFile(bad, []byte(`{"id":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.List(); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("corrupt attachment: %v, want an error naming %s", err, bad)
+	}
+}

@@ -6,22 +6,20 @@ package reconcile
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
-	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/plan"
+	"github.com/evpnhost/evpnhost/internal/state"
 )
 
 // Kernel is the kernel side (kernel.Netlink).
@@ -106,6 +104,11 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
 		return res, frrError{err}
 	}
+	unlock, err := r.lock(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	des, res, err := r.prepare(in)
 	if err != nil {
 		return res, err
@@ -132,10 +135,11 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	if r.FRRPrint != nil {
 		print = r.FRRPrint()
 	}
-	// The attachment store stays locked from reading the attachments until
-	// the kernel operations are applied: a workload attached meanwhile
-	// (CNI ADD) would otherwise be detached as an unknown bridge port.
-	unlock, err := attach.Open(r.StateDir).Lock()
+	// The state directory stays locked for the whole apply: a workload
+	// attached meanwhile (CNI ADD) would otherwise be detached as an
+	// unknown bridge port, and a second apply would read the kernel and
+	// the ownership record in the middle of this one's changes.
+	unlock, err := r.lock(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -153,7 +157,10 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 		r.log().Warn("attachment interface not found, left out", "interface", m)
 	}
 
-	rec := r.load()
+	rec, err := r.load()
+	if err != nil {
+		return res, err
+	}
 	// Record ownership of the new tenants before touching anything, so a
 	// failed apply can still clean them up later.
 	if err := r.save(record{Tenants: union(rec.Tenants, tenantNames(in))}); err != nil {
@@ -169,8 +176,6 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 		}
 		r.log().Error("kernel operations failed, continuing with the rest", "op", "kernel", "cause", err)
 	}
-	unlock()
-	unlock = nil
 	// One read of the running configuration serves both the staging
 	// decision and the FRR delta: each vtysh run costs about a second
 	// under emulation, and a no-op apply otherwise took two.
@@ -299,7 +304,7 @@ type converged struct {
 	Running [32]byte `json:"running"`
 }
 
-func (r *Reconciler) convergedPath() string { return filepath.Join(r.StateDir, "frr-converged.json") }
+func (r *Reconciler) convergedPath() string { return filepath.Join(r.StateDir, state.ConvergedFile) }
 
 // unchanged reports whether conf was already tested against exactly this
 // running config with an empty delta: frr-reload.py is deterministic, so
@@ -307,28 +312,35 @@ func (r *Reconciler) convergedPath() string { return filepath.Join(r.StateDir, "
 // a Python run into one `show running-config`.
 func (r *Reconciler) unchanged(conf, running string) bool {
 	var c converged
-	b, err := os.ReadFile(r.convergedPath())
-	if err != nil || json.Unmarshal(b, &c) != nil {
+	found, err := state.ReadJSON(r.convergedPath(), convergedVersion, &c)
+	if err != nil {
+		// Only a shortcut: without it frr-reload.py --test decides.
+		r.log().Warn("ignoring the FRR convergence record", "cause", err)
+	}
+	if !found || err != nil {
 		return false
 	}
 	return c.Conf == sha256.Sum256([]byte(conf)) && c.Running == sha256.Sum256([]byte(running))
 }
 
 func (r *Reconciler) remember(conf, running string) {
-	c := converged{Conf: sha256.Sum256([]byte(conf)), Running: sha256.Sum256([]byte(running))}
-	b, _ := json.Marshal(c)
-	if old, err := os.ReadFile(r.convergedPath()); err == nil && string(old) == string(b) {
+	if r.StateDir == "" {
 		return
 	}
-	if err := os.MkdirAll(r.StateDir, 0o700); err == nil {
-		_ = os.WriteFile(r.convergedPath(), b, 0o600)
+	c := converged{Conf: sha256.Sum256([]byte(conf)), Running: sha256.Sum256([]byte(running))}
+	if _, err := state.WriteJSON(r.convergedPath(), convergedVersion, c); err != nil {
+		r.log().Warn("cannot record FRR convergence", "cause", err)
 	}
 }
 
 // frrDelta renders c, merges it into the running configuration and asks
 // FRR what would change.
 func (r *Reconciler) frrDelta(ctx context.Context, c frr.Config, in *api.Intent, running string) (string, frr.Delta, error) {
-	own := frr.Ownership{Tenants: union(r.load().Tenants, tenantNames(in)), Uplinks: in.Host.Uplinks}
+	rec, err := r.load()
+	if err != nil {
+		return "", frr.Delta{}, err
+	}
+	own := frr.Ownership{Tenants: union(rec.Tenants, tenantNames(in)), Uplinks: in.Host.Uplinks}
 	conf := frr.Merge(running, frr.Render(c), own)
 	if r.unchanged(conf, running) {
 		return conf, frr.Delta{}, nil
@@ -499,27 +511,51 @@ func (r *Reconciler) log() *slog.Logger {
 	return r.Log
 }
 
-func (r *Reconciler) path() string { return filepath.Join(r.StateDir, "owned.json") }
+func (r *Reconciler) path() string { return filepath.Join(r.StateDir, state.OwnedFile) }
 
-func (r *Reconciler) load() record {
+// Versions of the state files reconcile writes (state.WriteJSON); files
+// without one are the legacy, same-shaped version 0.
+const (
+	ownedVersion     = 1
+	convergedVersion = 1
+)
+
+// load reads the ownership record; none yet is an empty one. A record
+// that cannot be read is an error, not "owns nothing": an apply would
+// then treat its own tenants' FRR blocks as foreign and never remove
+// them.
+func (r *Reconciler) load() (record, error) {
 	var rec record
-	b, err := os.ReadFile(r.path())
-	if err == nil {
-		_ = json.Unmarshal(b, &rec)
+	if r.StateDir == "" {
+		return rec, nil
 	}
-	return rec
+	if _, err := state.ReadJSON(r.path(), ownedVersion, &rec); err != nil {
+		if state.IsCorrupt(err) {
+			return rec, fmt.Errorf("%w (it lists the tenants evpnhost created; fix it, e.g. {\"version\": 1, \"tenants\": [\"red\"]}, or remove it when no tenant of a previous intent is left to remove, then apply again)", err)
+		}
+		return rec, err
+	}
+	return rec, nil
 }
 
 func (r *Reconciler) save(rec record) error {
 	if r.StateDir == "" {
 		return errors.New("no state directory")
 	}
-	b, _ := json.MarshalIndent(rec, "", "  ")
 	// unchanged: a no-op apply writes nothing
-	if _, err := atomicfile.WriteIfChanged(r.path(), b); err != nil {
-		return fmt.Errorf("state: %w", err)
+	_, err := state.WriteJSON(r.path(), ownedVersion, rec)
+	return err
+}
+
+// lock takes the state directory's lock (state.Lock) for one plan or
+// apply, saying in the log what it waits for.
+func (r *Reconciler) lock(ctx context.Context) (func(), error) {
+	if r.StateDir == "" {
+		return func() {}, nil
 	}
-	return nil
+	return state.Lock(ctx, r.StateDir, func(holder string) {
+		r.log().Warn("waiting for the state directory lock", "dir", r.StateDir, "holder", holder)
+	})
 }
 
 // frrError marks a failure of an FRR step (daemons missing, reading the

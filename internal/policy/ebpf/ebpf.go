@@ -27,8 +27,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/evpnhost/evpnhost/internal/atomicfile"
 	"github.com/evpnhost/evpnhost/internal/policy"
+	statefile "github.com/evpnhost/evpnhost/internal/state"
 )
 
 // Constants shared with bpf/policy.c.
@@ -122,20 +122,25 @@ func (b *Backend) Close() error {
 	return b.objs.Close()
 }
 
-func (b *Backend) loadState() state {
+// stateVersion is the version of the state file (statefile.WriteJSON).
+const stateVersion = 1
+
+// loadState reads the state file; none yet is an empty state. One that
+// cannot be read is an error: its counter slots would be reused for other
+// rules.
+func (b *Backend) loadState() (state, error) {
 	var s state
-	if data, err := os.ReadFile(b.stateFile); err == nil {
-		_ = json.Unmarshal(data, &s)
+	if _, err := statefile.ReadJSON(b.stateFile, stateVersion, &s); err != nil {
+		return s, fmt.Errorf("ebpf policy: %w", err)
 	}
 	if s.Counters == nil {
 		s.Counters = map[string]uint32{}
 	}
-	return s
+	return s, nil
 }
 
 func (b *Backend) saveState(s state) error {
-	data, _ := json.Marshal(s)
-	_, err := atomicfile.WriteIfChanged(b.stateFile, data)
+	_, err := statefile.WriteJSON(b.stateFile, stateVersion, s)
 	return err
 }
 
@@ -193,7 +198,10 @@ func addr16(p []byte) [16]uint8 {
 // its ports, switches to it in one map write, then drops the old
 // generation and detaches from ports no longer in the table.
 func (b *Backend) Apply(t policy.Table) error {
-	s := b.loadState()
+	s, err := b.loadState()
+	if err != nil {
+		return err
+	}
 	slots, err := b.counters(&s, t.Rules)
 	if err != nil {
 		return err
@@ -434,7 +442,10 @@ func (b *Backend) detachOthers(keep map[int]bool) error {
 
 // Counters sums each rule's per-CPU counters.
 func (b *Backend) Counters() ([]policy.RuleCounter, error) {
-	s := b.loadState()
+	s, err := b.loadState()
+	if err != nil {
+		return nil, err
+	}
 	var out []policy.RuleCounter
 	vals := make([]policyCounter, ebpf.MustPossibleCPU())
 	for k, slot := range s.Counters {

@@ -59,8 +59,8 @@ func TestPrivilegedEnforcer(t *testing.T) {
 	}
 	// The scenario's policy: db1 -> web1 is denied.
 	apply(policytest.Compile(policytest.Load(t, policytest.Intent)))
-	if got := enforce.Recorded(state); got != enforce.EBPF {
-		t.Fatalf("recorded backend %q, want ebpf", got)
+	if got, err := enforce.Recorded(state); got != enforce.EBPF || err != nil {
+		t.Fatalf("recorded backend %q (%v), want ebpf", got, err)
 	}
 	if dial() == nil {
 		t.Errorf("db1 -> web1:5432 passed, want denied")
@@ -89,8 +89,8 @@ func TestPrivilegedEnforcer(t *testing.T) {
 	}
 	// No policy any more: the programs go, the record too.
 	apply(policy.Table{})
-	if got := enforce.Recorded(state); got != "" {
-		t.Errorf("recorded backend %q after the last policy went, want none", got)
+	if got, err := enforce.Recorded(state); got != "" || err != nil {
+		t.Errorf("recorded backend %q (%v) after the last policy went, want none", got, err)
 	}
 	if err := dial(); err != nil {
 		t.Errorf("without policy: db1 -> web1:5432: %v", err)

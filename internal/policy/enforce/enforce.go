@@ -6,8 +6,10 @@
 package enforce
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"github.com/evpnhost/evpnhost/internal/policy"
 	"github.com/evpnhost/evpnhost/internal/policy/ebpf"
 	"github.com/evpnhost/evpnhost/internal/policy/nft"
+	"github.com/evpnhost/evpnhost/internal/state"
 )
 
 // Backend names (the --policy-backend flag).
@@ -55,16 +58,26 @@ func (e *Enforcer) log() *slog.Logger {
 	return e.Log
 }
 
-func (e *Enforcer) marker() string { return filepath.Join(e.StateDir, "policy-backend") }
+func (e *Enforcer) marker() string { return filepath.Join(e.StateDir, state.PolicyBackend) }
 
 // Recorded is the backend that enforces the last applied policy, "" when
-// none does.
-func Recorded(stateDir string) string {
-	b, err := os.ReadFile(filepath.Join(stateDir, "policy-backend"))
-	if err != nil {
-		return ""
+// none does (no marker). A marker that cannot be read or names no backend
+// is an error naming the file.
+func Recorded(stateDir string) (string, error) {
+	p := filepath.Join(stateDir, state.PolicyBackend)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
 	}
-	return strings.TrimSpace(string(b))
+	if err != nil {
+		return "", &state.FileError{Path: p, Err: err}
+	}
+	name := strings.TrimSpace(string(b))
+	if name != EBPF && name != Nftables {
+		return "", &state.FileError{Path: p, Corrupt: true,
+			Err: fmt.Errorf("%q is not a policy backend (write ebpf or nftables, whichever enforces the policy)", name)}
+	}
+	return name, nil
 }
 
 // Open opens the named backend (not auto).
@@ -79,7 +92,7 @@ func Open(name, stateDir, instance string) (policy.Backend, error) {
 		if inst == "" {
 			inst = "default"
 		}
-		return ebpf.Open(filepath.Join(root, "evpnhost", inst), filepath.Join(stateDir, "policy-ebpf.json"), 0)
+		return ebpf.Open(filepath.Join(root, "evpnhost", inst), filepath.Join(stateDir, state.PolicyEBPFFile), 0)
 	case Nftables:
 		return nft.Open(0)
 	}
@@ -115,25 +128,21 @@ func isBPFFS(dir string) bool {
 // enforced before opens nothing.
 func (e *Enforcer) Apply(t policy.Table) error {
 	// One apply at a time per state directory: a reconcile and a CNI ADD
-	// each write a whole generation.
+	// each write a whole generation. (Both hold the state directory's
+	// lock already; this one also covers callers that do not, like
+	// `evpnhost policy`, and is taken inside it, never around it.)
 	if err := os.MkdirAll(e.StateDir, 0o700); err != nil {
 		return err
 	}
-	lf, err := os.OpenFile(filepath.Join(e.StateDir, "policy.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := state.LockPath(context.Background(), filepath.Join(e.StateDir, state.PolicyLockFile), nil)
 	if err != nil {
-		return fmt.Errorf("policy lock: %w", err)
+		return fmt.Errorf("policy: %w", err)
 	}
-	defer lf.Close()
-	for {
-		err = unix.Flock(int(lf.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
+	defer unlock()
+	prev, err := Recorded(e.StateDir)
 	if err != nil {
-		return fmt.Errorf("policy lock: %w", err)
+		return err
 	}
-	prev := Recorded(e.StateDir)
 	if len(t.Ports) == 0 && prev == "" {
 		return nil
 	}
@@ -159,16 +168,12 @@ func (e *Enforcer) Apply(t policy.Table) error {
 		return fmt.Errorf("policy (%s): %w", e.cur.Name(), err)
 	}
 	if len(t.Ports) == 0 {
-		if err := os.Remove(e.marker()); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		return nil
+		return state.Remove(e.marker())
 	}
 	if prev != e.cur.Name() {
-		if err := os.MkdirAll(e.StateDir, 0o700); err != nil {
-			return err
-		}
-		return os.WriteFile(e.marker(), []byte(e.cur.Name()+"\n"), 0o600)
+		// Atomic: a torn marker would name no backend, and the policy
+		// it enforces could then never be removed.
+		return state.WriteFile(e.marker(), []byte(e.cur.Name()+"\n"))
 	}
 	return nil
 }
@@ -200,9 +205,9 @@ func (e *Enforcer) open(prev string) (policy.Backend, error) {
 // call it per scrape with the state directory and FRR instance of the
 // host; it opens the backend, reads, and closes it again.
 func Counters(stateDir, instance string) ([]policy.RuleCounter, error) {
-	name := Recorded(stateDir)
-	if name == "" {
-		return nil, nil
+	name, err := Recorded(stateDir)
+	if name == "" || err != nil {
+		return nil, err
 	}
 	b, err := Open(name, stateDir, instance)
 	if err != nil {
@@ -221,7 +226,11 @@ func Attached(stateDir, instance string, in *api.Intent) error {
 	for _, t := range in.Tenants {
 		has = has || t.Policy != nil
 	}
-	if !has && Recorded(stateDir) == "" {
+	backend, err := Recorded(stateDir)
+	if err != nil {
+		return err
+	}
+	if !has && backend == "" {
 		return nil
 	}
 	list, err := attach.Open(stateDir).List()
@@ -231,7 +240,6 @@ func Attached(stateDir, instance string, in *api.Intent) error {
 	atts := attach.PlanAll(list)
 	skipped := plan.Skipped(in, atts)
 	atts = slices.DeleteFunc(atts, func(a plan.Attachment) bool { _, skip := skipped[a.Interface]; return skip })
-	backend := Recorded(stateDir)
 	if backend == "" {
 		backend = Auto
 	}
