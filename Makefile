@@ -60,12 +60,13 @@ fmt: ## gofmt -w
 
 # The packages whose tests take -update to rewrite their goldens.
 GOLDEN_PKGS := ./api ./internal/frr ./internal/plan ./internal/policy
-verify: ## regenerate the eBPF objects, the goldens and go.mod/go.sum and fail on any diff; check make help and that git tracks no binary
+verify: ## regenerate the eBPF objects, the goldens and go.mod/go.sum and fail on any diff; check make help, README's layout, that git tracks no binary
 	@$(MAKE) --no-print-directory generate
-	@scripts/check-ebpf.sh
+	@GO=$(GO) scripts/check-ebpf.sh
 	$(GO) test -count=1 $(GOLDEN_PKGS) -args -update
 	$(GO) mod tidy
 	@scripts/check-help.sh
+	@GO=$(GO) scripts/check-layout.sh
 	@scripts/check-binaries.sh
 	@scripts/check-clean.sh
 
