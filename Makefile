@@ -5,10 +5,10 @@ BIN := bin
 TESTBIN := $(BIN)/tests
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help deps build generate test test-unit testbins test-priv e2e demo bench fuzz lint fmt clean
+.PHONY: help deps build generate test test-unit testbins test-priv e2e demo bench fuzz lint fmt verify clean
 
-help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+help: ## list targets (make verify checks that every target is here and in .PHONY)
+	@grep -E '^[A-Za-z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 deps: ## install what the tests and the demo need (apt packages, Go modules); idempotent
 	@scripts/deps.sh
@@ -25,11 +25,11 @@ generate: ## regenerate the eBPF objects and their Go bindings (bpf2go, clang); 
 
 test: deps build test-unit test-priv ## everything: unit, FRR goldens, privileged netns tests and the lab e2e (in the VM when the kernel lacks VRF/802.1Q)
 
-test-unit: ## unit, golden and fuzz-seed tests (FRR's parser checks the goldens), then each fuzz target for 3s; native
-	EVPNHOST_REQUIRE_FRR=1 EVPNHOST_REQUIRE_ETCD=1 $(GO) test ./...
+test-unit: ## unit, golden and fuzz-seed tests with the race detector (FRR's parser checks the goldens), then each fuzz target for 3s; native
+	EVPNHOST_REQUIRE_FRR=1 EVPNHOST_REQUIRE_ETCD=1 $(GO) test -race ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
-testbins: build
+testbins: build ## compile the privileged test binaries into bin/tests/ (test-priv runs them, in the VM if needed)
 	@mkdir -p $(TESTBIN)
 	$(GO) test -c -o $(TESTBIN)/kernel.test ./internal/kernel
 	$(GO) test -c -o $(TESTBIN)/e2e.test ./e2e
@@ -57,6 +57,18 @@ lint: ## gofmt and go vet
 
 fmt: ## gofmt -w
 	gofmt -w .
+
+# The packages whose tests take -update to rewrite their goldens.
+GOLDEN_PKGS := ./api ./internal/frr ./internal/plan ./internal/policy
+verify: ## regenerate the eBPF objects, the goldens and go.mod/go.sum and fail on any diff; check make help, README's layout, that git tracks no binary
+	@$(MAKE) --no-print-directory generate
+	@GO=$(GO) scripts/check-ebpf.sh
+	$(GO) test -count=1 $(GOLDEN_PKGS) -args -update
+	$(GO) mod tidy
+	@scripts/check-help.sh
+	@GO=$(GO) scripts/check-layout.sh
+	@scripts/check-binaries.sh
+	@scripts/check-clean.sh
 
 clean: ## remove build output
 	rm -rf $(BIN)

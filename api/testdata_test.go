@@ -76,11 +76,6 @@ func TestValid(t *testing.T) {
 			if in == nil {
 				t.Fatal("Load returned nil intent")
 			}
-			// Normalizing a valid intent keeps it valid.
-			in.Normalize()
-			if err := in.Validate(); err != nil {
-				t.Fatalf("after Normalize: %v", err)
-			}
 		})
 	}
 }
@@ -126,9 +121,5 @@ func TestTwoTenantsDefaults(t *testing.T) {
 	app := red.Networks[1]
 	if app.Suppress() || app.MTUOr(9100) != 9000 {
 		t.Errorf("app: suppress=%v mtu=%d", app.Suppress(), app.MTUOr(9100))
-	}
-	in.Normalize()
-	if app := in.Tenants[0].Networks[1]; app.AnycastMAC != "00:00:5e:00:01:02" {
-		t.Errorf("Normalize anycastMAC = %q", app.AnycastMAC)
 	}
 }

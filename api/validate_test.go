@@ -274,30 +274,6 @@ func TestCheckRD(t *testing.T) {
 	}
 }
 
-func TestNormalize(t *testing.T) {
-	in := base()
-	in.Host.VTEP = "10.0.0.1"
-	in.Tenants[0].Networks[1].Gateways[1] = "2001:DB8:20:0:0:0:0:1/64"
-	in.Tenants[0].Networks[1].AnycastMAC = "02-AA-BB-CC-DD-EE"
-	in.Workloads[0].MAC = "0200.0000.0001"
-	in.Workloads[0].IPs = []string{"10.1.10.11", "bad"}
-	in.Normalize()
-	if g := in.Tenants[0].Networks[1].Gateways[1]; g != "2001:db8:20::1/64" {
-		t.Errorf("gateway %q", g)
-	}
-	if m := in.Tenants[0].Networks[1].AnycastMAC; m != "02:aa:bb:cc:dd:ee" {
-		t.Errorf("anycastMAC %q", m)
-	}
-	if m := in.Workloads[0].MAC; m != "02:00:00:00:00:01" {
-		t.Errorf("mac %q", m)
-	}
-	if in.Workloads[0].IPs[1] != "bad" || in.Tenants[1].Networks[0].AnycastMAC != "" || in.Host.RouterID != "" {
-		t.Errorf("Normalize changed what it must not: %+v", in)
-	}
-	var nilIntent *Intent
-	nilIntent.Normalize()
-}
-
 func TestValidateBridgePortLimit(t *testing.T) {
 	in := &Intent{Host: Host{Name: "h1", ASN: 65101, VTEP: "10.0.0.1", Uplinks: []string{"up1"}}}
 	in.Tenants = []Tenant{{Name: "red", L3VNI: 100000, VLAN: 4000}}

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(frr frr-pythontools iproute2 iputils-ping tcpdump procps kmod jq make etcd-server etcd-client curl
-	clang llvm libbpf-dev iperf3) # the last four: make generate (eBPF policy) and make bench
+	clang llvm libbpf-dev iperf3 # these four: make generate (eBPF policy) and make bench
+	gcc libc6-dev) # cgo for go test -race (make test-unit)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

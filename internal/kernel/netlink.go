@@ -833,7 +833,7 @@ func writeSysctl(key, value string) error {
 // evpnhost did not attach itself (and whose MAC/IP it cannot install as
 // permanent entries) keep their type-2 routes while they live: zebra
 // withdraws a MAC/IP route once its entry ages out, and with ARP
-// suppression nobody relearns it (field-notes §4). The kernel probes with
+// suppression nobody relearns it (docs/field-notes.md §4). The kernel probes with
 // unicast ARP/NS, like `ip neigh change IP dev SVI use` would trigger.
 // It returns how many entries were refreshed.
 func (n *Netlink) RefreshNeighbors() (int, error) {

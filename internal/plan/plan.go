@@ -116,7 +116,7 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 			devsOf[t.Name] = append(devsOf[t.Name], sviName(n.VLAN))
 			// Frames to the anycast MAC must stay on this host: without a
 			// local entry the bridge floods them into the VXLAN and every
-			// host routes a copy (field-notes §3).
+			// host routes a copy (docs/field-notes.md §3).
 			k.FDB = append(k.FDB, kernel.FDB{Dev: kernel.BridgeName, MAC: mac, VLAN: n.VLAN, Self: true})
 			for _, s := range n.Subnets() {
 				if s.Addr().Is4() {

@@ -185,7 +185,7 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	}
 	// FRR 8.4 must know a VRF's VNI before its devices come up and before
 	// EVPN routes arrive, or the L3VNI gets the wrong router MAC
-	// (field-notes §3/§4). On a first bring-up, configure the sessions last.
+	// (docs/field-notes.md §3, §4). On a first bring-up, configure the sessions last.
 	des.FRR.Neighbors = hasNeighbors(running, in.Host.Uplinks) || len(in.Tenants) == 0
 	res.Staged = !des.FRR.Neighbors
 	if err := r.applyFRR(ctx, des.FRR, in, running, print, &res); err != nil {
