@@ -16,7 +16,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/frr"
-	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
 )
 
@@ -122,7 +122,7 @@ is valid, 2 when it is not. Touches nothing.`,
 }
 
 func (o *options) reconciler() (*reconcile.Reconciler, func(), error) {
-	nl, err := kernel.Open()
+	nl, err := linux.Open()
 	if err != nil {
 		return nil, nil, exitError{exitFailed, err}
 	}
@@ -242,7 +242,7 @@ in which case nothing is touched.`,
 				return exitError{exitFailed, fmt.Errorf("apply failed: %w", err)}
 			}
 			w := c.OutOrStdout()
-			writes := r.Kernel.(*kernel.Netlink).Writes
+			writes := r.Kernel.(*linux.Netlink).Writes
 			if res.Changed() {
 				printPlan(c, res)
 				fmt.Fprintf(w, "Applied: %d kernel operations (%d netlink writes), %d FRR reloads.\n", res.Kernel.Len(), writes, res.FRRReloads)

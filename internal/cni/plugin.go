@@ -24,6 +24,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/policy/enforce"
 )
 
@@ -298,8 +299,8 @@ func ipNet(p netip.Prefix) *net.IPNet {
 // openHost opens netlink on the host and the attachment store, locked
 // against concurrent ADD/DEL/GC and reconciles. The caller closes k and
 // calls unlock.
-func openHost(conf *NetConf) (k *kernel.Netlink, store *attach.Store, unlock func(), err error) {
-	k, err = kernel.Open()
+func openHost(conf *NetConf) (k *linux.Netlink, store *attach.Store, unlock func(), err error) {
+	k, err = linux.Open()
 	if err != nil {
 		return nil, nil, nil, internal("%v", err)
 	}
@@ -347,7 +348,7 @@ func Del(args *skel.CmdArgs) error {
 // remove undoes one attachment: its neighbor entries and routes, the veth
 // (both ends), the record. Failures of the first step are logged: the
 // veth's removal takes the port, FDB entry and routes with it anyway.
-func remove(k *kernel.Netlink, stateDir string, rec attach.Attachment) {
+func remove(k *linux.Netlink, stateDir string, rec attach.Attachment) {
 	if in, err := attach.LoadIntent(stateDir); err == nil {
 		if _, err := attach.Converge(k, in, rec, false); err != nil {
 			fmt.Fprintf(os.Stderr, "evpnhost-cni: detach %s: %v\n", rec.ID, err)
@@ -385,7 +386,7 @@ func Check(args *skel.CmdArgs) error {
 	if rec.Network != conf.Network || rec.Mode != conf.Mode {
 		return drift("attached to %s (%s), configured %s (%s)", rec.Network, rec.Mode, conf.Network, conf.Mode)
 	}
-	k, err := kernel.Open()
+	k, err := linux.Open()
 	if err != nil {
 		return internal("%v", err)
 	}
@@ -485,7 +486,7 @@ func Status(args *skel.CmdArgs) error {
 	if _, _, err := conf.ResolveNetwork(); err != nil {
 		return err
 	}
-	k, err := kernel.Open()
+	k, err := linux.Open()
 	if err != nil {
 		return internal("%v", err)
 	}

@@ -83,7 +83,7 @@ func (e *ApplyError) Unwrap() []error {
 // them as skipped failures.
 func (e *ApplyError) Skip(ops []Op) (kept []Op, skipped []OpError) {
 	for _, op := range ops {
-		if dep := e.blocks(op); dep != "" {
+		if dep := e.Blocks(op); dep != "" {
 			skipped = append(skipped, OpError{Op: op, Err: fmt.Errorf("skipped: link %s could not be created", dep)})
 			continue
 		}
@@ -92,8 +92,9 @@ func (e *ApplyError) Skip(ops []Op) (kept []Op, skipped []OpError) {
 	return kept, skipped
 }
 
-// blocks names the failed link op depends on, or "".
-func (e *ApplyError) blocks(op Op) string {
+// Blocks names the link whose add or replace failed in e and that op
+// touches or needs, or "" (op may run).
+func (e *ApplyError) Blocks(op Op) string {
 	if e == nil {
 		return ""
 	}

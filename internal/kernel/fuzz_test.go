@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/evpnhost/evpnhost/api"
@@ -18,7 +19,7 @@ import (
 // empty kernel model gives a state whose diff against x is empty; removing
 // everything again (Diff(empty, model)) leaves no owned object.
 func FuzzDiff(f *testing.F) {
-	for _, glob := range []string{"../../api/testdata/valid/*.yaml", "testdata/*.yaml"} {
+	for _, glob := range []string{"../../api/testdata/valid/*.yaml", "../linux/testdata/*.yaml"} {
 		files, _ := filepath.Glob(glob)
 		for _, file := range files {
 			data, err := os.ReadFile(file)
@@ -169,4 +170,12 @@ func clone(s kernel.State) kernel.State {
 		c.Links = append(c.Links, l)
 	}
 	return c
+}
+
+func ops(p kernel.Plan) string {
+	var b strings.Builder
+	for _, o := range p.Ops() {
+		b.WriteString(o.String() + "\n")
+	}
+	return b.String()
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/evpnhost/evpnhost/internal/plan"
 )
 
-// Kernel is the kernel side (kernel.Netlink).
+// Kernel is the kernel side (linux.Netlink).
 type Kernel interface {
 	Observe(sysctls, ports []string) (kernel.State, error)
 	Apply(ops []kernel.Op) (int, error)
