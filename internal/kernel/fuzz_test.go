@@ -126,25 +126,25 @@ func model(t *testing.T, s kernel.State, ops []kernel.Op) kernel.State {
 				}
 				l := &s.Links[i]
 				for _, c := range op.Changes {
-					switch c {
-					case "mtu":
+					switch c.Attr {
+					case kernel.AttrMTU:
 						l.MTU = d.MTU
-					case "address":
+					case kernel.AttrAddress:
 						l.MAC = d.MAC
-					case "master":
+					case kernel.AttrMaster:
 						l.Master = d.Master
-					case "vlans":
+					case kernel.AttrVLANs:
 						l.VLANs = slices.Clone(d.VLANs)
-					case "pvid":
+					case kernel.AttrPVID:
 						l.PVID = d.PVID
-					case "neigh_suppress":
+					case kernel.AttrNeighSuppress:
 						l.NeighSuppress = d.NeighSuppress
-					case "learning":
+					case kernel.AttrLearning:
 						l.Learning = d.Learning
-					case "addrs":
+					case kernel.AttrAddrs:
 						l.Addrs = slices.Clone(d.Addrs)
 					default:
-						t.Fatalf("%s: unknown change %q", op, c)
+						t.Fatalf("%s: unknown change %q", op, c.Attr)
 					}
 				}
 				if l.Kind == kernel.KindPort && l.Master == "" {

@@ -617,40 +617,40 @@ func (n *Netlink) create(d kernel.Link) error {
 			return err
 		}
 	}
-	var ch []string
+	var ch kernel.LinkChanges
 	if d.Master != "" {
-		ch = append(ch, "master")
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrMaster})
 	}
 	if len(d.VLANs) > 0 {
-		ch = append(ch, "vlans")
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrVLANs})
 	}
 	if d.PVID != 0 {
-		ch = append(ch, "pvid")
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrPVID})
 	}
 	if d.Kind == kernel.KindVXLAN {
-		ch = append(ch, "learning", "neigh_suppress")
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrLearning}, kernel.LinkChange{Attr: kernel.AttrNeighSuppress})
 	}
 	if len(d.Addrs) > 0 {
-		ch = append(ch, "addrs")
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrAddrs})
 	}
 	return n.set(d, kernel.Link{Name: d.Name, Kind: d.Kind, Learning: true}, ch)
 }
 
 // set changes the named attributes of an existing link from o to d.
-func (n *Netlink) set(d, o kernel.Link, changes []string) error {
+func (n *Netlink) set(d, o kernel.Link, changes kernel.LinkChanges) error {
 	l, err := n.byName(d.Name)
 	if err != nil {
 		return err
 	}
 	for _, c := range changes {
 		n.Writes++
-		switch c {
-		case "mtu":
+		switch c.Attr {
+		case kernel.AttrMTU:
 			err = n.h.LinkSetMTU(l, d.MTU)
-		case "address":
+		case kernel.AttrAddress:
 			mac, _ := net.ParseMAC(d.MAC)
 			err = n.h.LinkSetHardwareAddr(l, mac)
-		case "master":
+		case kernel.AttrMaster:
 			if d.Master == "" {
 				err = n.h.LinkSetNoMaster(l)
 				break
@@ -661,7 +661,7 @@ func (n *Netlink) set(d, o kernel.Link, changes []string) error {
 			}
 			// A new bridge port starts with VLAN 1 unless vlan_default_pvid
 			// is 0 (it is on evpnbr); the pvid change below sets the rest.
-		case "vlans":
+		case kernel.AttrVLANs:
 			// Contiguous VLANs go in one request (bridge vlan add vid A-B):
 			// a bridge carries thousands.
 			self := d.Kind == kernel.KindBridge
@@ -684,18 +684,18 @@ func (n *Netlink) set(d, o kernel.Link, changes []string) error {
 					err = ignore(n.h.BridgeVlanDelRange(l, r[0], r[1], false, false, self, !self), unix.ENOENT)
 				}
 			}
-		case "pvid":
+		case kernel.AttrPVID:
 			if o.PVID != 0 && o.PVID != d.PVID {
 				err = ignore(n.h.BridgeVlanDel(l, o.PVID, true, true, false, true), unix.ENOENT)
 			}
 			if err == nil && d.PVID != 0 {
 				err = n.h.BridgeVlanAdd(l, d.PVID, true, true, false, true) // bridge vlan add dev P vid V pvid untagged
 			}
-		case "learning":
+		case kernel.AttrLearning:
 			err = n.h.LinkSetLearning(l, d.Learning) // bridge link set dev P learning off
-		case "neigh_suppress":
+		case kernel.AttrNeighSuppress:
 			err = n.h.LinkSetBrNeighSuppress(l, d.NeighSuppress) // bridge link set dev P neigh_suppress on
-		case "addrs":
+		case kernel.AttrAddrs:
 			for _, a := range o.Addrs {
 				if !slices.Contains(d.Addrs, a) && err == nil {
 					err = ignore(n.h.AddrDel(l, &netlink.Addr{IPNet: ipNet(a)}), unix.EADDRNOTAVAIL)
@@ -717,10 +717,10 @@ func (n *Netlink) set(d, o kernel.Link, changes []string) error {
 				}
 			}
 		default:
-			err = fmt.Errorf("unknown attribute %q", c)
+			err = fmt.Errorf("unknown attribute %q", c.Attr)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", c, err)
+			return fmt.Errorf("%s: %w", c.Attr, err)
 		}
 	}
 	return nil
