@@ -825,6 +825,10 @@ func readSysctl(key string) (string, error) {
 	return strings.TrimSpace(string(b)), err
 }
 
+// WriteSysctl sets a sysctl of the current network namespace, the key
+// written with slashes (net/ipv6/conf/DEV/disable_ipv6).
+func WriteSysctl(key, value string) error { return writeSysctl(key, value) }
+
 func writeSysctl(key, value string) error {
 	return os.WriteFile(sysctlPath(key), []byte(value), 0o644)
 }
