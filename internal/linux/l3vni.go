@@ -78,7 +78,7 @@ func (n *Netlink) L3NextHops(l3 []kernel.L3VNI) ([]kernel.L3Hole, error) {
 	return holes, nil
 }
 
-// kernel.L3View reads an L3VNI's SVI neighbors and VXLAN FDB (Gateways is left
+// l3View reads an L3VNI's SVI neighbors and VXLAN FDB (Gateways is left
 // to the caller).
 func (n *Netlink) l3View(l kernel.L3VNI, svi, vx int) (kernel.L3View, error) {
 	v := kernel.L3View{Neigh: map[netip.Addr]kernel.L3Neigh{}, FDB: map[string][]netip.Addr{}}
@@ -93,7 +93,7 @@ func (n *Netlink) l3View(l kernel.L3VNI, svi, vx int) (kernel.L3View, error) {
 	}
 	fdb, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(vx, unix.AF_BRIDGE) })
 	if err != nil {
-		return v, fmt.Errorf("list kernel.FDB of %s: %w", l.VXLAN, err)
+		return v, fmt.Errorf("list FDB of %s: %w", l.VXLAN, err)
 	}
 	for _, e := range fdb {
 		if e.IP != nil && e.HardwareAddr != nil {
@@ -190,9 +190,9 @@ func neighDesc(e netlink.Neigh) string {
 	case e.Family != unix.AF_BRIDGE:
 		return "neighbor"
 	case e.Flags&netlink.NTF_SELF != 0:
-		return "VXLAN kernel.FDB entry"
+		return "VXLAN FDB entry"
 	default:
-		return "bridge kernel.FDB entry"
+		return "bridge FDB entry"
 	}
 }
 
@@ -258,7 +258,7 @@ func (n *Netlink) RemoveL3Entry(h kernel.L3Hole) (bool, error) {
 		}
 		n.Writes++
 		if err := n.h.NeighDel(&fdb[i]); err != nil && !errors.Is(err, unix.ENOENT) {
-			return true, fmt.Errorf("remove kernel.FDB entry %s on %s: %w", h.MAC, h.VXLAN, err)
+			return true, fmt.Errorf("remove FDB entry %s on %s: %w", h.MAC, h.VXLAN, err)
 		}
 	}
 	return true, nil
