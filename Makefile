@@ -31,7 +31,7 @@ test-unit: ## unit, golden and fuzz-seed tests with the race detector (FRR's par
 
 testbins: build ## compile the privileged test binaries into bin/tests/ (test-priv runs them, in the VM if needed)
 	@mkdir -p $(TESTBIN)
-	$(GO) test -c -o $(TESTBIN)/kernel.test ./internal/kernel
+	$(GO) test -c -o $(TESTBIN)/linux.test ./internal/linux
 	$(GO) test -c -o $(TESTBIN)/e2e.test ./e2e
 	$(GO) test -c -o $(TESTBIN)/policy-ebpf.test ./internal/policy/ebpf
 	$(GO) test -c -o $(TESTBIN)/policy-nft.test ./internal/policy/nft

@@ -8,7 +8,7 @@ root=$(pwd)
 export EVPNHOST_E2E=1
 t0=$(date +%s)
 echo "== privileged kernel tests (netlink round trips in fresh namespaces)"
-(cd internal/kernel && "$root/bin/tests/kernel.test" -test.run Privileged -test.v)
+(cd internal/linux && "$root/bin/tests/linux.test" -test.run Privileged -test.v)
 echo "== privileged policy tests (eBPF and nftables, real traffic between namespaces)"
 (cd internal/policy/ebpf && "$root/bin/tests/policy-ebpf.test" -test.run Privileged -test.v)
 (cd internal/policy/nft && "$root/bin/tests/policy-nft.test" -test.run Privileged -test.v)

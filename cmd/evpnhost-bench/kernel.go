@@ -17,6 +17,7 @@ import (
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/e2e/bench"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/plan"
 )
 
@@ -82,7 +83,7 @@ func kernelCmd(args []string) error {
 	for _, s := range des.Sysctls {
 		keys = append(keys, s.Name)
 	}
-	nl, err := kernel.Open()
+	nl, err := linux.Open()
 	if err != nil {
 		return err
 	}
@@ -176,7 +177,7 @@ func vmHWM() int {
 func verifyCmd(in *api.Intent) error {
 	des := plan.Build(in).Kernel
 	des.Sysctls = nil
-	nl, err := kernel.Open()
+	nl, err := linux.Open()
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/metrics"
 	"github.com/evpnhost/evpnhost/internal/plan"
 	"github.com/evpnhost/evpnhost/internal/policy"
@@ -103,11 +104,11 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 			}
 			defer done()
 			a.Applier = r
-			a.Refresher = r.Kernel.(*kernel.Netlink)
+			a.Refresher = r.Kernel.(*linux.Netlink)
 			if a.L3Interval > 0 { // experimental, off by default
 				// The L3VNI check runs beside the reconciles: a netlink
 				// handle of its own.
-				l3nl, err := kernel.Open()
+				l3nl, err := linux.Open()
 				if err != nil {
 					return exitError{exitFailed, err}
 				}
@@ -144,7 +145,7 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 					return nil
 				}
 			}
-			events, err := kernel.Subscribe(ctx.Done())
+			events, err := linux.Subscribe(ctx.Done())
 			if err != nil {
 				return exitError{exitFailed, err}
 			}

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evpnhost/evpnhost/internal/attach"
-	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/policy/enforce"
 )
 
@@ -77,7 +77,7 @@ libvirt hook and QEMU's script= that call it.`,
 				}
 				a.IPs = append(a.IPs, ip.String())
 			}
-			nl, err := kernel.Open()
+			nl, err := linux.Open()
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
@@ -163,7 +163,7 @@ that is not attached, or that no longer exists, succeeds.`,
 				return nil
 			}
 			if in, err := attach.LoadIntent(sd); err == nil {
-				nl, err := kernel.Open()
+				nl, err := linux.Open()
 				if err != nil {
 					return exitError{exitFailed, err}
 				}

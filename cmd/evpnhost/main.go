@@ -15,7 +15,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/frrctl"
-	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
 	"github.com/evpnhost/evpnhost/internal/state"
 )
@@ -122,7 +122,7 @@ is valid, 2 when it is not. Touches nothing.`,
 }
 
 func (o *options) reconciler() (*reconcile.Reconciler, func(), error) {
-	nl, err := kernel.Open()
+	nl, err := linux.Open()
 	if err != nil {
 		return nil, nil, exitError{exitFailed, err}
 	}
@@ -235,7 +235,7 @@ in which case nothing is touched.`,
 				return exitError{exitFailed, fmt.Errorf("apply failed: %w", err)}
 			}
 			w := c.OutOrStdout()
-			writes := r.Kernel.(*kernel.Netlink).Writes
+			writes := r.Kernel.(*linux.Netlink).Writes
 			if res.Changed() {
 				printPlan(c, res)
 				fmt.Fprintf(w, "Applied: %d kernel operations (%d netlink writes), %d FRR reloads.\n", res.Kernel.Len(), writes, res.FRRReloads)

@@ -35,7 +35,7 @@ type Applier interface {
 	Apply(ctx context.Context, in *api.Intent) (reconcile.Result, error)
 }
 
-// Refresher keeps learnt neighbors fresh (kernel.Netlink).
+// Refresher keeps learnt neighbors fresh (linux.Netlink).
 type Refresher interface {
 	RefreshNeighbors() (int, error)
 }
@@ -61,7 +61,7 @@ type Agent struct {
 	StateDir     string
 	Resync       time.Duration // full reconcile period
 	NeighRefresh time.Duration // neighbor refresh period; 0 disables
-	// Events signals kernel changes (kernel.Subscribe); each starts a
+	// Events signals kernel changes (linux.Subscribe); each starts a
 	// reconcile after Debounce, so a burst costs one. May be nil.
 	Events   <-chan struct{}
 	Debounce time.Duration
@@ -84,15 +84,15 @@ type Agent struct {
 	// RestartFRR restarts FRR as a whole when RestoreFRR failed. nil: none.
 	RestartFRR func(ctx context.Context) error
 	// L3Check lists the next hops of tenant routes through the L3VNI SVIs
-	// and what each lacks (kernel.Netlink.L3NextHops for the applied
+	// and what each lacks (linux.Netlink.L3NextHops for the applied
 	// intent's L3VNIs). FRR 8.4's zebra drops the router MAC of a remote
 	// VTEP from an L3VNI when it replaces the routes through it, e.g.
 	// when one of the two TORs fails (docs/architecture.md). A next hop
 	// lacking its entries at two checks in a row is repaired: L3Install
-	// installs them (kernel.Netlink.InstallL3Entry) with the router MAC
+	// installs them (linux.Netlink.InstallL3Entry) with the router MAC
 	// last seen for that VTEP; when none was seen, L3Repair bounces the
 	// L3VNI's SVI so that zebra installs them again
-	// (kernel.Netlink.BounceLink), again after L3Holdoff (default 5 s) if
+	// (linux.Netlink.BounceLink), again after L3Holdoff (default 5 s) if
 	// the holes come back, doubling up to 2 min. What L3Install installed
 	// is removed with L3Remove once no route uses it. Checked every
 	// L3Interval in a goroutine of its own; nil or 0 disables it.

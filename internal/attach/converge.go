@@ -10,7 +10,7 @@ import (
 	"github.com/evpnhost/evpnhost/internal/plan"
 )
 
-// Kernel is the part of kernel.Netlink the fast path needs.
+// Kernel is the part of linux.Netlink the fast path needs.
 type Kernel interface {
 	Observe(sysctls, ports []string) (kernel.State, error)
 	Apply(ops []kernel.Op) (int, error)

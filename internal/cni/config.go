@@ -5,12 +5,11 @@
 // evpnhost's state directory (internal/attach) and converges the host side
 // through the same fast path as `evpnhost attach` (no FRR reload).
 //
-// Exception to "only internal/kernel talks netlink": the container side
-// (creating the veth inside the container's network namespace, its
-// addresses, routes and neighbor entries) is done here, with the
-// containernetworking ns and ip packages and netlink, because it happens
-// inside another namespace. Everything on the host side goes through
-// internal/kernel.
+// The veth is created inside the container's network namespace with the
+// containernetworking ns and ip packages; this package decides what the
+// container's interface carries (containerSide) and internal/linux, the
+// only package that talks netlink, sets it there, like everything on the
+// host side.
 package cni
 
 import (

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -19,11 +18,10 @@ import (
 	"github.com/containernetworking/plugins/pkg/ip"
 	"github.com/containernetworking/plugins/pkg/ipam"
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/policy/enforce"
 )
 
@@ -158,14 +156,10 @@ func Add(args *skel.CmdArgs) (retErr error) {
 	}()
 	if conf.Mode == attach.ModeBridged {
 		// A bridge port needs no IPv6 of its own (no RS/MLD into the segment).
-		_ = os.WriteFile(filepath.Join("/proc/sys/net/ipv6/conf", hostName, "disable_ipv6"), []byte("1"), 0o644)
+		_ = linux.WriteSysctl("net/ipv6/conf/"+hostName+"/disable_ipv6", "1")
 	}
-	var routes []*types.Route
-	if err := netns.Do(func(ns.NetNS) error {
-		var err error
-		routes, err = configureContainer(args.IfName, conf.Mode, addrs, network, hostIf.HardwareAddr)
-		return err
-	}); err != nil {
+	w, routes := containerSide(conf.Mode, addrs, network, hostIf.HardwareAddr)
+	if err := netns.Do(func(ns.NetNS) error { return linux.ConfigureWorkload(args.IfName, w) }); err != nil {
 		return internal("container %s: %v", args.IfName, err)
 	}
 
@@ -225,21 +219,13 @@ func Add(args *skel.CmdArgs) (retErr error) {
 	return types.PrintResult(res, conf.CNIVersion)
 }
 
-// configureContainer runs inside the container's namespace: link and lo
-// up, addresses (without DAD), default routes (bridged: via the anycast
-// gateway; routed: via RoutedGW4/6, resolved by permanent neighbors to
-// the host end's MAC).
-func configureContainer(ifName, mode string, addrs []netip.Prefix, n attach.Network, hostMAC net.HardwareAddr) ([]*types.Route, error) {
-	if lo, err := netlink.LinkByName("lo"); err == nil {
-		_ = netlink.LinkSetUp(lo)
-	}
-	l, err := netlink.LinkByName(ifName)
-	if err != nil {
-		return nil, err
-	}
-	if err := netlink.LinkSetUp(l); err != nil {
-		return nil, err
-	}
+// containerSide is what the container's interface gets: addresses (routed:
+// host prefixes), one default route per family (bridged: via the anycast
+// gateway of the address's subnet; routed: via RoutedGW4/6, resolved by
+// permanent neighbors to the host end's MAC), and the routes for the CNI
+// result. linux.ConfigureWorkload sets it inside the container's namespace.
+func containerSide(mode string, addrs []netip.Prefix, n attach.Network, hostMAC net.HardwareAddr) (linux.Workload, []*types.Route) {
+	var w linux.Workload
 	var routes []*types.Route
 	done := map[bool]bool{} // default route per family (is4)
 	for _, a := range addrs {
@@ -247,13 +233,7 @@ func configureContainer(ifName, mode string, addrs []netip.Prefix, n attach.Netw
 		if mode == attach.ModeRouted {
 			p = netip.PrefixFrom(a.Addr(), a.Addr().BitLen())
 		}
-		na := &netlink.Addr{IPNet: ipNet(p)}
-		if p.Addr().Is6() {
-			na.Flags = unix.IFA_F_NODAD
-		}
-		if err := netlink.AddrAdd(l, na); err != nil && !errors.Is(err, unix.EEXIST) {
-			return nil, fmt.Errorf("address %s: %w", p, err)
-		}
+		w.Addrs = append(w.Addrs, p)
 		is4 := p.Addr().Is4()
 		if done[is4] {
 			continue
@@ -263,32 +243,22 @@ func configureContainer(ifName, mode string, addrs []netip.Prefix, n attach.Netw
 		if is4 {
 			def = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 		}
-		r := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(def)}
-		var gw netip.Addr
+		r := linux.WorkloadRoute{Dst: def}
 		if mode == attach.ModeRouted {
-			gw = RoutedGW6
-			fam := netlink.FAMILY_V6
+			r.Via, r.MAC = RoutedGW6, hostMAC
 			if is4 {
-				gw, fam = RoutedGW4, netlink.FAMILY_V4
-				r.Flags = int(netlink.FLAG_ONLINK)
-			}
-			nb := &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: fam, State: netlink.NUD_PERMANENT, IP: gw.AsSlice(), HardwareAddr: hostMAC}
-			if err := netlink.NeighSet(nb); err != nil {
-				return nil, fmt.Errorf("neighbor %s: %w", gw, err)
+				r.Via, r.Onlink = RoutedGW4, true
 			}
 		} else {
 			var ok bool
-			if gw, ok = gatewayFor(n, a.Addr()); !ok {
+			if r.Via, ok = gatewayFor(n, a.Addr()); !ok {
 				continue
 			}
 		}
-		r.Gw = gw.AsSlice()
-		if err := netlink.RouteReplace(r); err != nil {
-			return nil, fmt.Errorf("default route via %s: %w", gw, err)
-		}
-		routes = append(routes, &types.Route{Dst: *ipNet(def), GW: gw.AsSlice()})
+		w.Routes = append(w.Routes, r)
+		routes = append(routes, &types.Route{Dst: *ipNet(def), GW: r.Via.AsSlice()})
 	}
-	return routes, nil
+	return w, routes
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {
@@ -298,8 +268,8 @@ func ipNet(p netip.Prefix) *net.IPNet {
 // openHost opens netlink on the host and the attachment store, locked
 // against concurrent ADD/DEL/GC and reconciles. The caller closes k and
 // calls unlock.
-func openHost(conf *NetConf) (k *kernel.Netlink, store *attach.Store, unlock func(), err error) {
-	k, err = kernel.Open()
+func openHost(conf *NetConf) (k *linux.Netlink, store *attach.Store, unlock func(), err error) {
+	k, err = linux.Open()
 	if err != nil {
 		return nil, nil, nil, internal("%v", err)
 	}
@@ -347,7 +317,7 @@ func Del(args *skel.CmdArgs) error {
 // remove undoes one attachment: its neighbor entries and routes, the veth
 // (both ends), the record. Failures of the first step are logged: the
 // veth's removal takes the port, FDB entry and routes with it anyway.
-func remove(k *kernel.Netlink, stateDir string, rec attach.Attachment) {
+func remove(k *linux.Netlink, stateDir string, rec attach.Attachment) {
 	if in, err := attach.LoadIntent(stateDir); err == nil {
 		if _, err := attach.Converge(k, in, rec, false); err != nil {
 			fmt.Fprintf(os.Stderr, "evpnhost-cni: detach %s: %v\n", rec.ID, err)
@@ -385,7 +355,7 @@ func Check(args *skel.CmdArgs) error {
 	if rec.Network != conf.Network || rec.Mode != conf.Mode {
 		return drift("attached to %s (%s), configured %s (%s)", rec.Network, rec.Mode, conf.Network, conf.Mode)
 	}
-	k, err := kernel.Open()
+	k, err := linux.Open()
 	if err != nil {
 		return internal("%v", err)
 	}
@@ -407,19 +377,15 @@ func Check(args *skel.CmdArgs) error {
 	}
 	defer netns.Close()
 	if err := netns.Do(func(ns.NetNS) error {
-		l, err := netlink.LinkByName(args.IfName)
-		if err != nil {
-			return fmt.Errorf("interface %s: %w", args.IfName, err)
-		}
-		if got := l.Attrs().HardwareAddr.String(); got != rec.MAC {
-			return fmt.Errorf("interface %s has MAC %s, attached with %s", args.IfName, got, rec.MAC)
-		}
-		have, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+		mac, have, err := linux.WorkloadInterface(args.IfName)
 		if err != nil {
 			return err
 		}
+		if got := mac.String(); got != rec.MAC {
+			return fmt.Errorf("interface %s has MAC %s, attached with %s", args.IfName, got, rec.MAC)
+		}
 		for _, want := range rec.Addrs() {
-			if !slices.ContainsFunc(have, func(a netlink.Addr) bool { return a.IP.Equal(want.AsSlice()) }) {
+			if !slices.Contains(have, want.Unmap()) {
 				return fmt.Errorf("interface %s lacks address %s", args.IfName, want)
 			}
 		}
@@ -485,7 +451,7 @@ func Status(args *skel.CmdArgs) error {
 	if _, _, err := conf.ResolveNetwork(); err != nil {
 		return err
 	}
-	k, err := kernel.Open()
+	k, err := linux.Open()
 	if err != nil {
 		return internal("%v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -28,9 +29,9 @@ type Op struct {
 
 	Sysctl  *Sysctl
 	LoAddr  *netip.Prefix
-	Link    *Link // desired (add, set, replace, up) or observed (delete)
-	Old     *Link // observed, for set and replace
-	Changes []string
+	Link    *Link       // desired (add, set, replace, up) or observed (delete)
+	Old     *Link       // observed, for set and replace
+	Changes LinkChanges // set: the attributes that change
 	Route   *Route
 	Neigh   *Neigh
 	FDB     *FDB
@@ -83,7 +84,7 @@ func (e *ApplyError) Unwrap() []error {
 // them as skipped failures.
 func (e *ApplyError) Skip(ops []Op) (kept []Op, skipped []OpError) {
 	for _, op := range ops {
-		if dep := e.blocks(op); dep != "" {
+		if dep := e.Blocks(op); dep != "" {
 			skipped = append(skipped, OpError{Op: op, Err: fmt.Errorf("skipped: link %s could not be created", dep)})
 			continue
 		}
@@ -92,8 +93,9 @@ func (e *ApplyError) Skip(ops []Op) (kept []Op, skipped []OpError) {
 	return kept, skipped
 }
 
-// blocks names the failed link op depends on, or "".
-func (e *ApplyError) blocks(op Op) string {
+// Blocks names the link whose add or replace failed in e and that op
+// touches or needs, or "" (op may run).
+func (e *ApplyError) Blocks(op Op) string {
 	if e == nil {
 		return ""
 	}
@@ -232,7 +234,7 @@ func Diff(desired, observed State) Plan {
 			o := o
 			if o.Kind == KindPort {
 				if o.Master != "" {
-					dels = append(dels, Op{Action: ActSet, Object: o.Key(), Detail: "nomaster (detached from " + o.Master + ")", Link: &Link{Name: o.Name, Kind: KindPort}, Old: &o, Changes: []string{"master"}})
+					dels = append(dels, Op{Action: ActSet, Object: o.Key(), Detail: "nomaster (detached from " + o.Master + ")", Link: &Link{Name: o.Name, Kind: KindPort}, Old: &o, Changes: LinkChanges{{Attr: AttrMaster, From: o.Master}}})
 				}
 				continue
 			}
@@ -254,8 +256,8 @@ func Diff(desired, observed State) Plan {
 		bare := d
 		bare.Addrs = nil
 		full := d
-		addrs = append(addrs, Op{Action: ActSet, Object: d.Key(), Detail: describe(full, bare, []string{"addrs"}),
-			Link: &full, Old: &bare, Changes: []string{"addrs"}})
+		ch := LinkChanges{change(AttrAddrs, full, bare)}
+		addrs = append(addrs, Op{Action: ActSet, Object: d.Key(), Detail: ch.String(), Link: &full, Old: &bare, Changes: ch})
 		return bare
 	}
 	for _, d := range desired.Links {
@@ -270,14 +272,14 @@ func Diff(desired, observed State) Plan {
 			// A foreign interface we only enslave: treat as a port without master.
 			o := Link{Name: d.Name, Kind: KindPort}
 			if ch := linkChanges(d, o); len(ch) > 0 {
-				adds = append(adds, Op{Action: ActSet, Object: d.Key(), Detail: describe(d, o, ch), Link: &d, Old: &o, Changes: ch})
+				adds = append(adds, Op{Action: ActSet, Object: d.Key(), Detail: ch.String(), Link: &d, Old: &o, Changes: ch})
 			}
 		case !ok:
 			bare := later(d)
 			adds = append(adds, Op{Action: ActAdd, Object: d.Key(), Detail: bare.String(), Link: &bare})
 		default:
 			if ch := linkChanges(d, o); len(ch) > 0 {
-				adds = append(adds, Op{Action: ActSet, Object: d.Key(), Detail: describe(d, o, ch), Link: &d, Old: &o, Changes: ch})
+				adds = append(adds, Op{Action: ActSet, Object: d.Key(), Detail: ch.String(), Link: &d, Old: &o, Changes: ch})
 			}
 		}
 		if d.Up && (!ok || !o.Up || needsReplace(d, o)) {
@@ -412,57 +414,110 @@ func replication(l Link) string {
 	return fmt.Sprintf("multicast group %s dev %s ttl %d", l.Group, l.Dev, l.TTL)
 }
 
-// linkChanges lists the mutable attributes that differ.
-func linkChanges(d, o Link) []string {
-	var ch []string
-	if d.MTU != 0 && d.MTU != o.MTU {
-		ch = append(ch, "mtu")
-	}
-	if d.MAC != "" && d.MAC != o.MAC {
-		ch = append(ch, "address")
-	}
-	if d.Master != o.Master {
-		ch = append(ch, "master")
-	}
-	if !slices.Equal(d.VLANs, o.VLANs) {
-		ch = append(ch, "vlans")
-	}
-	if d.PVID != o.PVID {
-		ch = append(ch, "pvid")
-	}
-	if d.Kind == KindVXLAN && d.NeighSuppress != o.NeighSuppress {
-		ch = append(ch, "neigh_suppress")
-	}
-	if d.Kind == KindVXLAN && d.Learning != o.Learning {
-		ch = append(ch, "learning")
-	}
-	if !slices.Equal(d.Addrs, o.Addrs) {
-		ch = append(ch, "addrs")
-	}
-	return ch
+// LinkAttr is a link attribute the kernel changes in place, named as in
+// plan's output.
+type LinkAttr string
+
+// The mutable link attributes, in the order Diff lists them.
+const (
+	AttrMTU           LinkAttr = "mtu"
+	AttrAddress       LinkAttr = "address" // the MAC
+	AttrMaster        LinkAttr = "master"
+	AttrVLANs         LinkAttr = "vlans"
+	AttrPVID          LinkAttr = "pvid"
+	AttrNeighSuppress LinkAttr = "neigh_suppress"
+	AttrLearning      LinkAttr = "learning"
+	AttrAddrs         LinkAttr = "addrs"
+)
+
+// LinkChange is one attribute of a link that changes in place, with the
+// observed (From) and desired (To) values as plan prints them.
+type LinkChange struct {
+	Attr     LinkAttr
+	From, To string
 }
 
-func describe(d, o Link, ch []string) string {
-	var parts []string
-	for _, c := range ch {
-		switch c {
-		case "mtu":
-			parts = append(parts, fmt.Sprintf("mtu %d -> %d", o.MTU, d.MTU))
-		case "address":
-			parts = append(parts, fmt.Sprintf("address %s -> %s", o.MAC, d.MAC))
-		case "master":
-			parts = append(parts, fmt.Sprintf("master %q -> %q", o.Master, d.Master))
-		case "vlans":
-			parts = append(parts, fmt.Sprintf("vlans [%s] -> [%s]", joinVLANs(o.VLANs), joinVLANs(d.VLANs)))
-		case "pvid":
-			parts = append(parts, fmt.Sprintf("pvid %d -> %d", o.PVID, d.PVID))
-		case "neigh_suppress":
-			parts = append(parts, "neigh_suppress "+onOff(d.NeighSuppress))
-		case "learning":
-			parts = append(parts, "learning "+onOff(d.Learning))
-		case "addrs":
-			parts = append(parts, fmt.Sprintf("addrs %v -> %v", o.Addrs, d.Addrs))
-		}
+func (c LinkChange) String() string {
+	switch c.Attr {
+	case AttrMaster:
+		return fmt.Sprintf("%s %q -> %q", c.Attr, c.From, c.To)
+	case AttrVLANs:
+		return fmt.Sprintf("%s [%s] -> [%s]", c.Attr, c.From, c.To)
+	case AttrNeighSuppress, AttrLearning:
+		return fmt.Sprintf("%s %s", c.Attr, c.To)
+	}
+	return fmt.Sprintf("%s %s -> %s", c.Attr, c.From, c.To)
+}
+
+// LinkChanges are the attributes of one link that change, in order.
+type LinkChanges []LinkChange
+
+// String is the changes as an operation's detail: "mtu 1450 -> 1500,
+// learning off".
+func (cs LinkChanges) String() string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.String()
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Has reports whether a is among the changes.
+func (cs LinkChanges) Has(a LinkAttr) bool {
+	return slices.ContainsFunc(cs, func(c LinkChange) bool { return c.Attr == a })
+}
+
+// change is attribute a going from o's value to d's.
+func change(a LinkAttr, d, o Link) LinkChange {
+	c := LinkChange{Attr: a}
+	switch a {
+	case AttrMTU:
+		c.From, c.To = strconv.Itoa(o.MTU), strconv.Itoa(d.MTU)
+	case AttrAddress:
+		c.From, c.To = o.MAC, d.MAC
+	case AttrMaster:
+		c.From, c.To = o.Master, d.Master
+	case AttrVLANs:
+		c.From, c.To = joinVLANs(o.VLANs), joinVLANs(d.VLANs)
+	case AttrPVID:
+		c.From, c.To = strconv.Itoa(int(o.PVID)), strconv.Itoa(int(d.PVID))
+	case AttrNeighSuppress:
+		c.From, c.To = onOff(o.NeighSuppress), onOff(d.NeighSuppress)
+	case AttrLearning:
+		c.From, c.To = onOff(o.Learning), onOff(d.Learning)
+	case AttrAddrs:
+		c.From, c.To = fmt.Sprint(o.Addrs), fmt.Sprint(d.Addrs)
+	}
+	return c
+}
+
+// linkChanges lists the mutable attributes that differ.
+func linkChanges(d, o Link) LinkChanges {
+	var ch LinkChanges
+	add := func(a LinkAttr) { ch = append(ch, change(a, d, o)) }
+	if d.MTU != 0 && d.MTU != o.MTU {
+		add(AttrMTU)
+	}
+	if d.MAC != "" && d.MAC != o.MAC {
+		add(AttrAddress)
+	}
+	if d.Master != o.Master {
+		add(AttrMaster)
+	}
+	if !slices.Equal(d.VLANs, o.VLANs) {
+		add(AttrVLANs)
+	}
+	if d.PVID != o.PVID {
+		add(AttrPVID)
+	}
+	if d.Kind == KindVXLAN && d.NeighSuppress != o.NeighSuppress {
+		add(AttrNeighSuppress)
+	}
+	if d.Kind == KindVXLAN && d.Learning != o.Learning {
+		add(AttrLearning)
+	}
+	if !slices.Equal(d.Addrs, o.Addrs) {
+		add(AttrAddrs)
+	}
+	return ch
 }

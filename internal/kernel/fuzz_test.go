@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/evpnhost/evpnhost/api"
@@ -18,7 +19,7 @@ import (
 // empty kernel model gives a state whose diff against x is empty; removing
 // everything again (Diff(empty, model)) leaves no owned object.
 func FuzzDiff(f *testing.F) {
-	for _, glob := range []string{"../../api/testdata/valid/*.yaml", "testdata/*.yaml"} {
+	for _, glob := range []string{"../../api/testdata/valid/*.yaml", "../linux/testdata/*.yaml"} {
 		files, _ := filepath.Glob(glob)
 		for _, file := range files {
 			data, err := os.ReadFile(file)
@@ -125,25 +126,25 @@ func model(t *testing.T, s kernel.State, ops []kernel.Op) kernel.State {
 				}
 				l := &s.Links[i]
 				for _, c := range op.Changes {
-					switch c {
-					case "mtu":
+					switch c.Attr {
+					case kernel.AttrMTU:
 						l.MTU = d.MTU
-					case "address":
+					case kernel.AttrAddress:
 						l.MAC = d.MAC
-					case "master":
+					case kernel.AttrMaster:
 						l.Master = d.Master
-					case "vlans":
+					case kernel.AttrVLANs:
 						l.VLANs = slices.Clone(d.VLANs)
-					case "pvid":
+					case kernel.AttrPVID:
 						l.PVID = d.PVID
-					case "neigh_suppress":
+					case kernel.AttrNeighSuppress:
 						l.NeighSuppress = d.NeighSuppress
-					case "learning":
+					case kernel.AttrLearning:
 						l.Learning = d.Learning
-					case "addrs":
+					case kernel.AttrAddrs:
 						l.Addrs = slices.Clone(d.Addrs)
 					default:
-						t.Fatalf("%s: unknown change %q", op, c)
+						t.Fatalf("%s: unknown change %q", op, c.Attr)
 					}
 				}
 				if l.Kind == kernel.KindPort && l.Master == "" {
@@ -169,4 +170,12 @@ func clone(s kernel.State) kernel.State {
 		c.Links = append(c.Links, l)
 	}
 	return c
+}
+
+func ops(p kernel.Plan) string {
+	var b strings.Builder
+	for _, o := range p.Ops() {
+		b.WriteString(o.String() + "\n")
+	}
+	return b.String()
 }

@@ -1,8 +1,9 @@
 // Package kernel models the kernel objects evpnhost manages (sysctls, the
 // VTEP address, the VLAN-aware bridge, VXLAN devices, VRFs, SVIs, routes,
 // neighbor and FDB entries), computes the ordered operations that take an
-// observed state to a desired one (Diff, pure), and applies them through
-// netlink (Netlink, the only code in evpnhost that talks netlink).
+// observed state to a desired one (Diff). It is pure: no netlink, nftables
+// or system calls, so it builds and tests anywhere; internal/linux observes
+// the kernel into a State and applies the operations.
 //
 // Ownership: every link evpnhost creates carries the alias "evpnhost"
 // (`ip link set DEV alias evpnhost`); the VTEP address on lo carries the
@@ -46,7 +47,7 @@ const (
 )
 
 // State is a set of kernel objects. Desired states come from the plan
-// package; observed ones from Netlink.Observe.
+// package; observed ones from linux.Netlink.Observe.
 type State struct {
 	Sysctls []Sysctl
 	LoAddrs []netip.Prefix // addresses on lo labelled LoLabel

@@ -275,7 +275,7 @@ func vxlan(vni uint32, vlan uint16, local netip.Addr, mtu int, suppress bool) ke
 }
 
 // L3VNIs are the kernel devices and tables of the intent's L3VNIs, for
-// kernel.Netlink.L3NextHops.
+// linux.Netlink.L3NextHops.
 func L3VNIs(in *api.Intent) []kernel.L3VNI {
 	lv := in.L3VLAN()
 	out := make([]kernel.L3VNI, 0, len(in.Tenants))

@@ -22,7 +22,7 @@ import (
 	"github.com/evpnhost/evpnhost/internal/state"
 )
 
-// Kernel is the kernel side (kernel.Netlink).
+// Kernel is the kernel side (linux.Netlink).
 type Kernel interface {
 	Observe(sysctls, ports []string) (kernel.State, error)
 	Apply(ops []kernel.Op) (int, error)

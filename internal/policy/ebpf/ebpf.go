@@ -2,7 +2,7 @@
 // (bpf/policy.c) on the host side of workload ports. It works from
 // Linux 6.1 (Debian 12) on: classic tc (clsact qdisc + a direct-action
 // cls_bpf filter), set up through netlink by this package itself; the
-// rest of evpnhost talks netlink only through internal/kernel.
+// rest of evpnhost talks netlink only through internal/linux.
 //
 // The maps are pinned in a bpffs directory (PinDir) so that every
 // evpnhost process (apply, agent) updates the same tables, and the tc

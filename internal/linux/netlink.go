@@ -1,4 +1,4 @@
-package kernel
+package linux
 
 import (
 	"errors"
@@ -16,6 +16,8 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/evpnhost/evpnhost/internal/kernel"
 )
 
 // Netlink observes and changes the kernel of the network namespace the
@@ -68,8 +70,8 @@ func retry[T any](f func() (T, error)) (T, error) {
 
 // Observe reads the owned state plus the sysctls named in keys and the
 // foreign ports named in ports (to see whether they are enslaved).
-func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
-	var s State
+func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, error) {
+	var s kernel.State
 	for _, k := range sysctlKeys {
 		v, err := readSysctl(k)
 		if err != nil {
@@ -78,7 +80,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 			}
 			return s, err
 		}
-		s.Sysctls = append(s.Sysctls, Sysctl{Name: k, Value: v})
+		s.Sysctls = append(s.Sysctls, kernel.Sysctl{Name: k, Value: v})
 	}
 	links, err := retry(n.h.LinkList)
 	if err != nil {
@@ -100,7 +102,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 			return s, fmt.Errorf("list lo addresses: %w", err)
 		}
 		for _, a := range addrs {
-			if a.Label == LoLabel {
+			if a.Label == kernel.LoLabel {
 				s.LoAddrs = append(s.LoAddrs, prefixOf(a.IPNet))
 			}
 		}
@@ -111,7 +113,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 	}
 	bridgeIdx := 0
 	for _, l := range links {
-		if l.Attrs().Alias == OwnerAlias && l.Attrs().Name == BridgeName && l.Type() == "bridge" {
+		if l.Attrs().Alias == kernel.OwnerAlias && l.Attrs().Name == kernel.BridgeName && l.Type() == "bridge" {
 			bridgeIdx = l.Attrs().Index
 		}
 	}
@@ -124,20 +126,20 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 	}
 	for _, l := range links {
 		a := l.Attrs()
-		owned := a.Alias == OwnerAlias
+		owned := a.Alias == kernel.OwnerAlias
 		port := !owned && ((bridgeIdx != 0 && a.MasterIndex == bridgeIdx) || slices.Contains(ports, a.Name))
 		if !owned && !port {
 			continue
 		}
-		k := Link{Name: a.Name, MTU: a.MTU, MAC: a.HardwareAddr.String(), Master: name(a.MasterIndex), Up: a.Flags&net.FlagUp != 0,
+		k := kernel.Link{Name: a.Name, MTU: a.MTU, MAC: a.HardwareAddr.String(), Master: name(a.MasterIndex), Up: a.Flags&net.FlagUp != 0,
 			Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0}
 		switch v := l.(type) {
 		case *netlink.Bridge:
-			k.Kind = KindBridge
+			k.Kind = kernel.KindBridge
 		case *netlink.Vrf:
-			k.Kind, k.Table = KindVRF, v.Table
+			k.Kind, k.Table = kernel.KindVRF, v.Table
 		case *netlink.Vxlan:
-			k.Kind, k.VNI = KindVXLAN, uint32(v.VxlanId)
+			k.Kind, k.VNI = kernel.KindVXLAN, uint32(v.VxlanId)
 			if ip, ok := netip.AddrFromSlice(v.SrcAddr); ok {
 				k.Local = ip.Unmap()
 			}
@@ -145,17 +147,17 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 				k.Group, k.Dev, k.TTL = ip.Unmap(), name(v.VtepDevIndex), v.TTL
 			}
 		case *netlink.Dummy:
-			k.Kind = KindDummy
+			k.Kind = kernel.KindDummy
 		case *netlink.Vlan:
-			k.Kind, k.VLANID, k.Parent = KindVLAN, uint16(v.VlanId), name(a.ParentIndex)
+			k.Kind, k.VLANID, k.Parent = kernel.KindVLAN, uint16(v.VlanId), name(a.ParentIndex)
 		default:
-			k.Kind = KindPort
+			k.Kind = kernel.KindPort
 		}
 		if !owned {
-			k.Kind = KindPort
+			k.Kind = kernel.KindPort
 		}
 		for _, vi := range vlans[int32(a.Index)] {
-			if k.Kind == KindBridge {
+			if k.Kind == kernel.KindBridge {
 				k.VLANs = append(k.VLANs, vi.Vid)
 				continue
 			}
@@ -166,14 +168,14 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 			}
 		}
 		slices.Sort(k.VLANs)
-		if k.Kind == KindVXLAN && a.MasterIndex != 0 {
+		if k.Kind == kernel.KindVXLAN && a.MasterIndex != 0 {
 			pi, ok := portsOf[a.Index]
 			if !ok {
 				return s, fmt.Errorf("link %s: no bridge port flags", a.Name)
 			}
 			k.Learning, k.NeighSuppress = pi.Learning, pi.NeighSuppress
 		}
-		if k.Kind == KindDummy {
+		if k.Kind == kernel.KindDummy {
 			local, err := n.localRoutes(a.Index)
 			if err != nil {
 				return s, err
@@ -191,7 +193,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 			}
 			sortPrefixes(k.Addrs)
 		}
-		if k.Kind == KindVLAN {
+		if k.Kind == kernel.KindVLAN {
 			for _, ad := range addrsOf[a.Index] {
 				p := prefixOf(ad.IPNet)
 				if p.Addr().IsLinkLocalUnicast() {
@@ -202,7 +204,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 			sortPrefixes(k.Addrs)
 			for _, e := range neighsOf[a.Index] {
 				ip, _ := netip.AddrFromSlice(e.IP)
-				s.Neighs = append(s.Neighs, Neigh{Dev: a.Name, IP: ip.Unmap(), MAC: e.HardwareAddr.String()})
+				s.Neighs = append(s.Neighs, kernel.Neigh{Dev: a.Name, IP: ip.Unmap(), MAC: e.HardwareAddr.String()})
 			}
 		}
 		s.Links = append(s.Links, k)
@@ -215,7 +217,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 		s.FDB = fdb
 	}
 	routes, err := retry(func() ([]netlink.Route, error) {
-		return n.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RouteProtocol},
+		return n.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: kernel.RouteProtocol},
 			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 	})
 	if err != nil {
@@ -230,7 +232,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (State, error) {
 		if r.Dst != nil {
 			dst = prefixOf(r.Dst)
 		}
-		kr := Route{Table: uint32(r.Table), Dst: dst, Metric: uint32(r.Priority)}
+		kr := kernel.Route{Table: uint32(r.Table), Dst: dst, Metric: uint32(r.Priority)}
 		if r.Type == unix.RTN_UNICAST {
 			// A host route to a routed workload. (IPv6 unreachable routes
 			// report dev lo: only unicast routes carry a device.)
@@ -279,7 +281,7 @@ func (n *Netlink) dropLocalRoute(l netlink.Link, g netip.Prefix) error {
 func (n *Netlink) bulk(links []netlink.Link) (map[int][]netlink.Addr, map[int][]netlink.Neigh, map[int]netlink.Protinfo, error) {
 	svi, port := false, false
 	for _, l := range links {
-		if l.Attrs().Alias != OwnerAlias {
+		if l.Attrs().Alias != kernel.OwnerAlias {
 			continue
 		}
 		switch l.Type() {
@@ -377,13 +379,13 @@ func (n *Netlink) bridgePorts() (map[int]netlink.Protinfo, error) {
 // fdb returns the managed FDB entries: permanent entries on the bridge
 // itself other than its own MAC (anycast gateways), and static entries on
 // foreign ports (workloads). VXLAN ports belong to zebra.
-func (n *Netlink) fdb(bridgeIdx int, byIndex map[int]netlink.Link) ([]FDB, error) {
+func (n *Netlink) fdb(bridgeIdx int, byIndex map[int]netlink.Link) ([]kernel.FDB, error) {
 	all, err := retry(func() ([]netlink.Neigh, error) { return n.h.NeighList(0, unix.AF_BRIDGE) })
 	if err != nil {
 		return nil, fmt.Errorf("list fdb: %w", err)
 	}
 	br := byIndex[bridgeIdx]
-	var out []FDB
+	var out []kernel.FDB
 	for _, e := range all {
 		l, ok := byIndex[e.LinkIndex]
 		if !ok || e.Flags&netlink.NTF_EXT_LEARNED != 0 || e.Vlan == 0 {
@@ -393,15 +395,15 @@ func (n *Netlink) fdb(bridgeIdx int, byIndex map[int]netlink.Link) ([]FDB, error
 		switch {
 		case e.LinkIndex == bridgeIdx:
 			if e.State&netlink.NUD_PERMANENT != 0 && mac != br.Attrs().HardwareAddr.String() {
-				out = append(out, FDB{Dev: BridgeName, MAC: mac, VLAN: uint16(e.Vlan), Self: true})
+				out = append(out, kernel.FDB{Dev: kernel.BridgeName, MAC: mac, VLAN: uint16(e.Vlan), Self: true})
 			}
-		case l.Attrs().MasterIndex == bridgeIdx && l.Type() != "vxlan" && l.Attrs().Alias != OwnerAlias:
+		case l.Attrs().MasterIndex == bridgeIdx && l.Type() != "vxlan" && l.Attrs().Alias != kernel.OwnerAlias:
 			if e.State&netlink.NUD_NOARP != 0 && e.State&netlink.NUD_PERMANENT == 0 {
-				out = append(out, FDB{Dev: l.Attrs().Name, MAC: mac, VLAN: uint16(e.Vlan)})
+				out = append(out, kernel.FDB{Dev: l.Attrs().Name, MAC: mac, VLAN: uint16(e.Vlan)})
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b FDB) int { return strings.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(out, func(a, b kernel.FDB) int { return strings.Compare(a.Key(), b.Key()) })
 	return out, nil
 }
 
@@ -416,18 +418,18 @@ func (n *Netlink) fdb(bridgeIdx int, byIndex map[int]netlink.Link) ([]FDB, error
 // device that happens to carry an owned name is never modified. The error
 // is an *ApplyError listing every failure; the count is of operations
 // applied.
-func (n *Netlink) Apply(ops []Op) (int, error) {
+func (n *Netlink) Apply(ops []kernel.Op) (int, error) {
 	n.idx = map[string]int{}
 	defer func() { n.idx = nil }()
-	var ae ApplyError
+	var ae kernel.ApplyError
 	done := 0
 	for _, op := range ops {
-		if dep := ae.blocks(op); dep != "" {
-			ae.Failed = append(ae.Failed, OpError{Op: op, Err: fmt.Errorf("skipped: link %s could not be created", dep)})
+		if dep := ae.Blocks(op); dep != "" {
+			ae.Failed = append(ae.Failed, kernel.OpError{Op: op, Err: fmt.Errorf("skipped: link %s could not be created", dep)})
 			continue
 		}
 		if err := n.apply(op); err != nil {
-			ae.Failed = append(ae.Failed, OpError{Op: op, Err: err})
+			ae.Failed = append(ae.Failed, kernel.OpError{Op: op, Err: err})
 			continue
 		}
 		done++
@@ -438,7 +440,7 @@ func (n *Netlink) Apply(ops []Op) (int, error) {
 	return done, nil
 }
 
-func (n *Netlink) apply(op Op) error {
+func (n *Netlink) apply(op kernel.Op) error {
 	switch {
 	case op.Guards != nil:
 		return n.setGuards(*op.Guards)
@@ -450,9 +452,9 @@ func (n *Netlink) apply(op Op) error {
 		if err != nil {
 			return err
 		}
-		a := &netlink.Addr{IPNet: ipNet(*op.LoAddr), Label: LoLabel}
+		a := &netlink.Addr{IPNet: ipNet(*op.LoAddr), Label: kernel.LoLabel}
 		n.Writes++
-		if op.Action == ActDelete {
+		if op.Action == kernel.ActDelete {
 			return ignore(n.h.AddrDel(lo, a), unix.EADDRNOTAVAIL)
 		}
 		if err := n.h.LinkSetUp(lo); err != nil {
@@ -464,7 +466,7 @@ func (n *Netlink) apply(op Op) error {
 		if op.Route.Dev != "" {
 			l, err := n.byName(op.Route.Dev)
 			if err != nil {
-				if op.Action == ActDelete {
+				if op.Action == kernel.ActDelete {
 					return ignoreNotFound(err) // the device took its routes with it
 				}
 				return err
@@ -472,7 +474,7 @@ func (n *Netlink) apply(op Op) error {
 			r.LinkIndex, r.Type, r.Scope = l.Attrs().Index, unix.RTN_UNICAST, netlink.SCOPE_LINK
 		}
 		n.Writes++
-		if op.Action == ActDelete {
+		if op.Action == kernel.ActDelete {
 			return ignore(n.h.RouteDel(r), unix.ESRCH)
 		}
 		return ignore(n.h.RouteAdd(r), unix.EEXIST)
@@ -486,7 +488,7 @@ func (n *Netlink) apply(op Op) error {
 	return fmt.Errorf("empty operation")
 }
 
-func (n *Netlink) applyNeigh(op Op) error {
+func (n *Netlink) applyNeigh(op kernel.Op) error {
 	l, err := n.byName(op.Neigh.Dev)
 	if err != nil {
 		return err
@@ -498,13 +500,13 @@ func (n *Netlink) applyNeigh(op Op) error {
 	}
 	e := &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: fam, State: netlink.NUD_PERMANENT, IP: op.Neigh.IP.AsSlice(), HardwareAddr: mac}
 	n.Writes++
-	if op.Action == ActDelete {
+	if op.Action == kernel.ActDelete {
 		return ignore(n.h.NeighDel(e), unix.ENOENT)
 	}
 	return n.h.NeighSet(e)
 }
 
-func (n *Netlink) applyFDB(op Op) error {
+func (n *Netlink) applyFDB(op kernel.Op) error {
 	l, err := n.byName(op.FDB.Dev)
 	if err != nil {
 		return err
@@ -517,16 +519,16 @@ func (n *Netlink) applyFDB(op Op) error {
 		e.Flags, e.State = netlink.NTF_MASTER, netlink.NUD_NOARP // bridge fdb add MAC dev PORT vlan V master static
 	}
 	n.Writes++
-	if op.Action == ActDelete {
+	if op.Action == kernel.ActDelete {
 		return ignore(n.h.NeighDel(e), unix.ENOENT)
 	}
 	return n.h.NeighSet(e)
 }
 
-func (n *Netlink) applyLink(op Op) error {
+func (n *Netlink) applyLink(op kernel.Op) error {
 	d := *op.Link
 	switch op.Action {
-	case ActDelete:
+	case kernel.ActDelete:
 		l, err := n.byName(d.Name)
 		if err != nil {
 			return ignoreNotFound(err)
@@ -534,14 +536,14 @@ func (n *Netlink) applyLink(op Op) error {
 		delete(n.idx, d.Name)
 		n.Writes++
 		return n.h.LinkDel(l)
-	case ActUp:
+	case kernel.ActUp:
 		l, err := n.byName(d.Name)
 		if err != nil {
 			return err
 		}
 		n.Writes++
 		return n.h.LinkSetUp(l)
-	case ActReplace:
+	case kernel.ActReplace:
 		if l, err := n.byName(d.Name); err == nil {
 			delete(n.idx, d.Name)
 			n.Writes++
@@ -550,31 +552,31 @@ func (n *Netlink) applyLink(op Op) error {
 			}
 		}
 		return n.create(d)
-	case ActAdd:
+	case kernel.ActAdd:
 		return n.create(d)
-	case ActSet:
+	case kernel.ActSet:
 		return n.set(d, *op.Old, op.Changes)
 	}
 	return fmt.Errorf("unknown action %q", op.Action)
 }
 
 // create adds the link down, then sets every managed attribute.
-func (n *Netlink) create(d Link) error {
+func (n *Netlink) create(d kernel.Link) error {
 	attrs := netlink.LinkAttrs{Name: d.Name, MTU: d.MTU}
 	if d.MAC != "" {
 		attrs.HardwareAddr, _ = net.ParseMAC(d.MAC)
 	}
 	var l netlink.Link
 	switch d.Kind {
-	case KindBridge:
+	case kernel.KindBridge:
 		on, pvid := true, uint16(0)
 		// ip link add evpnbr type bridge vlan_filtering 1 vlan_default_pvid 0
 		l = &netlink.Bridge{LinkAttrs: attrs, VlanFiltering: &on, VlanDefaultPVID: &pvid}
-	case KindVRF:
+	case kernel.KindVRF:
 		l = &netlink.Vrf{LinkAttrs: attrs, Table: d.Table} // ip link add NAME type vrf table T
-	case KindVXLAN:
+	case kernel.KindVXLAN:
 		// ip link add vxN type vxlan id N local VTEP dstport 4789 nolearning
-		vx := &netlink.Vxlan{LinkAttrs: attrs, VxlanId: int(d.VNI), SrcAddr: d.Local.AsSlice(), Port: VXLANPort, Learning: false}
+		vx := &netlink.Vxlan{LinkAttrs: attrs, VxlanId: int(d.VNI), SrcAddr: d.Local.AsSlice(), Port: kernel.VXLANPort, Learning: false}
 		if d.Group.IsValid() {
 			// ... group G dev D ttl N: BUM frames go to the group (the
 			// kernel's default TTL for a group would be 1).
@@ -585,9 +587,9 @@ func (n *Netlink) create(d Link) error {
 			vx.Group, vx.VtepDevIndex, vx.TTL = d.Group.AsSlice(), dev.Attrs().Index, d.TTL
 		}
 		l = vx
-	case KindDummy:
+	case kernel.KindDummy:
 		l = &netlink.Dummy{LinkAttrs: attrs} // ip link add NAME type dummy
-	case KindVLAN:
+	case kernel.KindVLAN:
 		p, err := n.byName(d.Parent)
 		if err != nil {
 			return fmt.Errorf("parent %s: %w", d.Parent, err)
@@ -605,10 +607,10 @@ func (n *Netlink) create(d Link) error {
 		n.idx[d.Name] = i // LinkAdd looked it up
 	}
 	n.Writes++
-	if err := n.h.LinkSetAlias(l, OwnerAlias); err != nil {
+	if err := n.h.LinkSetAlias(l, kernel.OwnerAlias); err != nil {
 		return err
 	}
-	if d.Kind == KindVLAN {
+	if d.Kind == kernel.KindVLAN {
 		// Every host has the same SVI MAC, hence the same IPv6 link-local
 		// address: duplicate address detection would fail it.
 		n.Writes++
@@ -616,40 +618,40 @@ func (n *Netlink) create(d Link) error {
 			return err
 		}
 	}
-	var ch []string
+	var ch kernel.LinkChanges
 	if d.Master != "" {
-		ch = append(ch, "master")
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrMaster})
 	}
 	if len(d.VLANs) > 0 {
-		ch = append(ch, "vlans")
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrVLANs})
 	}
 	if d.PVID != 0 {
-		ch = append(ch, "pvid")
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrPVID})
 	}
-	if d.Kind == KindVXLAN {
-		ch = append(ch, "learning", "neigh_suppress")
+	if d.Kind == kernel.KindVXLAN {
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrLearning}, kernel.LinkChange{Attr: kernel.AttrNeighSuppress})
 	}
 	if len(d.Addrs) > 0 {
-		ch = append(ch, "addrs")
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrAddrs})
 	}
-	return n.set(d, Link{Name: d.Name, Kind: d.Kind, Learning: true}, ch)
+	return n.set(d, kernel.Link{Name: d.Name, Kind: d.Kind, Learning: true}, ch)
 }
 
 // set changes the named attributes of an existing link from o to d.
-func (n *Netlink) set(d, o Link, changes []string) error {
+func (n *Netlink) set(d, o kernel.Link, changes kernel.LinkChanges) error {
 	l, err := n.byName(d.Name)
 	if err != nil {
 		return err
 	}
 	for _, c := range changes {
 		n.Writes++
-		switch c {
-		case "mtu":
+		switch c.Attr {
+		case kernel.AttrMTU:
 			err = n.h.LinkSetMTU(l, d.MTU)
-		case "address":
+		case kernel.AttrAddress:
 			mac, _ := net.ParseMAC(d.MAC)
 			err = n.h.LinkSetHardwareAddr(l, mac)
-		case "master":
+		case kernel.AttrMaster:
 			if d.Master == "" {
 				err = n.h.LinkSetNoMaster(l)
 				break
@@ -660,10 +662,10 @@ func (n *Netlink) set(d, o Link, changes []string) error {
 			}
 			// A new bridge port starts with VLAN 1 unless vlan_default_pvid
 			// is 0 (it is on evpnbr); the pvid change below sets the rest.
-		case "vlans":
+		case kernel.AttrVLANs:
 			// Contiguous VLANs go in one request (bridge vlan add vid A-B):
 			// a bridge carries thousands.
-			self := d.Kind == KindBridge
+			self := d.Kind == kernel.KindBridge
 			// The kernel rejects a range of one (begin == end).
 			for _, r := range vlanRanges(d.VLANs, o.VLANs) {
 				switch {
@@ -683,18 +685,18 @@ func (n *Netlink) set(d, o Link, changes []string) error {
 					err = ignore(n.h.BridgeVlanDelRange(l, r[0], r[1], false, false, self, !self), unix.ENOENT)
 				}
 			}
-		case "pvid":
+		case kernel.AttrPVID:
 			if o.PVID != 0 && o.PVID != d.PVID {
 				err = ignore(n.h.BridgeVlanDel(l, o.PVID, true, true, false, true), unix.ENOENT)
 			}
 			if err == nil && d.PVID != 0 {
 				err = n.h.BridgeVlanAdd(l, d.PVID, true, true, false, true) // bridge vlan add dev P vid V pvid untagged
 			}
-		case "learning":
+		case kernel.AttrLearning:
 			err = n.h.LinkSetLearning(l, d.Learning) // bridge link set dev P learning off
-		case "neigh_suppress":
+		case kernel.AttrNeighSuppress:
 			err = n.h.LinkSetBrNeighSuppress(l, d.NeighSuppress) // bridge link set dev P neigh_suppress on
-		case "addrs":
+		case kernel.AttrAddrs:
 			for _, a := range o.Addrs {
 				if !slices.Contains(d.Addrs, a) && err == nil {
 					err = ignore(n.h.AddrDel(l, &netlink.Addr{IPNet: ipNet(a)}), unix.EADDRNOTAVAIL)
@@ -716,10 +718,10 @@ func (n *Netlink) set(d, o Link, changes []string) error {
 				}
 			}
 		default:
-			err = fmt.Errorf("unknown attribute %q", c)
+			err = fmt.Errorf("unknown attribute %q", c.Attr)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", c, err)
+			return fmt.Errorf("%s: %w", c.Attr, err)
 		}
 	}
 	return nil
@@ -763,13 +765,13 @@ func vlanRanges(want, has []uint16) [][2]uint16 {
 	return out
 }
 
-func routeOf(r Route) *netlink.Route {
+func routeOf(r kernel.Route) *netlink.Route {
 	fam := netlink.FAMILY_V4
 	if r.Dst.Addr().Is6() {
 		fam = netlink.FAMILY_V6
 	}
 	return &netlink.Route{Family: fam, Table: int(r.Table), Dst: ipNet(r.Dst), Type: unix.RTN_UNREACHABLE,
-		Priority: int(r.Metric), Protocol: RouteProtocol}
+		Priority: int(r.Metric), Protocol: kernel.RouteProtocol}
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {
@@ -824,6 +826,10 @@ func readSysctl(key string) (string, error) {
 	return strings.TrimSpace(string(b)), err
 }
 
+// WriteSysctl sets a sysctl of the current network namespace, the key
+// written with slashes (net/ipv6/conf/DEV/disable_ipv6).
+func WriteSysctl(key, value string) error { return writeSysctl(key, value) }
+
 func writeSysctl(key, value string) error {
 	return os.WriteFile(sysctlPath(key), []byte(value), 0o644)
 }
@@ -843,7 +849,7 @@ func (n *Netlink) RefreshNeighbors() (int, error) {
 	}
 	count := 0
 	for _, l := range links {
-		if l.Attrs().Alias != OwnerAlias || l.Type() != "vlan" {
+		if l.Attrs().Alias != kernel.OwnerAlias || l.Type() != "vlan" {
 			continue
 		}
 		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {

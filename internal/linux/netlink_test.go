@@ -1,4 +1,4 @@
-package kernel_test
+package linux_test
 
 import (
 	"errors"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/plan"
 )
 
@@ -66,7 +67,7 @@ func requireOverlayKernel(t *testing.T, h *netlink.Handle) {
 	}
 }
 
-func converge(t *testing.T, nl *kernel.Netlink, des kernel.State) kernel.Plan {
+func converge(t *testing.T, nl *linux.Netlink, des kernel.State) kernel.Plan {
 	t.Helper()
 	obs := observe(t, nl, des)
 	p := kernel.Diff(des, obs)
@@ -76,7 +77,7 @@ func converge(t *testing.T, nl *kernel.Netlink, des kernel.State) kernel.Plan {
 	return p
 }
 
-func observe(t *testing.T, nl *kernel.Netlink, des kernel.State) kernel.State {
+func observe(t *testing.T, nl *linux.Netlink, des kernel.State) kernel.State {
 	t.Helper()
 	var keys, ports []string
 	for _, s := range des.Sysctls {
@@ -133,10 +134,10 @@ func waitCarrier(t *testing.T, dev string) {
 // kernel lacks VRF or 802.1Q) with a Netlink and a handle open in it, the
 // uplink and workload veths testdata/overlay.yaml names (up1, wl1), and
 // that intent loaded.
-func inOverlayNetns(t *testing.T, f func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent)) {
+func inOverlayNetns(t *testing.T, f func(nl *linux.Netlink, h *netlink.Handle, in *api.Intent)) {
 	t.Helper()
 	inNetns(t, func() {
-		nl, err := kernel.Open()
+		nl, err := linux.Open()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func TestPrivilegedUnderlayRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		des := plan.Build(in).Kernel
-		nl, err := kernel.Open()
+		nl, err := linux.Open()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +195,7 @@ func TestPrivilegedUnderlayRoundTrip(t *testing.T) {
 // back (second diff empty), changes one attribute in place, then removes
 // everything and checks that only foreign objects remain.
 func TestPrivilegedOverlayRoundTrip(t *testing.T) {
-	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
+	inOverlayNetns(t, func(nl *linux.Netlink, h *netlink.Handle, in *api.Intent) {
 		ipOut(t, "link", "add", "mine", "type", "bridge") // foreign: must survive
 		des := plan.Build(in).Kernel
 		p := converge(t, nl, des)
@@ -259,7 +260,7 @@ func TestPrivilegedOverlayRoundTrip(t *testing.T) {
 // read back exactly (second diff empty, the unreachable defaults keep no
 // device), and removing it removes its routes and releases the port.
 func TestPrivilegedRoutedAttachmentRoundTrip(t *testing.T) {
-	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
+	inOverlayNetns(t, func(nl *linux.Netlink, h *netlink.Handle, in *api.Intent) {
 		ipOut(t, "link", "add", "evc1", "type", "veth", "peer", "name", "evc1p")
 		att := []plan.Attachment{{Network: "red/web", Interface: "evc1", Routed: true,
 			IPs: []netip.Addr{netip.MustParseAddr("10.1.99.5"), netip.MustParseAddr("fd00:99::5")}}}
@@ -304,7 +305,7 @@ func TestPrivilegedRoutedAttachmentRoundTrip(t *testing.T) {
 // owned SVI is re-probed (DELAY/PROBE); permanent and foreign ones are
 // left alone.
 func TestPrivilegedRefreshNeighbors(t *testing.T) {
-	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
+	inOverlayNetns(t, func(nl *linux.Netlink, h *netlink.Handle, in *api.Intent) {
 		converge(t, nl, plan.Build(in).Kernel)
 		ipOut(t, "neigh", "add", "10.1.10.50", "lladdr", "02:00:00:00:00:50", "dev", "vlan10", "nud", "stale")
 		ipOut(t, "link", "add", "other", "type", "veth", "peer", "name", "otherp")
@@ -339,7 +340,7 @@ func TestPrivilegedRefreshNeighbors(t *testing.T) {
 // VRFs) is applied, the foreign device is left exactly as it was (no
 // master, still down), and the error names the failed object.
 func TestPrivilegedFailureIsolation(t *testing.T) {
-	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
+	inOverlayNetns(t, func(nl *linux.Netlink, h *netlink.Handle, in *api.Intent) {
 		ipOut(t, "link", "add", "vx20", "type", "vxlan", "id", "999", "dstport", "4789", "local", "192.0.2.1")
 		des := plan.Build(in).Kernel
 		p := kernel.Diff(des, observe(t, nl, des))
@@ -406,7 +407,7 @@ tenants:
 			t.Fatal(err)
 		}
 		des := plan.Build(in).Kernel
-		nl, err := kernel.Open()
+		nl, err := linux.Open()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -448,7 +449,7 @@ tenants:
 // IPv6 route's IPv4-mapped next hop as for IPv4; BounceLink takes an owned
 // SVI down and up and refuses a foreign link.
 func TestPrivilegedL3Holes(t *testing.T) {
-	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
+	inOverlayNetns(t, func(nl *linux.Netlink, h *netlink.Handle, in *api.Intent) {
 		converge(t, nl, plan.Build(in).Kernel)
 		l3 := plan.L3VNIs(in)
 		red := l3[0]
@@ -553,7 +554,7 @@ func TestPrivilegedL3Holes(t *testing.T) {
 // veth's peer up too (issue: ports left down passed nothing and nothing
 // said why).
 func TestPrivilegedPortComesUp(t *testing.T) {
-	inOverlayNetns(t, func(nl *kernel.Netlink, h *netlink.Handle, in *api.Intent) {
+	inOverlayNetns(t, func(nl *linux.Netlink, h *netlink.Handle, in *api.Intent) {
 		des := plan.Build(in).Kernel
 		converge(t, nl, des)
 		if out := ipOut(t, "link", "show", "wl1"); !strings.Contains(out, ",UP") || !strings.Contains(out, "master evpnbr") {
