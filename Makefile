@@ -25,7 +25,12 @@ generate: ## regenerate the eBPF objects and their Go bindings (bpf2go, clang); 
 
 test: deps build test-unit test-priv ## everything: unit, FRR goldens, privileged netns tests and the lab e2e (in the VM when the kernel lacks VRF/802.1Q)
 
-test-unit: ## unit, golden and fuzz-seed tests with the race detector (FRR's parser checks the goldens), then each fuzz target for 3s; native
+# The pure core: it must build for any OS (internal/archtest checks what it
+# imports).
+PURE_PKGS := ./api ./internal/plan ./internal/kernel ./internal/frr ./internal/policy
+
+test-unit: ## the pure core built for darwin, then unit, golden and fuzz-seed tests with the race detector (FRR's parser checks the goldens), then each fuzz target for 3s; native
+	GOOS=darwin CGO_ENABLED=0 $(GO) build $(PURE_PKGS)
 	EVPNHOST_REQUIRE_FRR=1 EVPNHOST_REQUIRE_ETCD=1 $(GO) test -race ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
