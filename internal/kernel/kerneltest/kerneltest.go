@@ -10,7 +10,8 @@
 // their master, parent and device to exist; deleting a link takes its
 // VLAN devices, neighbour and FDB entries and routes with it and frees its
 // ports; leaving a master flushes a port's FDB entries and routes. Links
-// of kind port are foreign (no alias); every other link is owned.
+// of kind port are foreign (no alias); every other link is owned; lo
+// always exists (it is not in the state, its VTEP addresses are).
 package kerneltest
 
 import (
@@ -39,9 +40,10 @@ type Kernel struct {
 	mu    sync.Mutex
 	st    kernel.State
 	fails []func(kernel.Op) bool
-	// Applied lists every operation applied successfully, in order.
-	Applied []kernel.Op
-	// Applies counts Apply calls, Observes Observe calls.
+	// Applied lists every operation applied successfully, in order;
+	// Applies counts Apply calls, Observes Observe calls. Read them while
+	// no Apply or Observe runs.
+	Applied           []kernel.Op
 	Applies, Observes int
 }
 
@@ -173,8 +175,9 @@ func (k *Kernel) setSysctl(s kernel.Sysctl) {
 	k.st.Sysctls[i] = s
 }
 
+// needLink fails unless the link exists; lo always does.
 func (k *Kernel) needLink(name string) error {
-	if _, ok := k.st.Link(name); !ok {
+	if _, ok := k.st.Link(name); !ok && name != "lo" {
 		return fmt.Errorf("link %s: %w", name, syscall.ENODEV)
 	}
 	return nil

@@ -88,6 +88,34 @@ func TestConvergeTwoTenants(t *testing.T) {
 	}
 }
 
+// TestConvergeLeakMulticast: leak guards, the multicast termination
+// device and a VXLAN on a group, then their removal.
+func TestConvergeLeakMulticast(t *testing.T) {
+	in, err := api.Load("../../../api/testdata/valid/leak-multicast.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	des := plan.Build(in).Kernel
+	k := New(kernel.State{})
+	for _, name := range portNames(des) {
+		k.st.Links = append(k.st.Links, kernel.Link{Name: name, Kind: kernel.KindPort, Up: true})
+	}
+	if _, err := converge(t, k, des); err != nil {
+		t.Fatal(err)
+	}
+	Golden(t, "testdata/leak-multicast.txt", k.String(), *update)
+	obs, _ := k.Observe(sysctlNames(des), portNames(des))
+	if p := kernel.Diff(des, obs); p.Len() != 0 {
+		t.Fatalf("second plan not empty:\n%v", p.Ops())
+	}
+	if _, err := converge(t, k, kernel.State{}); err != nil {
+		t.Fatal(err)
+	}
+	if obs, _ := k.Observe(nil, nil); !obs.Empty() {
+		t.Fatalf("torn down host still holds:\n%s", Dump(obs))
+	}
+}
+
 // TestFailOn: a chosen object fails with the error types of the real
 // adapter, what needs it is skipped, the rest is applied; healed, the next
 // apply completes the host.
