@@ -285,6 +285,9 @@ func (a *run) kernelUp() error {
 // other kernel operations failed (then its own failure is only logged:
 // the kernel's is the apply's error).
 func (a *run) enforcePolicy() error {
+	if a.r.Policy != nil {
+		a.r.log().Debug("enforcing policies", "op", "policy", "kernel_failures", a.kernelErr != nil)
+	}
 	if err := a.r.applyPolicy(a.in, &a.res); err != nil {
 		if a.kernelErr == nil {
 			return err
