@@ -1,6 +1,8 @@
 package attach
 
 import (
+	"errors"
+	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,8 +12,11 @@ import (
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/kernel/kerneltest"
 	"github.com/evpnhost/evpnhost/internal/plan"
 )
+
+var update = flag.Bool("update", false, "rewrite the goldens")
 
 func TestStoreRoundTrip(t *testing.T) {
 	dir := t.TempDir()
@@ -133,66 +138,20 @@ func TestIntentFile(t *testing.T) {
 	}
 }
 
-// fakeKernel applies operations to a model of the kernel.
-type fakeKernel struct{ st kernel.State }
-
-func (f *fakeKernel) Observe(_, ports []string) (kernel.State, error) { return f.st, nil }
-
-func (f *fakeKernel) Apply(ops []kernel.Op) (int, error) {
-	for _, op := range ops {
-		switch {
-		case op.Neigh != nil && op.Action == kernel.ActDelete:
-			f.st.Neighs = del(f.st.Neighs, *op.Neigh)
-		case op.Neigh != nil:
-			f.st.Neighs = append(f.st.Neighs, *op.Neigh)
-		case op.FDB != nil && op.Action == kernel.ActDelete:
-			f.st.FDB = del(f.st.FDB, *op.FDB)
-		case op.FDB != nil:
-			f.st.FDB = append(f.st.FDB, *op.FDB)
-		case op.Route != nil && op.Action == kernel.ActDelete:
-			f.st.Routes = del(f.st.Routes, *op.Route)
-		case op.Route != nil:
-			f.st.Routes = append(f.st.Routes, *op.Route)
-		case op.Link != nil && op.Action == kernel.ActSet:
-			for i := range f.st.Links {
-				if f.st.Links[i].Name == op.Link.Name {
-					f.st.Links[i].Master, f.st.Links[i].PVID = op.Link.Master, op.Link.PVID
-				}
-			}
-		case op.Link != nil && op.Action == kernel.ActUp:
-			for i := range f.st.Links {
-				if f.st.Links[i].Name == op.Link.Name {
-					f.st.Links[i].Up = true
-				}
-			}
-		}
-	}
-	return len(ops), nil
-}
-
-func del[T comparable](xs []T, x T) []T {
-	var out []T
-	for _, y := range xs {
-		if y != x {
-			out = append(out, y)
-		}
-	}
-	return out
-}
-
 // TestConverge: the fast path touches only the attachment's objects, a
 // second run does nothing, and detaching removes exactly what it added.
+// The host is kerneltest's fake, compared as text.
 func TestConverge(t *testing.T) {
 	in, err := api.Load("../../api/testdata/valid/two-tenants.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := plan.Build(in).Kernel
-	k := &fakeKernel{st: base}
-	k.st.Links = append(k.st.Links, kernel.Link{Name: "evc1", Kind: kernel.KindPort}, kernel.Link{Name: "evc2", Kind: kernel.KindPort})
+	base.Links = append(base.Links, kernel.Link{Name: "evc1", Kind: kernel.KindPort, Up: true}, kernel.Link{Name: "evc2", Kind: kernel.KindPort})
 	// Another tenant's neighbor with the same address must stay.
-	k.st.Neighs = append(k.st.Neighs, kernel.Neigh{Dev: "vlan110", IP: mustAddr("10.1.10.50"), MAC: "02:00:00:00:bb:01"})
-	before := len(k.st.Neighs)
+	base.Neighs = append(base.Neighs, kernel.Neigh{Dev: "vlan110", IP: mustAddr("10.1.10.50"), MAC: "02:00:00:00:bb:01"})
+	k := kerneltest.New(base)
+	before := k.String()
 	br := Attachment{ID: "cni-1", Network: "red/web", Mode: ModeBridged, Interface: "evc1", MAC: "02:00:00:00:aa:01", IPs: []string{"10.1.10.50"}}
 	p, err := Converge(k, in, br, true)
 	if err != nil {
@@ -202,7 +161,7 @@ func TestConverge(t *testing.T) {
 	for _, op := range p.Ops() {
 		ops = append(ops, op.String())
 	}
-	want := "set     link evc1: master \"\" -> \"evpnbr\", pvid 0 -> 10\nup      link evc1\nadd     fdb 02:00:00:00:aa:01 dev evc1 vlan 10: master static\nadd     neigh 10.1.10.50 dev vlan10: lladdr 02:00:00:00:aa:01 nud permanent"
+	want := "set     link evc1: master \"\" -> \"evpnbr\", pvid 0 -> 10\nadd     fdb 02:00:00:00:aa:01 dev evc1 vlan 10: master static\nadd     neigh 10.1.10.50 dev vlan10: lladdr 02:00:00:00:aa:01 nud permanent"
 	if got := strings.Join(ops, "\n"); got != want {
 		t.Fatalf("ops:\n%s\nwant:\n%s", got, want)
 	}
@@ -213,22 +172,17 @@ func TestConverge(t *testing.T) {
 	if _, err := Converge(k, in, rt, true); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := k.st.Link("evc2"); l.Master != "red" || !l.Up {
-		t.Fatalf("routed port: %+v", l)
-	}
-	if len(k.st.Routes) == 0 || k.st.Routes[len(k.st.Routes)-1] != (kernel.Route{Table: 1000, Dst: mustPrefix("10.1.99.5/32"), Dev: "evc2"}) {
-		t.Fatalf("routes: %+v", k.st.Routes)
-	}
+	kerneltest.Golden(t, "testdata/converge.txt", k.String(), *update)
 	for _, a := range []Attachment{br, rt} {
 		if _, err := Converge(k, in, a, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(k.st.Neighs) != before || len(k.st.FDB) != len(base.FDB) || len(k.st.Routes) != len(base.Routes) {
-		t.Fatalf("detach left objects: %+v", k.st)
-	}
-	if l, _ := k.st.Link("evc1"); l.Master != "" {
-		t.Fatalf("evc1 still enslaved: %+v", l)
+	// Detached, the ports are back as they were; evc2 stays up (its
+	// owner's business, like its existence).
+	after := strings.Replace(k.String(), "evc2: state UP", "evc2: state DOWN", 1)
+	if after != before {
+		t.Fatalf("detach did not restore the host:\n%s\nwant:\n%s", after, before)
 	}
 	if _, err := Converge(k, in, Attachment{ID: "cni-3", Network: "red/web", Interface: "nothere"}, true); err == nil {
 		t.Fatal("missing interface: want an error")
@@ -236,6 +190,42 @@ func TestConverge(t *testing.T) {
 	if _, err := Converge(k, in, Attachment{ID: "cni-4", Network: "red/nope", Interface: "evc1"}, true); err == nil {
 		t.Fatal("unknown network: want an error")
 	}
+}
+
+// TestConvergeKernelFailure: a failing kernel operation fails the
+// attachment with the kernel's error, naming the object; what was not
+// blocked by it is applied.
+func TestConvergeKernelFailure(t *testing.T) {
+	in, err := api.Load("../../api/testdata/valid/two-tenants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := plan.Build(in).Kernel
+	base.Links = append(base.Links, kernel.Link{Name: "evc1", Kind: kernel.KindPort, Up: true})
+	k := kerneltest.New(base)
+	k.FailOn("fdb 02:00:00:00:aa:01 dev evc1 vlan 10")
+	br := Attachment{ID: "cni-1", Network: "red/web", Mode: ModeBridged, Interface: "evc1", MAC: "02:00:00:00:aa:01", IPs: []string{"10.1.10.50"}}
+	_, err = Converge(k, in, br, true)
+	var ae *kernel.ApplyError
+	if !errors.As(err, &ae) || err.Error() != "kernel: add fdb 02:00:00:00:aa:01 dev evc1 vlan 10: injected failure" {
+		t.Fatalf("err = %v", err)
+	}
+	want := `evc1: state UP master evpnbr
+    port
+    bridge_slave pvid 10 untagged
+`
+	if got := kerneltest.Dump(kernel.State{Links: []kernel.Link{link(k, "evc1")}}); got != want {
+		t.Fatalf("evc1:\n%s\nwant:\n%s", got, want)
+	}
+	if p, _ := Pending(k, in, br, true); len(p.Ops()) != 1 || p.Ops()[0].Object != "fdb 02:00:00:00:aa:01 dev evc1 vlan 10" {
+		t.Fatalf("pending after the failure: %v", p.Ops())
+	}
+}
+
+func link(k *kerneltest.Kernel, name string) kernel.Link {
+	s := k.State()
+	l, _ := s.Link(name)
+	return l
 }
 
 func mustAddr(s string) netip.Addr     { return netip.MustParseAddr(s) }

@@ -19,6 +19,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ipam"
 	"github.com/containernetworking/plugins/pkg/ns"
 
+	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/linux"
@@ -314,10 +315,17 @@ func Del(args *skel.CmdArgs) error {
 	return nil
 }
 
+// hostKernel is what DEL and GC need of the host's kernel
+// (linux.Netlink): the fast path and deleting the veth.
+type hostKernel interface {
+	attach.Kernel
+	DeleteLink(name string) (existed bool, err error)
+}
+
 // remove undoes one attachment: its neighbor entries and routes, the veth
 // (both ends), the record. Failures of the first step are logged: the
 // veth's removal takes the port, FDB entry and routes with it anyway.
-func remove(k *linux.Netlink, stateDir string, rec attach.Attachment) {
+func remove(k hostKernel, stateDir string, rec attach.Attachment) {
 	if in, err := attach.LoadIntent(stateDir); err == nil {
 		if _, err := attach.Converge(k, in, rec, false); err != nil {
 			fmt.Fprintf(os.Stderr, "evpnhost-cni: detach %s: %v\n", rec.ID, err)
@@ -360,16 +368,8 @@ func Check(args *skel.CmdArgs) error {
 		return internal("%v", err)
 	}
 	defer k.Close()
-	p, err := attach.Pending(k, in, rec, true)
-	if err != nil {
-		return drift("host side: %v", err)
-	}
-	if p.Len() > 0 {
-		var ops []string
-		for _, op := range p.Ops() {
-			ops = append(ops, op.String())
-		}
-		return drift("host side of %s (%s) needs: %s", rec.Interface, network.Ref, strings.Join(ops, "; "))
+	if msg := hostDrift(k, in, rec, network.Ref); msg != "" {
+		return drift("%s", msg)
 	}
 	netns, err := openNetns(args.Netns)
 	if err != nil {
@@ -399,6 +399,23 @@ func Check(args *skel.CmdArgs) error {
 		}
 	}
 	return nil
+}
+
+// hostDrift describes how the host side of rec differs from what the
+// fast path would make of it; "" when it is in place.
+func hostDrift(k attach.Kernel, in *api.Intent, rec attach.Attachment, ref string) string {
+	p, err := attach.Pending(k, in, rec, true)
+	if err != nil {
+		return fmt.Sprintf("host side: %v", err)
+	}
+	if p.Len() == 0 {
+		return ""
+	}
+	var ops []string
+	for _, op := range p.Ops() {
+		ops = append(ops, op.String())
+	}
+	return fmt.Sprintf("host side of %s (%s) needs: %s", rec.Interface, ref, strings.Join(ops, "; "))
 }
 
 // GC removes the attachments of this CNI network that are not in the

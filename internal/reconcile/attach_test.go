@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -29,8 +30,9 @@ func TestApplyKeepsAttachments(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h := &fakeHost{state: kernel.State{Links: []kernel.Link{{Name: "evc1", Kind: kernel.KindPort}}}}
-	r := &Reconciler{Kernel: h, FRR: fakeFRR{h}, StateDir: dir}
+	h := newSim(kernel.Link{Name: "evc1", Kind: kernel.KindPort})
+	r := h.reconciler(t, &bytes.Buffer{})
+	r.StateDir = dir
 	res, err := r.Apply(context.Background(), in)
 	if err != nil {
 		t.Fatalf("apply: %v", err)

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -10,18 +11,6 @@ import (
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/policy"
 )
-
-type fakePolicy struct {
-	h      *fakeHost
-	tables []policy.Table
-	err    error
-}
-
-func (p *fakePolicy) Apply(t policy.Table) error {
-	p.h.events = append(p.h.events, "policy")
-	p.tables = append(p.tables, t)
-	return p.err
-}
 
 const policyIntent = `host: {name: h1, asn: 65101, vtep: 10.0.0.1, uplinks: [up1, up2]}
 tenants:
@@ -46,16 +35,20 @@ func TestApplyEnforcesPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &fakeHost{state: kernel.State{Links: []kernel.Link{{Name: "tap1", Kind: kernel.KindPort}}}}
-	p := &fakePolicy{h: h}
-	r := &Reconciler{Kernel: h, FRR: fakeFRR{h}, StateDir: t.TempDir(), Policy: p}
+	h := newSim(kernel.Link{Name: "tap1", Kind: kernel.KindPort})
+	p := h.policy
+	r := h.reconciler(t, &bytes.Buffer{})
 	_, err = r.Apply(context.Background(), in)
 	var missing *MissingError
 	if !errors.As(err, &missing) || len(missing.Interfaces) != 1 || missing.Interfaces[0] != "tap2" {
 		t.Fatalf("apply: %v, want tap2 missing", err)
 	}
-	got := strings.Join(compact(h.events), "\n")
-	want := "kernel add/set\nkernel up\nkernel add/set\nfrr reload without neighbors\nkernel up\nkernel add/set\npolicy\nfrr configure neighbor up1 interface peer-group fabric,neighbor up2 interface peer-group fabric"
+	got := h.Events()
+	want := `kernel 20 ops, 20 applied
+frr reload without sessions
+kernel 7 ops, 7 applied
+policy [tap1]
+frr configure router bgp 65101; neighbor up1 interface peer-group fabric; neighbor up2 interface peer-group fabric`
 	if got != want {
 		t.Fatalf("order:\n%s\nwant:\n%s", got, want)
 	}

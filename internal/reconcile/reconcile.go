@@ -126,14 +126,76 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 // Apply converges the host to in. On failure the error names the step;
 // the host keeps working with what was applied so far, and the next
 // apply resumes.
+//
+// The steps, in order (each a method of run, logged with its op):
+// prepare, record, kernel, frr-reload, kernel-up, policy, frr-configure,
+// save. Kernel failures are per object: the steps after the kernel's run
+// anyway, and the apply then fails before frr-configure and save.
 func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) {
-	var res Result
-	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
-		return res, frrError{err}
+	a := &run{r: r, in: in}
+	defer a.release()
+	err := a.prepare(ctx)
+	if err == nil {
+		err = a.record()
 	}
-	print := ""
+	if err == nil {
+		err = a.kernelMain()
+	}
+	if err == nil {
+		err = a.reloadFRR(ctx)
+	}
+	if err == nil {
+		err = a.kernelUp()
+	}
+	if err == nil {
+		err = a.enforcePolicy()
+	}
+	if err == nil && a.kernelErr != nil {
+		// Staged sessions, ownership and the CNI's intent wait for an
+		// apply without failures.
+		err = fmt.Errorf("kernel: %w", a.kernelErr)
+	}
+	if err == nil {
+		err = a.addSessions(ctx)
+	}
+	if err == nil {
+		err = a.save()
+	}
+	return a.res, err
+}
+
+// run is one Apply as it goes through its steps.
+type run struct {
+	r   *Reconciler
+	in  *api.Intent
+	des plan.Desired
+	res Result
+	// print is FRR's daemons' fingerprint at the start (FRRPrint).
+	print string
+	// unlock releases the state directory's lock; nil once released.
+	unlock func()
+	// kernelErr collects the kernel operations that failed so far.
+	kernelErr *kernel.ApplyError
+}
+
+// release unlocks the state directory.
+func (a *run) release() {
+	if a.unlock != nil {
+		a.unlock()
+		a.unlock = nil
+	}
+}
+
+// prepare checks FRR's daemons, locks the state directory (until Apply
+// returns) and plans the
+// kernel (the desired state, the diff against what the kernel holds).
+func (a *run) prepare(ctx context.Context) error {
+	r := a.r
+	if err := r.FRR.CheckDaemons(daemons(a.in)...); err != nil {
+		return frrError{err}
+	}
 	if r.FRRPrint != nil {
-		print = r.FRRPrint()
+		a.print = r.FRRPrint()
 	}
 	// The state directory stays locked for the whole apply: a workload
 	// attached meanwhile (CNI ADD) would otherwise be detached as an
@@ -141,114 +203,146 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	// the ownership record in the middle of this one's changes.
 	unlock, err := r.lock(ctx)
 	if err != nil {
-		return res, err
+		return err
 	}
-	defer func() {
-		if unlock != nil {
-			unlock()
-		}
-	}()
-	des, res, err := r.prepare(in)
+	a.unlock = unlock
+	a.des, a.res, err = r.prepare(a.in)
 	if err != nil {
-		return res, err
+		return err
 	}
-	kp, missing := res.Kernel, res.Missing
-	for _, m := range res.MissingAttachments {
+	for _, m := range a.res.MissingAttachments {
 		r.log().Warn("attachment interface not found, left out", "interface", m)
 	}
+	r.log().Debug("planned", "op", "prepare", "kernel_ops", a.res.Kernel.Len(), "missing", len(a.res.Missing))
+	return nil
+}
 
-	rec, err := r.load()
+// record notes ownership of the new tenants before touching anything, so
+// a failed apply can still clean them up later.
+func (a *run) record() error {
+	rec, err := a.r.load()
 	if err != nil {
-		return res, err
+		return err
 	}
-	// Record ownership of the new tenants before touching anything, so a
-	// failed apply can still clean them up later.
-	if err := r.save(record{Tenants: union(rec.Tenants, tenantNames(in))}); err != nil {
-		return res, err
-	}
+	tenants := union(rec.Tenants, tenantNames(a.in))
+	a.r.log().Debug("recording ownership", "op", "record", "tenants", len(tenants))
+	return a.r.save(record{Tenants: tenants})
+}
 
-	// Kernel failures are per object: what failed is reported at the end,
-	// the rest (other tenants, FRR) is applied (kernel.ApplyError).
-	var kernelErr *kernel.ApplyError
-	if _, err := r.Kernel.Apply(kp.Main); err != nil {
-		if !errors.As(err, &kernelErr) {
-			return res, fmt.Errorf("kernel: %w", err)
+// kernelMain applies the kernel plan's main phase. Failed objects are kept for the end (kernelErr); any
+// other error stops the apply.
+func (a *run) kernelMain() error {
+	a.r.log().Debug("applying kernel operations", "op", "kernel", "ops", len(a.res.Kernel.Main))
+	if _, err := a.r.Kernel.Apply(a.res.Kernel.Main); err != nil {
+		if !errors.As(err, &a.kernelErr) {
+			return fmt.Errorf("kernel: %w", err)
 		}
-		r.log().Error("kernel operations failed, continuing with the rest", "op", "kernel", "cause", err)
+		a.r.log().Error("kernel operations failed, continuing with the rest", "op", "kernel", "cause", err)
 	}
+	return nil
+}
+
+// reloadFRR decides on staging and reloads FRR with the new
+// configuration (without the uplink sessions on a first bring-up).
+func (a *run) reloadFRR(ctx context.Context) error {
+	r := a.r
 	// One read of the running configuration serves both the staging
 	// decision and the FRR delta: each vtysh run costs about a second
 	// under emulation, and a no-op apply otherwise took two.
 	running, err := r.FRR.RunningConfig(ctx)
 	if err != nil {
-		return res, frrError{fmt.Errorf("read frr running config: %w", err)}
+		return frrError{fmt.Errorf("read frr running config: %w", err)}
 	}
 	// FRR 8.4 must know a VRF's VNI before its devices come up and before
 	// EVPN routes arrive, or the L3VNI gets the wrong router MAC
 	// (docs/field-notes.md §3, §4). On a first bring-up, configure the sessions last.
-	des.FRR.Neighbors = hasNeighbors(running, in.Host.Uplinks) || len(in.Tenants) == 0
-	res.Staged = !des.FRR.Neighbors
-	if err := r.applyFRR(ctx, des.FRR, in, running, print, &res); err != nil {
-		return res, err
-	}
-	up := kp.Up
-	if kernelErr != nil {
+	a.des.FRR.Neighbors = hasNeighbors(running, a.in.Host.Uplinks) || len(a.in.Tenants) == 0
+	a.res.Staged = !a.des.FRR.Neighbors
+	r.log().Debug("frr configuration", "op", "frr-reload", "staged", a.res.Staged)
+	return r.applyFRR(ctx, a.des.FRR, a.in, running, a.print, &a.res)
+}
+
+// kernelUp brings the links up (and adds the addresses of new ones) once
+// FRR knows the VRFs and VNIs, skipping the links that could not be
+// created.
+func (a *run) kernelUp() error {
+	up := a.res.Kernel.Up
+	if a.kernelErr != nil {
 		var skipped []kernel.OpError
-		up, skipped = kernelErr.Skip(up)
-		kernelErr.Failed = append(kernelErr.Failed, skipped...)
+		up, skipped = a.kernelErr.Skip(up)
+		a.kernelErr.Failed = append(a.kernelErr.Failed, skipped...)
 	}
-	if _, err := r.Kernel.Apply(up); err != nil {
+	a.r.log().Debug("bringing links up", "op", "kernel-up", "ops", len(up))
+	if _, err := a.r.Kernel.Apply(up); err != nil {
 		var ae *kernel.ApplyError
 		if !errors.As(err, &ae) {
-			return res, fmt.Errorf("kernel: %w", err)
+			return fmt.Errorf("kernel: %w", err)
 		}
-		if kernelErr == nil {
-			kernelErr = ae
+		if a.kernelErr == nil {
+			a.kernelErr = ae
 		} else {
-			kernelErr.Failed = append(kernelErr.Failed, ae.Failed...)
+			a.kernelErr.Failed = append(a.kernelErr.Failed, ae.Failed...)
 		}
 	}
-	// The ports that exist are enforced even when other kernel operations
-	// failed.
-	if err := r.applyPolicy(in, &res); err != nil {
-		if kernelErr == nil {
-			return res, err
+	return nil
+}
+
+// enforcePolicy enforces the policies of the ports that exist, even when
+// other kernel operations failed (then its own failure is only logged:
+// the kernel's is the apply's error).
+func (a *run) enforcePolicy() error {
+	if a.r.Policy != nil {
+		a.r.log().Debug("enforcing policies", "op", "policy", "kernel_failures", a.kernelErr != nil)
+	}
+	if err := a.r.applyPolicy(a.in, &a.res); err != nil {
+		if a.kernelErr == nil {
+			return err
 		}
-		r.log().Error("policy enforcement failed", "op", "policy", "cause", err)
+		a.r.log().Error("policy enforcement failed", "op", "policy", "cause", err)
 	}
-	if kernelErr != nil {
-		// Staged sessions, ownership and the CNI's intent wait for an
-		// apply without failures.
-		return res, fmt.Errorf("kernel: %w", kernelErr)
+	return nil
+}
+
+// addSessions, on a staged bring-up, waits for zebra to learn the L3VNIs
+// and then adds the uplink sessions.
+func (a *run) addSessions(ctx context.Context) error {
+	if !a.res.Staged {
+		return nil
 	}
-	if res.Staged {
-		if err := r.waitVNIs(ctx, in); err != nil {
-			return res, err
-		}
-		// The rest of the configuration is loaded and tested already: add
-		// the sessions directly rather than with a second frr-reload.py
-		// run (seconds of Python, a minute under emulation).
-		lines := []string{fmt.Sprintf("router bgp %d", in.Host.ASN)}
-		for _, u := range in.Host.Uplinks {
-			lines = append(lines, "neighbor "+u+" interface peer-group fabric")
-		}
-		r.log().Info("adding uplink sessions", "op", "frr-configure", "uplinks", in.Host.Uplinks)
-		if err := r.FRR.Configure(ctx, lines...); err != nil {
-			return res, frrError{fmt.Errorf("frr: add uplink sessions: %w", err)}
-		}
-		res.FRR.Add = append(res.FRR.Add, lines...)
+	r, in := a.r, a.in
+	if err := r.waitVNIs(ctx, in); err != nil {
+		return err
 	}
-	if err := r.save(record{Tenants: tenantNames(in)}); err != nil {
-		return res, err
+	// The rest of the configuration is loaded and tested already: add
+	// the sessions directly rather than with a second frr-reload.py
+	// run (seconds of Python, a minute under emulation).
+	lines := []string{fmt.Sprintf("router bgp %d", in.Host.ASN)}
+	for _, u := range in.Host.Uplinks {
+		lines = append(lines, "neighbor "+u+" interface peer-group fabric")
 	}
-	// The CNI plugin and `evpnhost attach` resolve networks from here.
-	if err := attach.SaveIntent(r.StateDir, in); err != nil {
-		return res, err
+	r.log().Info("adding uplink sessions", "op", "frr-configure", "uplinks", in.Host.Uplinks)
+	if err := r.FRR.Configure(ctx, lines...); err != nil {
+		return frrError{fmt.Errorf("frr: add uplink sessions: %w", err)}
 	}
-	if len(missing) > 0 {
-		return res, &MissingError{Interfaces: missing}
+	a.res.FRR.Add = append(a.res.FRR.Add, lines...)
+	return nil
+}
+
+// save records what the host now holds: the owned tenants (those of in
+// only) and the intent the CNI plugin and `evpnhost attach` resolve
+// networks from. Missing workloads are reported last.
+func (a *run) save() error {
+	a.r.log().Debug("saving state", "op", "save", "tenants", len(a.in.Tenants))
+	if err := a.r.save(record{Tenants: tenantNames(a.in)}); err != nil {
+		return err
 	}
-	return res, nil
+	if err := attach.SaveIntent(a.r.StateDir, a.in); err != nil {
+		return err
+	}
+	if missing := a.res.Missing; len(missing) > 0 {
+		return &MissingError{Interfaces: missing}
+	}
+	return nil
 }
 
 // attachments are the run-time workloads (CNI, evpnhost attach) recorded

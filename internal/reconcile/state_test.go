@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
-	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 )
 
@@ -27,8 +27,9 @@ func TestCorruptOwnedRecord(t *testing.T) {
 	if err := os.WriteFile(p, []byte(garbage), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &fakeHost{}
-	r := &Reconciler{Kernel: h, FRR: fakeFRR{h}, StateDir: dir}
+	h := newSim(taps()...)
+	r := h.reconciler(t, &bytes.Buffer{})
+	r.StateDir = dir
 	if _, err := r.Plan(context.Background(), in); err == nil || !strings.Contains(err.Error(), p) {
 		t.Errorf("plan: err %v, want one naming %s", err, p)
 	}
@@ -36,8 +37,8 @@ func TestCorruptOwnedRecord(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "corrupt") {
 		t.Fatalf("apply: err %v, want one naming %s as corrupt", err, p)
 	}
-	if len(h.events) != 0 {
-		t.Errorf("changed something: %v", h.events)
+	if ev := h.Events(); ev != "" {
+		t.Errorf("changed something:\n%s", ev)
 	}
 	if b, _ := os.ReadFile(p); string(b) != garbage {
 		t.Errorf("owned.json rewritten: %q", b)
@@ -57,8 +58,9 @@ func TestLegacyOwnedRecord(t *testing.T) {
 	if err := os.WriteFile(p, []byte(`{"tenants":["blue"]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &fakeHost{}
-	r := &Reconciler{Kernel: h, FRR: fakeFRR{h}, StateDir: dir}
+	h := newSim(taps()...)
+	r := h.reconciler(t, &bytes.Buffer{})
+	r.StateDir = dir
 	rec, err := r.load()
 	if err != nil || strings.Join(rec.Tenants, ",") != "blue" {
 		t.Fatalf("load: %+v %v", rec, err)
@@ -71,65 +73,32 @@ func TestLegacyOwnedRecord(t *testing.T) {
 	}
 }
 
-// lockedHost is a fakeHost safe for two applies at once whose first FRR
-// reload blocks until released.
-type lockedHost struct {
-	mu       sync.Mutex
-	h        *fakeHost
-	reloads  int
+// observing is the simulated kernel, recording each Observe.
+type observing struct{ simKernel }
+
+func (k observing) Observe(sysctls, ports []string) (kernel.State, error) {
+	k.h.event("observe")
+	return k.simKernel.Observe(sysctls, ports)
+}
+
+// blockingFRR is the simulated FRR whose first reload blocks until
+// released.
+type blockingFRR struct {
+	simFRR
+	once     *sync.Once
 	inReload chan struct{}
 	release  chan struct{}
 }
 
-func (l *lockedHost) Observe(a, b []string) (kernel.State, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.h.events = append(l.h.events, "observe")
-	return l.h.Observe(a, b)
-}
-func (l *lockedHost) Apply(ops []kernel.Op) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.h.Apply(ops)
-}
-func (l *lockedHost) CheckDaemons(...string) error { return nil }
-func (l *lockedHost) RunningConfig(ctx context.Context) (string, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.h.RunningConfig(ctx)
-}
-func (l *lockedHost) Test(ctx context.Context, c string) (frr.Delta, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.h.Test(ctx, c)
-}
-func (l *lockedHost) JSON(ctx context.Context, cmd string, v any) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.h.JSON(ctx, cmd, v)
-}
-func (l *lockedHost) Configure(ctx context.Context, lines ...string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return fakeFRR{l.h}.Configure(ctx, lines...)
-}
-func (l *lockedHost) FRRApply(ctx context.Context, c string) error {
-	l.mu.Lock()
-	l.reloads++
-	first := l.reloads == 1
-	l.mu.Unlock()
+func (f blockingFRR) Apply(ctx context.Context, conf string) error {
+	first := false
+	f.once.Do(func() { first = true })
 	if first {
-		close(l.inReload)
-		<-l.release
+		close(f.inReload)
+		<-f.release
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return fakeFRR{l.h}.Apply(ctx, c)
+	return f.simFRR.Apply(ctx, conf)
 }
-
-type lockedFRR struct{ *lockedHost }
-
-func (f lockedFRR) Apply(ctx context.Context, c string) error { return f.FRRApply(ctx, c) }
 
 // waitHandler reports the reconciler's "waiting for the lock" message.
 type waitHandler struct {
@@ -154,17 +123,18 @@ func (w waitHandler) Enabled(context.Context, slog.Level) bool { return true }
 func TestConcurrentAppliesSerialise(t *testing.T) {
 	in, _ := api.Parse([]byte(intent))
 	dir := t.TempDir()
-	l := &lockedHost{h: &fakeHost{}, inReload: make(chan struct{}), release: make(chan struct{})}
+	h := newSim(taps()...)
+	f := blockingFRR{simFRR: simFRR{h}, once: &sync.Once{}, inReload: make(chan struct{}), release: make(chan struct{})}
 	wh := waitHandler{Handler: slog.DiscardHandler, waiting: make(chan struct{}), once: &sync.Once{}}
 	newR := func() *Reconciler {
-		return &Reconciler{Kernel: l, FRR: lockedFRR{l}, StateDir: dir, Log: slog.New(wh), VNIWait: time.Minute, Poll: time.Millisecond}
+		return &Reconciler{Kernel: observing{simKernel{h}}, FRR: f, StateDir: dir, Log: slog.New(wh), VNIWait: time.Minute, Poll: time.Millisecond}
 	}
 	errs := make(chan error, 2)
 	go func() { _, err := newR().Apply(context.Background(), in); errs <- err }()
-	<-l.inReload
-	l.mu.Lock()
-	before := len(l.h.events)
-	l.mu.Unlock()
+	<-f.inReload
+	h.mu.Lock()
+	before := len(h.events)
+	h.mu.Unlock()
 
 	second := make(chan error, 1)
 	go func() { _, err := newR().Apply(context.Background(), in); second <- err }()
@@ -175,13 +145,13 @@ func TestConcurrentAppliesSerialise(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("second apply neither waited for the lock nor finished")
 	}
-	l.mu.Lock()
-	during := slicesClone(l.h.events[before:])
-	l.mu.Unlock()
+	h.mu.Lock()
+	during := slicesClone(h.events[before:])
+	h.mu.Unlock()
 	if len(during) != 0 {
 		t.Errorf("second apply acted while the first held the lock: %v", during)
 	}
-	close(l.release)
+	close(f.release)
 	if err := <-errs; err != nil {
 		t.Fatalf("first apply: %v", err)
 	}
@@ -192,7 +162,8 @@ func TestConcurrentAppliesSerialise(t *testing.T) {
 	// everything the first did.
 	var observes []int
 	configure := -1
-	for i, e := range l.h.events {
+	events := strings.Split(h.Events(), "\n")
+	for i, e := range events {
 		switch {
 		case e == "observe":
 			observes = append(observes, i)
@@ -201,7 +172,7 @@ func TestConcurrentAppliesSerialise(t *testing.T) {
 		}
 	}
 	if len(observes) != 2 || configure < 0 || observes[1] < configure {
-		t.Errorf("second apply observed before the first finished:\n%s", strings.Join(l.h.events, "\n"))
+		t.Errorf("second apply observed before the first finished:\n%s", strings.Join(events, "\n"))
 	}
 }
 
