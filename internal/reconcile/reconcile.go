@@ -138,6 +138,18 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	if err == nil {
 		err = a.record()
 	}
+	// Policy next: a workload port is filtered before it joins the bridge
+	// (or the VRF), so neither a kernel nor an FRR failure later in the
+	// apply can leave it passing traffic unfiltered.
+	if err == nil {
+		err = a.enforcePolicy()
+	}
+	// The intent whose policy is now enforced is the one CNI ADD and
+	// `evpnhost attach` compile theirs from: saved before anything can
+	// fail, so that they never re-enforce an older, looser policy.
+	if err == nil {
+		err = a.saveIntent()
+	}
 	if err == nil {
 		err = a.kernelMain()
 	}
@@ -147,12 +159,9 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	if err == nil {
 		err = a.kernelUp()
 	}
-	if err == nil {
-		err = a.enforcePolicy()
-	}
 	if err == nil && a.kernelErr != nil {
-		// Staged sessions, ownership and the CNI's intent wait for an
-		// apply without failures.
+		// Staged sessions and ownership wait for an apply without
+		// failures.
 		err = fmt.Errorf("kernel: %w", a.kernelErr)
 	}
 	if err == nil {
@@ -287,20 +296,23 @@ func (a *run) kernelUp() error {
 	return nil
 }
 
-// enforcePolicy enforces the policies of the ports that exist, even when
-// other kernel operations failed (then its own failure is only logged:
-// the kernel's is the apply's error).
+// enforcePolicy enforces the policies of the ports that exist, before the
+// kernel step (issue: a port already in the bridge passed traffic
+// unfiltered when the FRR reload failed and the policy step never ran).
 func (a *run) enforcePolicy() error {
 	if a.r.Policy != nil {
-		a.r.log().Debug("enforcing policies", "op", "policy", "kernel_failures", a.kernelErr != nil)
+		a.r.log().Debug("enforcing policies", "op", "policy")
 	}
-	if err := a.r.applyPolicy(a.in, &a.res); err != nil {
-		if a.kernelErr == nil {
-			return err
-		}
-		a.r.log().Error("policy enforcement failed", "op", "policy", "cause", err)
-	}
-	return nil
+	// A failure stops the apply before the kernel changes: a new port
+	// does not join the bridge unfiltered (policy never fails open).
+	return a.r.applyPolicy(a.in, &a.res)
+}
+
+// saveIntent records the intent for CNI ADD and `evpnhost attach`, which
+// resolve networks and compile the policy from it.
+func (a *run) saveIntent() error {
+	a.r.log().Debug("saving the intent", "op", "save-intent")
+	return attach.SaveIntent(a.r.StateDir, a.in)
 }
 
 // addSessions, on a staged bring-up, waits for zebra to learn the L3VNIs
@@ -329,14 +341,10 @@ func (a *run) addSessions(ctx context.Context) error {
 }
 
 // save records what the host now holds: the owned tenants (those of in
-// only) and the intent the CNI plugin and `evpnhost attach` resolve
-// networks from. Missing workloads are reported last.
+// only). Missing workloads are reported last.
 func (a *run) save() error {
 	a.r.log().Debug("saving state", "op", "save", "tenants", len(a.in.Tenants))
 	if err := a.r.save(record{Tenants: tenantNames(a.in)}); err != nil {
-		return err
-	}
-	if err := attach.SaveIntent(a.r.StateDir, a.in); err != nil {
 		return err
 	}
 	if missing := a.res.Missing; len(missing) > 0 {
