@@ -104,14 +104,19 @@ libvirt hook and QEMU's script= that call it.`,
 			if err := store.Put(a); err != nil {
 				return exitError{exitFailed, err}
 			}
+			// Policy first: the port is filtered before it joins the
+			// bridge (or the VRF); if it cannot be, it is not attached.
+			if err := enforce.Attached(sd, o.instance, in); err != nil {
+				if !had {
+					_ = store.Delete(a.ID)
+				}
+				return exitError{exitFailed, fmt.Errorf("attach %s: policy: %w", iface, err)}
+			}
 			p, err := attach.Converge(nl, in, a, true)
 			if err != nil {
 				if !had {
 					_ = store.Delete(a.ID)
 				}
-				return exitError{exitFailed, fmt.Errorf("attach %s: %w", iface, err)}
-			}
-			if err := enforce.Attached(sd, o.instance, in); err != nil {
 				return exitError{exitFailed, fmt.Errorf("attach %s: %w", iface, err)}
 			}
 			w := c.OutOrStdout()

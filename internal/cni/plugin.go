@@ -180,11 +180,13 @@ func Add(args *skel.CmdArgs) (retErr error) {
 			_ = store.Delete(a.ID)
 		}
 	}()
-	if _, err := attach.Converge(k, in, a, true); err != nil {
-		return internal("host side: %v", err)
-	}
+	// Policy first: the port is filtered before it joins the bridge (or
+	// the VRF), and a policy that cannot be enforced leaves it out.
 	if err := enforce.Attached(conf.StateDirectory(), conf.FRRInstance, in); err != nil {
 		return internal("policy: %v", err)
+	}
+	if _, err := attach.Converge(k, in, a, true); err != nil {
+		return internal("host side: %v", err)
 	}
 
 	res := &current.Result{CNIVersion: current.ImplementedSpecVersion}
