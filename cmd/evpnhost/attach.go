@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/policy/enforce"
@@ -53,35 +54,19 @@ libvirt hook and QEMU's script= that call it.`,
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
-			nw, err := attach.Resolve(in, network)
-			if err != nil {
+			if _, err := attach.Resolve(in, network); err != nil {
 				return exitError{exitInvalid, fmt.Errorf("--network: %w", err)}
+			}
+			if err := attach.CheckInterface(in, iface); err != nil {
+				return exitError{exitInvalid, fmt.Errorf("--interface: %w", err)}
 			}
 			for _, s := range ips {
 				ip, err := netip.ParseAddr(s)
 				if err != nil {
 					return exitError{exitInvalid, fmt.Errorf("--ip %q: not an address", s)}
 				}
-				inSubnet := false
-				for _, g := range nw.Gateways {
-					inSubnet = inSubnet || g.Masked().Contains(ip)
-					if g.Addr() == ip {
-						return exitError{exitInvalid, fmt.Errorf("--ip %s is the gateway of %s", ip, network)}
-					}
-				}
-				if mode == attach.ModeBridged && !inSubnet {
-					return exitError{exitInvalid, fmt.Errorf("--ip %s is outside the subnets of %s", ip, network)}
-				}
-				if mode == attach.ModeRouted && inSubnet {
-					return exitError{exitInvalid, fmt.Errorf("--ip %s: a routed address must lie outside the L2 subnets of %s", ip, network)}
-				}
-				a.IPs = append(a.IPs, ip.String())
+				a.IPs = append(a.IPs, ip.Unmap().String())
 			}
-			nl, err := linux.Open()
-			if err != nil {
-				return exitError{exitFailed, err}
-			}
-			defer nl.Close()
 			store := attach.Open(sd)
 			unlock, err := store.LockContext(c.Context(), waitingLock(c))
 			if err != nil {
@@ -92,6 +77,14 @@ libvirt hook and QEMU's script= that call it.`,
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
+			if err := checkAttachAddrs(store, in, a); err != nil {
+				return err
+			}
+			nl, err := linux.Open()
+			if err != nil {
+				return exitError{exitFailed, err}
+			}
+			defer nl.Close()
 			if had {
 				a.Created = old.Created
 				if old.Network != a.Network || old.Mode != a.Mode || old.MAC != a.MAC {
@@ -191,6 +184,19 @@ that is not attached, or that no longer exists, succeeds.`,
 	c.Flags().StringVar(&iface, "interface", "", "the attached interface, required")
 	_ = c.MarkFlagRequired("interface")
 	return c
+}
+
+// checkAttachAddrs checks a's addresses against the intent and the other
+// recorded attachments (attach.CheckAddrs); the caller holds the lock.
+func checkAttachAddrs(store *attach.Store, in *api.Intent, a attach.Attachment) error {
+	atts, err := store.List()
+	if err != nil {
+		return exitError{exitFailed, err}
+	}
+	if err := attach.CheckAddrs(in, atts, a); err != nil {
+		return exitError{exitInvalid, fmt.Errorf("--ip %w", err)}
+	}
+	return nil
 }
 
 // waitingLock says on stderr that the command waits for the state

@@ -105,33 +105,6 @@ func (c *NetConf) ResolveNetwork() (*api.Intent, attach.Network, error) {
 	return in, n, nil
 }
 
-// checkAddrs checks the addresses a container gets against its network:
-// bridged addresses must lie in a subnet of the network (and not be its
-// gateway); routed ones must lie outside the network's subnets (they are
-// host routes, reached through the VRF, not over the L2 segment).
-func checkAddrs(mode string, n attach.Network, addrs []netip.Prefix) error {
-	if len(addrs) == 0 {
-		return fieldError("ipam", "no address: configure an IPAM plugin or chain after one")
-	}
-	for _, a := range addrs {
-		gw, ok := gatewayFor(n, a.Addr())
-		switch mode {
-		case attach.ModeBridged:
-			if !ok {
-				return fieldError("ipam", "address %s is outside the subnets of %s (%s)", a.Addr(), n.Ref, subnets(n))
-			}
-			if gw == a.Addr() {
-				return fieldError("ipam", "address %s is the anycast gateway of %s", a.Addr(), n.Ref)
-			}
-		case attach.ModeRouted:
-			if ok {
-				return fieldError("ipam", "routed address %s is inside the L2 subnet %s of %s: give routed containers a range of their own", a.Addr(), subnets(n), n.Ref)
-			}
-		}
-	}
-	return nil
-}
-
 // gatewayFor is the anycast gateway of the subnet that holds ip.
 func gatewayFor(n attach.Network, ip netip.Addr) (netip.Addr, bool) {
 	for _, g := range n.Gateways {
@@ -140,15 +113,4 @@ func gatewayFor(n attach.Network, ip netip.Addr) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
-}
-
-func subnets(n attach.Network) string {
-	var s []string
-	for _, g := range n.Gateways {
-		s = append(s, g.Masked().String())
-	}
-	if len(s) == 0 {
-		return "no subnets"
-	}
-	return strings.Join(s, ", ")
 }

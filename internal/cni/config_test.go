@@ -2,7 +2,6 @@ package cni
 
 import (
 	"errors"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -56,30 +55,5 @@ func TestResolveNetwork(t *testing.T) {
 	var te *types.Error
 	if !errors.As(err, &te) || te.Code != types.ErrPluginNotAvailable {
 		t.Fatalf("no intent: %v", err)
-	}
-}
-
-func TestCheckAddrs(t *testing.T) {
-	n := attach.Network{Ref: "red/web", Gateways: []netip.Prefix{netip.MustParsePrefix("10.1.10.1/24"), netip.MustParsePrefix("fd00:10::1/64")}}
-	p := netip.MustParsePrefix
-	for _, tc := range []struct {
-		mode  string
-		addrs []netip.Prefix
-		ok    bool
-	}{
-		{attach.ModeBridged, []netip.Prefix{p("10.1.10.5/24"), p("fd00:10::5/64")}, true},
-		{attach.ModeBridged, []netip.Prefix{p("10.1.11.5/24")}, false},
-		{attach.ModeBridged, []netip.Prefix{p("10.1.10.1/24")}, false},
-		{attach.ModeBridged, nil, false},
-		{attach.ModeRouted, []netip.Prefix{p("10.1.99.5/24")}, true},
-		{attach.ModeRouted, []netip.Prefix{p("10.1.10.5/24")}, false},
-	} {
-		err := checkAddrs(tc.mode, n, tc.addrs)
-		if (err == nil) != tc.ok {
-			t.Errorf("%s %v: %v", tc.mode, tc.addrs, err)
-		}
-		if err != nil && !strings.Contains(err.Error(), `"ipam"`) {
-			t.Errorf("error does not name the field: %v", err)
-		}
 	}
 }

@@ -127,7 +127,7 @@ func Add(args *skel.CmdArgs) (retErr error) {
 		ones, _ := c.Address.Mask.Size()
 		addrs = append(addrs, netip.PrefixFrom(a.Unmap(), ones))
 	}
-	if err := checkAddrs(conf.Mode, network, addrs); err != nil {
+	if err := checkAttachment(in, store, candidate(conf, args, addrs)); err != nil {
 		return err
 	}
 

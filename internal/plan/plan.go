@@ -36,8 +36,9 @@ type Attachment struct {
 func Build(in *api.Intent) Desired { return BuildWith(in, nil) }
 
 // BuildWith is Build plus run-time attachments. Attachments naming a
-// network the intent does not have, or an interface an intent workload or
-// an earlier attachment already uses, are left out (Skipped tells which).
+// network the intent does not have, an interface evpnhost owns or uses
+// (ReservedInterface), or an interface an earlier attachment already uses,
+// are left out (Skipped tells which).
 func BuildWith(in *api.Intent, atts []Attachment) Desired {
 	d, _ := build(in, atts)
 	return d
@@ -153,10 +154,14 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 		used[w.Interface] = true
 	}
 	var routed []kernel.Link
+	own := slices.Concat(dummies, []kernel.Link{bridge}, vrfs, vxlans, svis)
 	for _, a := range atts {
 		switch {
 		case netVLAN[a.Network] == 0:
 			skipped[a.Interface] = "unknown network " + a.Network
+			continue
+		case reserved(in, own, a.Interface) != "":
+			skipped[a.Interface] = reserved(in, own, a.Interface)
 			continue
 		case used[a.Interface]:
 			skipped[a.Interface] = "interface already used by another workload"
