@@ -26,6 +26,9 @@ import (
 type Kernel interface {
 	Observe(sysctls, ports []string) (kernel.State, error)
 	Apply(ops []kernel.Op) (int, error)
+	// ForeignLinks returns, of the links named, those that exist and are
+	// not evpnhost's, with their kind (Observe leaves them out).
+	ForeignLinks(names []string) (map[string]string, error)
 }
 
 // FRR is the routing side (frrctl.Instance).
@@ -113,6 +116,9 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if err := r.refuseForeign(ctx, in, res.Kernel); err != nil {
+		return res, err
+	}
 	des.FRR.Neighbors = true
 	running, err := r.FRR.RunningConfig(ctx)
 	if err != nil {
@@ -150,6 +156,9 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	}()
 	des, res, err := r.prepare(in)
 	if err != nil {
+		return res, err
+	}
+	if err := r.refuseForeign(ctx, in, res.Kernel); err != nil {
 		return res, err
 	}
 	kp, missing := res.Kernel, res.Missing

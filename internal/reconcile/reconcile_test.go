@@ -22,9 +22,20 @@ type fakeHost struct {
 	daemons  error
 	vnisSeen bool
 	sessions bool // the sessions were added by Configure
+	// foreign are the links not evpnhost's (ForeignLinks): name -> kind.
+	foreign map[string]string
 }
 
 func (f *fakeHost) Observe(_, _ []string) (kernel.State, error) { return f.state, nil }
+func (f *fakeHost) ForeignLinks(names []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, n := range names {
+		if k, ok := f.foreign[n]; ok {
+			out[n] = k
+		}
+	}
+	return out, nil
+}
 func (f *fakeHost) Apply(ops []kernel.Op) (int, error) {
 	for _, op := range ops {
 		f.events = append(f.events, "kernel "+string(op.Action))

@@ -87,6 +87,11 @@ func (l *lockedHost) Observe(a, b []string) (kernel.State, error) {
 	l.h.events = append(l.h.events, "observe")
 	return l.h.Observe(a, b)
 }
+func (l *lockedHost) ForeignLinks(names []string) (map[string]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.h.ForeignLinks(names)
+}
 func (l *lockedHost) Apply(ops []kernel.Op) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
