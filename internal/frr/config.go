@@ -287,3 +287,19 @@ func Merge(running, rendered string, own Ownership) string {
 	b.WriteString(rendered)
 	return b.String()
 }
+
+// VRFStanzas returns the first lines of conf's stanzas that configure the
+// VRF name: `vrf NAME` and `router bgp ASN vrf NAME`, the stanzas
+// Ownership gives a tenant of that name.
+func VRFStanzas(conf, name string) []string {
+	var out []string
+	for _, st := range Stanzas(conf) {
+		first := strings.TrimSpace(st[0])
+		f := strings.Fields(first)
+		if (len(f) == 2 && f[0] == "vrf" && f[1] == name) ||
+			(len(f) == 5 && f[0] == "router" && f[1] == "bgp" && f[3] == "vrf" && f[4] == name) {
+			out = append(out, first)
+		}
+	}
+	return out
+}

@@ -186,3 +186,18 @@ router bgp 65101 vrf red
 		t.Fatal("Empty wrong")
 	}
 }
+
+// TestVRFStanzas: the `vrf NAME` and `router bgp ASN vrf NAME` stanzas of
+// one VRF are found, not those of a VRF whose name merely starts alike,
+// nor the default BGP instance or interface stanzas in the VRF.
+func TestVRFStanzas(t *testing.T) {
+	running := "frr version 8.4\nvrf blue\n vni 4002\nexit-vrf\n!\nvrf blue2\nexit-vrf\n!\nrouter bgp 65101\n bgp router-id 10.0.0.1\nexit\n!\n" +
+		"router bgp 65101 vrf blue\n address-family ipv4 unicast\n  redistribute connected\n exit-address-family\nexit\n!\ninterface eth1 vrf blue\nexit\n"
+	got := strings.Join(VRFStanzas(running, "blue"), "|")
+	if want := "vrf blue|router bgp 65101 vrf blue"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got := VRFStanzas(running, "red"); len(got) != 0 {
+		t.Fatalf("red: %q", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -573,6 +574,40 @@ func TestPrivilegedPortComesUp(t *testing.T) {
 		}
 		if p := kernel.Diff(des, observe(t, nl, des)); p.Len() != 0 {
 			t.Fatalf("second diff not empty:\n%s", ops(p))
+		}
+	})
+}
+
+// TestPrivilegedForeignLinks: a VRF (and a dummy) someone else made are
+// reported with their kind, though Observe leaves them out; evpnhost's own
+// VRF and a name that does not exist are not.
+func TestPrivilegedForeignLinks(t *testing.T) {
+	inNetns(t, func() {
+		h, err := netlink.NewHandle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		requireOverlayKernel(t, h)
+		nl, err := linux.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nl.Close()
+		ipOut(t, "link", "add", "blue", "type", "vrf", "table", "1002") // the operator's
+		ipOut(t, "link", "add", "other", "type", "dummy")
+		des := kernel.State{Links: []kernel.Link{{Name: "red", Kind: kernel.KindVRF, Table: 1001, Up: true}}}
+		converge(t, nl, des)
+		if obs := observe(t, nl, des); slices.ContainsFunc(obs.Links, func(l kernel.Link) bool { return l.Name == "blue" }) {
+			t.Fatal("Observe reports the foreign VRF blue")
+		}
+		nl.Writes = 0
+		got, err := nl.ForeignLinks([]string{"red", "blue", "other", "gone"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got["blue"] != "vrf" || got["other"] != "dummy" || nl.Writes != 0 {
+			t.Fatalf("foreign links %v (%d writes), want blue (vrf) and other (dummy)", got, nl.Writes)
 		}
 	})
 }

@@ -26,6 +26,9 @@ import (
 type Kernel interface {
 	Observe(sysctls, ports []string) (kernel.State, error)
 	Apply(ops []kernel.Op) (int, error)
+	// ForeignLinks returns, of the links named, those that exist and are
+	// not evpnhost's, with their kind (Observe leaves them out).
+	ForeignLinks(names []string) (map[string]string, error)
 }
 
 // FRR is the routing side (frrctl.Instance).
@@ -111,6 +114,9 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 	defer unlock()
 	des, res, err := r.prepare(in)
 	if err != nil {
+		return res, err
+	}
+	if err := r.refuseForeign(ctx, in, res.Kernel); err != nil {
 		return res, err
 	}
 	des.FRR.Neighbors = true
@@ -217,6 +223,9 @@ func (a *run) prepare(ctx context.Context) error {
 	a.unlock = unlock
 	a.des, a.res, err = r.prepare(a.in)
 	if err != nil {
+		return err
+	}
+	if err := r.refuseForeign(ctx, a.in, a.res.Kernel); err != nil {
 		return err
 	}
 	for _, m := range a.res.MissingAttachments {

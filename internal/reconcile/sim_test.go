@@ -38,6 +38,9 @@ type simHost struct {
 	// vniDelay of them (it is still learning).
 	vniPolls, vniDelay int
 	policy             *simPolicy
+	// foreign are links that exist without evpnhost's alias
+	// (ForeignLinks): name -> kind.
+	foreign map[string]string
 }
 
 func newSim(links ...kernel.Link) *simHost {
@@ -79,6 +82,16 @@ func (k simKernel) Apply(ops []kernel.Op) (int, error) {
 		k.h.event("kernel %d ops, %d applied", len(ops), n)
 	}
 	return n, err
+}
+
+func (k simKernel) ForeignLinks(names []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, n := range names {
+		if kind, ok := k.h.foreign[n]; ok {
+			out[n] = kind
+		}
+	}
+	return out, nil
 }
 
 type simFRR struct{ h *simHost }
