@@ -347,18 +347,32 @@ func (b *Backend) filter(link netlink.Link, parent uint32, prog *ebpf.Program) *
 	}
 }
 
-// ours returns evpnhost's filter at parent, if any.
-func (b *Backend) ours(link netlink.Link, parent uint32) (*netlink.BpfFilter, error) {
+// ours returns evpnhost's filter at parent, if any, and a foreign filter
+// that holds evpnhost's priority there.
+func (b *Backend) ours(link netlink.Link, parent uint32) (*netlink.BpfFilter, netlink.Filter, error) {
 	fs, err := b.nl.FilterList(link, parent)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	ours, foreign := pick(fs)
+	return ours, foreign, nil
+}
+
+// pick finds evpnhost's filter among fs: the eBPF filter at FilterPriority
+// named FilterName. Another filter at that priority is foreign: matched by
+// priority alone, it would be replaced or deleted as if it were ours.
+func pick(fs []netlink.Filter) (ours *netlink.BpfFilter, foreign netlink.Filter) {
 	for _, f := range fs {
-		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Priority == FilterPriority {
-			return bf, nil
+		if f.Attrs().Priority != FilterPriority {
+			continue
+		}
+		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == FilterName {
+			ours = bf
+		} else if foreign == nil {
+			foreign = f
 		}
 	}
-	return nil, nil
+	return ours, foreign
 }
 
 // attach puts the clsact qdisc (when missing) and evpnhost's filters
@@ -379,9 +393,12 @@ func (b *Backend) attach(link netlink.Link) error {
 		{netlink.HANDLE_MIN_EGRESS, b.objs.PolicyIn, b.tagIn},
 		{netlink.HANDLE_MIN_INGRESS, b.objs.PolicyOut, b.tagOut},
 	} {
-		cur, err := b.ours(link, f.parent)
+		cur, foreign, err := b.ours(link, f.parent)
 		if err != nil {
 			return fmt.Errorf("ebpf policy: filters of %s: %w", link.Attrs().Name, err)
+		}
+		if cur == nil && foreign != nil {
+			return fmt.Errorf("ebpf policy: %s: tc priority %#x is taken by a filter that is not evpnhost's (%s): evpnhost will not replace it", link.Attrs().Name, FilterPriority, foreign.Type())
 		}
 		if cur != nil && cur.Tag == f.tag && cur.Name == FilterName && b.usesOurMaps(cur.Id) {
 			continue
@@ -428,7 +445,7 @@ func (b *Backend) detachOthers(keep map[int]bool) error {
 			continue
 		}
 		for _, parent := range []uint32{netlink.HANDLE_MIN_EGRESS, netlink.HANDLE_MIN_INGRESS} {
-			f, err := b.ours(l, parent)
+			f, _, err := b.ours(l, parent)
 			if err != nil || f == nil {
 				continue
 			}
