@@ -109,6 +109,11 @@ func (in *Intent) Validate() error {
 	if in == nil {
 		return &ValidationError{Problems: []FieldError{{Path: "intent", Msg: "is empty"}}}
 	}
+	if problems := in.checkLimits(); len(problems) > 0 {
+		// Beyond the limits validation stops: the rest would only cost
+		// time and memory on an intent that cannot be applied anyway.
+		return &ValidationError{Problems: problems}
+	}
 	v := &validator{
 		ifnames: map[string]string{},
 		vnis:    map[uint32]string{},
@@ -155,6 +160,8 @@ type validator struct {
 	tables  map[uint32]string
 
 	mcast multicastInfo // host.multicast, for networks' replication
+
+	ix *intentIndex // built on first use
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -363,7 +370,7 @@ func (v *validator) tenants(in *Intent) {
 		}
 
 		v.networks(tp, t)
-		v.policy(in, tp, t)
+		v.policy(in, tp, i)
 	}
 }
 
@@ -705,37 +712,95 @@ func (v *validator) workloadIP(path string, a netip.Addr, ref string, n *Network
 
 // resolve finds the network "tenant/network" or reports why it cannot.
 func (v *validator) resolve(path string, in *Intent, ref, tn, nn string) (*Network, string) {
-	var t *Tenant
-	var tenants []string
-	for i := range in.Tenants {
-		if !slices.Contains(tenants, in.Tenants[i].Name) {
-			tenants = append(tenants, in.Tenants[i].Name)
-		}
-		if t == nil && in.Tenants[i].Name == tn {
-			t = &in.Tenants[i]
-		}
-	}
-	if t == nil {
-		if len(tenants) == 0 {
+	ix := v.index(in)
+	ti, ok := ix.tenant[tn]
+	if !ok {
+		if len(ix.tenantNames) == 0 {
 			v.add(path, "unknown tenant %s: the intent has no tenants", quote(tn))
 		} else {
-			v.add(path, "unknown tenant %s: tenants are %s", quote(tn), strings.Join(quoteAll(tenants), ", "))
+			v.add(path, "unknown tenant %s: tenants are %s", quote(tn), some(ix.tenantNames))
 		}
 		return nil, ""
 	}
-	var nets []string
-	for j := range t.Networks {
-		if t.Networks[j].Name == nn {
-			return &t.Networks[j], tn
-		}
-		nets = append(nets, t.Networks[j].Name)
+	t := &in.Tenants[ti]
+	if j, ok := ix.network[ti][nn]; ok {
+		return &t.Networks[j], tn
 	}
-	if len(nets) == 0 {
+	if len(t.Networks) == 0 {
 		v.add(path, "unknown network %s: tenant %s has no networks", quote(ref), quote(tn))
 	} else {
-		v.add(path, "unknown network %s: tenant %s has networks %s", quote(ref), quote(tn), strings.Join(quoteAll(nets), ", "))
+		v.add(path, "unknown network %s: tenant %s has networks %s", quote(ref), quote(tn), someNetworks(t.Networks))
 	}
 	return nil, ""
+}
+
+// intentIndex maps the intent's names to their positions, so that every
+// reference resolves in constant time (validation stays linear).
+type intentIndex struct {
+	tenant      map[string]int             // tenant name -> first index
+	tenantNames []string                   // distinct, in intent order
+	network     []map[string]int           // per tenant: network name -> first index
+	workloads   map[string][]string        // "tenant/network" -> workload names, in intent order
+	workload    map[string]map[string]bool // "tenant/network" -> workload names
+}
+
+func (v *validator) index(in *Intent) *intentIndex {
+	if v.ix != nil {
+		return v.ix
+	}
+	ix := &intentIndex{
+		tenant:    map[string]int{},
+		network:   make([]map[string]int, len(in.Tenants)),
+		workloads: map[string][]string{},
+		workload:  map[string]map[string]bool{},
+	}
+	for i := range in.Tenants {
+		t := &in.Tenants[i]
+		if _, dup := ix.tenant[t.Name]; !dup {
+			ix.tenant[t.Name] = i
+			ix.tenantNames = append(ix.tenantNames, t.Name)
+		}
+		ix.network[i] = map[string]int{}
+		for j := range t.Networks {
+			if _, dup := ix.network[i][t.Networks[j].Name]; !dup {
+				ix.network[i][t.Networks[j].Name] = j
+			}
+		}
+	}
+	for _, w := range in.Workloads {
+		ix.workloads[w.Network] = append(ix.workloads[w.Network], w.Name)
+		if ix.workload[w.Network] == nil {
+			ix.workload[w.Network] = map[string]bool{}
+		}
+		ix.workload[w.Network][w.Name] = true
+	}
+	v.ix = ix
+	return ix
+}
+
+// MaxAlternatives is how many known names a message about an unknown one
+// lists; the rest are counted.
+const MaxAlternatives = 5
+
+// some lists at most MaxAlternatives names (quoted when not plain) and
+// counts the rest: "a, b, c, d, e and 2995 more".
+func some(names []string) string {
+	if len(names) <= MaxAlternatives {
+		return strings.Join(quoteAll(names), ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(quoteAll(names[:MaxAlternatives]), ", "), len(names)-MaxAlternatives)
+}
+
+func someNetworks(nets []Network) string {
+	names := make([]string, 0, min(len(nets), MaxAlternatives))
+	for j := 0; j < len(nets) && j < MaxAlternatives; j++ {
+		names = append(names, nets[j].Name)
+	}
+	s := strings.Join(quoteAll(names), ", ")
+	if len(nets) > MaxAlternatives {
+		s += fmt.Sprintf(" and %d more", len(nets)-MaxAlternatives)
+	}
+	return s
 }
 
 // quoteAll quotes names only when they are not plain safe names, so that
