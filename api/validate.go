@@ -49,7 +49,8 @@ const (
 var (
 	// InterfaceNameRe matches uplink and workload interface names (1-15 chars).
 	InterfaceNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	// TenantNameRe matches tenant (VRF) names (1-15 chars).
+	// TenantNameRe matches tenant (VRF) names (1-15 chars). It must not
+	// admit '_': FRR's import prefix-lists are named <importer>_<source>.
 	TenantNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	// NameRe matches host, network and workload names (1-63 chars).
 	NameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -92,8 +93,40 @@ func reservedName(name string) string {
 		return "evpnhost names its VXLAN devices vx<VNI>"
 	case vlanNameRe.MatchString(name):
 		return "evpnhost names its SVIs vlan<VID>"
+	case name == "ipmr-lo":
+		return "it is the kernel's multicast routing device, which pimd uses"
+	case name == "fabric":
+		return "it is the name of the uplinks' BGP peer-group in FRR"
+	case strings.HasPrefix(name, "evc"):
+		return "names starting with evc are the host ends of evpnhost-cni's veths"
+	case looksLikeIP(name):
+		return "it parses as an IP address, and FRR would read it as one"
 	}
 	return ""
+}
+
+// ReservedName explains why name cannot be an interface (or tenant) name
+// evpnhost creates or attaches, or returns "": the names of evpnhost's and
+// FRR's own devices and words, and names that parse as IP addresses.
+func ReservedName(name string) string { return reservedName(name) }
+
+// looksLikeIP reports whether s parses as an IP address or prefix by
+// Go's parsers, or is dotted digits, which C's inet_aton reads as an
+// address ("10.1", "010.0.0.2").
+func looksLikeIP(s string) bool {
+	if strings.Contains(s, ".") && strings.Trim(s, "0123456789.") == "" {
+		return true
+	}
+	if net.ParseIP(s) != nil {
+		return true
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if _, _, err := net.ParseCIDR(s); err == nil {
+		return true
+	}
+	return false
 }
 
 // reservedTables are the kernel's own routing tables.

@@ -97,6 +97,20 @@ func CNIID(containerID, ifName string) string {
 // AttachID is the ID of an `evpnhost attach` attachment.
 func AttachID(iface string) string { return "attach-" + iface }
 
+// CheckInterfaceName refuses what `evpnhost attach --interface` must not
+// take over: invalid interface names, evpnhost's own devices (vx<VNI>,
+// vlan<VID>, evpn*, the evc* CNI veths), the kernel's and FRR's (lo,
+// ipmr-lo, the fabric peer-group) and names that read as IP addresses.
+func CheckInterfaceName(iface string) error {
+	if !api.ValidInterfaceName(iface) {
+		return fmt.Errorf("%q is not an interface name: use A-Z, a-z, 0-9, '-', '_' and '.', start with a letter or digit, at most %d characters", iface, api.MaxIfNameLen)
+	}
+	if why := api.ReservedName(iface); why != "" {
+		return fmt.Errorf("%q is reserved: %s", iface, why)
+	}
+	return nil
+}
+
 // HostIfName is the host end of a CNI veth: "evc" + 8 hex digits of
 // sha256(containerID/ifname), 11 characters (IFNAMSIZ is 16).
 func HostIfName(containerID, ifName string) string {
