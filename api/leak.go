@@ -293,7 +293,7 @@ func (v *validator) imports(in *Intent) {
 			case im.From == t.Name:
 				v.add(ip+".from", "%s is the importing tenant itself", quote(im.From))
 			case !ok:
-				v.add(ip+".from", "unknown tenant %s: tenants are %s", quote(im.From), strings.Join(quoteAll(names), ", "))
+				v.add(ip+".from", "unknown tenant %s: tenants are %s", quote(im.From), some(names))
 			case from[im.From] != "":
 				v.add(ip+".from", "%s is already imported by %s", quote(im.From), from[im.From])
 			default:

@@ -18,6 +18,9 @@ import (
 // and Load. Errors carry the YAML line when the decoder reports one, one
 // problem per line of the error text.
 func Parse(data []byte) (*Intent, error) {
+	if err := CheckSize("intent", len(data)); err != nil {
+		return nil, err
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("intent is empty")
 	}
@@ -62,7 +65,7 @@ func Parse(data []byte) (*Intent, error) {
 // validation failure is returned as *ValidationError. Parse and validation
 // errors do not repeat the path; callers add it when they report.
 func Load(path string) (*Intent, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +77,17 @@ func Load(path string) (*Intent, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// readLimited reads at most MaxIntentBytes+1 bytes of the file, so that an
+// over-size file costs no more memory than the limit before Parse refuses it.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxIntentBytes+1))
 }
 
 func isNullDocument(n *yaml.Node) bool {

@@ -197,7 +197,8 @@ func portNumber(s string) (uint16, error) {
 }
 
 // policy validates a tenant's policy; tp is the tenant's path.
-func (v *validator) policy(in *Intent, tp string, t *Tenant) {
+func (v *validator) policy(in *Intent, tp string, ti int) {
+	t := &in.Tenants[ti]
 	p := t.Policy
 	if p == nil {
 		return
@@ -215,8 +216,8 @@ func (v *validator) policy(in *Intent, tp string, t *Tenant) {
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		rp := idx(pp+".rules", i)
-		v.selector(in, rp+".from", t, r.From)
-		v.selector(in, rp+".to", t, r.To)
+		v.selector(in, rp+".from", ti, r.From)
+		v.selector(in, rp+".to", ti, r.To)
 		for k, s := range r.Ports {
 			if _, err := ParsePort(s); err != nil {
 				v.add(idx(rp+".ports", k), "%v", err)
@@ -233,7 +234,8 @@ func (v *validator) policy(in *Intent, tp string, t *Tenant) {
 }
 
 // selector checks one rule selector of tenant t's policy.
-func (v *validator) selector(in *Intent, path string, t *Tenant, s string) {
+func (v *validator) selector(in *Intent, path string, ti int, s string) {
+	t := &in.Tenants[ti]
 	sel, err := ParseSelector(s)
 	if err != nil {
 		v.add(path, "%v", err)
@@ -246,38 +248,21 @@ func (v *validator) selector(in *Intent, path string, t *Tenant, s string) {
 		v.add(path, "%s is not in tenant %s: a policy selects its own tenant's networks and workloads (use a CIDR for other addresses)", quote(s), quote(t.Name))
 		return
 	}
-	var nw *Network
-	var names []string
-	for j := range t.Networks {
-		if t.Networks[j].Name == sel.Network {
-			nw = &t.Networks[j]
-		}
-		names = append(names, t.Networks[j].Name)
-	}
-	if nw == nil {
-		if len(names) == 0 {
+	ix := v.index(in)
+	if _, ok := ix.network[ti][sel.Network]; !ok {
+		if len(t.Networks) == 0 {
 			v.add(path, "unknown network %s: tenant %s has no networks", quote(sel.NetworkRef()), quote(t.Name))
 		} else {
-			v.add(path, "unknown network %s: tenant %s has networks %s", quote(sel.NetworkRef()), quote(t.Name), strings.Join(quoteAll(names), ", "))
+			v.add(path, "unknown network %s: tenant %s has networks %s", quote(sel.NetworkRef()), quote(t.Name), someNetworks(t.Networks))
 		}
 		return
 	}
-	if sel.Workload == "" {
+	if sel.Workload == "" || ix.workload[sel.NetworkRef()][sel.Workload] {
 		return
 	}
-	var wls []string
-	for _, w := range in.Workloads {
-		if w.Network != sel.NetworkRef() {
-			continue
-		}
-		if w.Name == sel.Workload {
-			return
-		}
-		wls = append(wls, w.Name)
-	}
-	if len(wls) == 0 {
+	if wls := ix.workloads[sel.NetworkRef()]; len(wls) == 0 {
 		v.add(path, "unknown workload %s: network %s has no workloads in the intent", quote(sel.Workload), sel.NetworkRef())
 	} else {
-		v.add(path, "unknown workload %s: network %s has workloads %s", quote(sel.Workload), sel.NetworkRef(), strings.Join(quoteAll(wls), ", "))
+		v.add(path, "unknown workload %s: network %s has workloads %s", quote(sel.Workload), sel.NetworkRef(), some(wls))
 	}
 }

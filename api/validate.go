@@ -49,7 +49,8 @@ const (
 var (
 	// InterfaceNameRe matches uplink and workload interface names (1-15 chars).
 	InterfaceNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	// TenantNameRe matches tenant (VRF) names (1-15 chars).
+	// TenantNameRe matches tenant (VRF) names (1-15 chars). It must not
+	// admit '_': FRR's import prefix-lists are named <importer>_<source>.
 	TenantNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	// NameRe matches host, network and workload names (1-63 chars).
 	NameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -92,8 +93,40 @@ func reservedName(name string) string {
 		return "evpnhost names its VXLAN devices vx<VNI>"
 	case vlanNameRe.MatchString(name):
 		return "evpnhost names its SVIs vlan<VID>"
+	case name == "ipmr-lo":
+		return "it is the kernel's multicast routing device, which pimd uses"
+	case name == "fabric":
+		return "it is the name of the uplinks' BGP peer-group in FRR"
+	case strings.HasPrefix(name, "evc"):
+		return "names starting with evc are the host ends of evpnhost-cni's veths"
+	case looksLikeIP(name):
+		return "it parses as an IP address, and FRR would read it as one"
 	}
 	return ""
+}
+
+// ReservedName explains why name cannot be an interface (or tenant) name
+// evpnhost creates or attaches, or returns "": the names of evpnhost's and
+// FRR's own devices and words, and names that parse as IP addresses.
+func ReservedName(name string) string { return reservedName(name) }
+
+// looksLikeIP reports whether s parses as an IP address or prefix by
+// Go's parsers, or is dotted digits, which C's inet_aton reads as an
+// address ("10.1", "010.0.0.2").
+func looksLikeIP(s string) bool {
+	if strings.Contains(s, ".") && strings.Trim(s, "0123456789.") == "" {
+		return true
+	}
+	if net.ParseIP(s) != nil {
+		return true
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if _, _, err := net.ParseCIDR(s); err == nil {
+		return true
+	}
+	return false
 }
 
 // reservedTables are the kernel's own routing tables.
@@ -108,6 +141,11 @@ var reservedTables = map[uint32]string{
 func (in *Intent) Validate() error {
 	if in == nil {
 		return &ValidationError{Problems: []FieldError{{Path: "intent", Msg: "is empty"}}}
+	}
+	if problems := in.checkLimits(); len(problems) > 0 {
+		// Beyond the limits validation stops: the rest would only cost
+		// time and memory on an intent that cannot be applied anyway.
+		return &ValidationError{Problems: problems}
 	}
 	v := &validator{
 		ifnames: map[string]string{},
@@ -155,6 +193,8 @@ type validator struct {
 	tables  map[uint32]string
 
 	mcast multicastInfo // host.multicast, for networks' replication
+
+	ix *intentIndex // built on first use
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -363,7 +403,7 @@ func (v *validator) tenants(in *Intent) {
 		}
 
 		v.networks(tp, t)
-		v.policy(in, tp, t)
+		v.policy(in, tp, i)
 	}
 }
 
@@ -705,37 +745,95 @@ func (v *validator) workloadIP(path string, a netip.Addr, ref string, n *Network
 
 // resolve finds the network "tenant/network" or reports why it cannot.
 func (v *validator) resolve(path string, in *Intent, ref, tn, nn string) (*Network, string) {
-	var t *Tenant
-	var tenants []string
-	for i := range in.Tenants {
-		if !slices.Contains(tenants, in.Tenants[i].Name) {
-			tenants = append(tenants, in.Tenants[i].Name)
-		}
-		if t == nil && in.Tenants[i].Name == tn {
-			t = &in.Tenants[i]
-		}
-	}
-	if t == nil {
-		if len(tenants) == 0 {
+	ix := v.index(in)
+	ti, ok := ix.tenant[tn]
+	if !ok {
+		if len(ix.tenantNames) == 0 {
 			v.add(path, "unknown tenant %s: the intent has no tenants", quote(tn))
 		} else {
-			v.add(path, "unknown tenant %s: tenants are %s", quote(tn), strings.Join(quoteAll(tenants), ", "))
+			v.add(path, "unknown tenant %s: tenants are %s", quote(tn), some(ix.tenantNames))
 		}
 		return nil, ""
 	}
-	var nets []string
-	for j := range t.Networks {
-		if t.Networks[j].Name == nn {
-			return &t.Networks[j], tn
-		}
-		nets = append(nets, t.Networks[j].Name)
+	t := &in.Tenants[ti]
+	if j, ok := ix.network[ti][nn]; ok {
+		return &t.Networks[j], tn
 	}
-	if len(nets) == 0 {
+	if len(t.Networks) == 0 {
 		v.add(path, "unknown network %s: tenant %s has no networks", quote(ref), quote(tn))
 	} else {
-		v.add(path, "unknown network %s: tenant %s has networks %s", quote(ref), quote(tn), strings.Join(quoteAll(nets), ", "))
+		v.add(path, "unknown network %s: tenant %s has networks %s", quote(ref), quote(tn), someNetworks(t.Networks))
 	}
 	return nil, ""
+}
+
+// intentIndex maps the intent's names to their positions, so that every
+// reference resolves in constant time (validation stays linear).
+type intentIndex struct {
+	tenant      map[string]int             // tenant name -> first index
+	tenantNames []string                   // distinct, in intent order
+	network     []map[string]int           // per tenant: network name -> first index
+	workloads   map[string][]string        // "tenant/network" -> workload names, in intent order
+	workload    map[string]map[string]bool // "tenant/network" -> workload names
+}
+
+func (v *validator) index(in *Intent) *intentIndex {
+	if v.ix != nil {
+		return v.ix
+	}
+	ix := &intentIndex{
+		tenant:    map[string]int{},
+		network:   make([]map[string]int, len(in.Tenants)),
+		workloads: map[string][]string{},
+		workload:  map[string]map[string]bool{},
+	}
+	for i := range in.Tenants {
+		t := &in.Tenants[i]
+		if _, dup := ix.tenant[t.Name]; !dup {
+			ix.tenant[t.Name] = i
+			ix.tenantNames = append(ix.tenantNames, t.Name)
+		}
+		ix.network[i] = map[string]int{}
+		for j := range t.Networks {
+			if _, dup := ix.network[i][t.Networks[j].Name]; !dup {
+				ix.network[i][t.Networks[j].Name] = j
+			}
+		}
+	}
+	for _, w := range in.Workloads {
+		ix.workloads[w.Network] = append(ix.workloads[w.Network], w.Name)
+		if ix.workload[w.Network] == nil {
+			ix.workload[w.Network] = map[string]bool{}
+		}
+		ix.workload[w.Network][w.Name] = true
+	}
+	v.ix = ix
+	return ix
+}
+
+// MaxAlternatives is how many known names a message about an unknown one
+// lists; the rest are counted.
+const MaxAlternatives = 5
+
+// some lists at most MaxAlternatives names (quoted when not plain) and
+// counts the rest: "a, b, c, d, e and 2995 more".
+func some(names []string) string {
+	if len(names) <= MaxAlternatives {
+		return strings.Join(quoteAll(names), ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(quoteAll(names[:MaxAlternatives]), ", "), len(names)-MaxAlternatives)
+}
+
+func someNetworks(nets []Network) string {
+	names := make([]string, 0, min(len(nets), MaxAlternatives))
+	for j := 0; j < len(nets) && j < MaxAlternatives; j++ {
+		names = append(names, nets[j].Name)
+	}
+	s := strings.Join(quoteAll(names), ", ")
+	if len(nets) > MaxAlternatives {
+		s += fmt.Sprintf(" and %d more", len(nets)-MaxAlternatives)
+	}
+	return s
 }
 
 // quoteAll quotes names only when they are not plain safe names, so that

@@ -545,6 +545,10 @@ func pingRTT(ns string) (float64, error) {
 const (
 	policyBegin = "<!-- policy-bench:begin (make bench, evpnhost-bench policy) -->"
 	policyEnd   = "<!-- policy-bench:end -->"
+	// validationBegin/End mark a hand-written section (intent validation
+	// cost, issue 15) that regenerating the report keeps.
+	validationBegin = "<!-- validation-bench:begin (hand-written, go test -bench ValidateLarge ./api) -->"
+	validationEnd   = "<!-- validation-bench:end -->"
 )
 
 // replaceSection puts section between the policy markers of doc, or
@@ -576,7 +580,7 @@ func keepSections(path, doc string) string {
 	if err != nil {
 		return doc
 	}
-	for _, m := range [][2]string{{policyBegin, policyEnd}, {failoverBegin, failoverEnd}, {convergenceBegin, convergenceEnd}} {
+	for _, m := range [][2]string{{policyBegin, policyEnd}, {failoverBegin, failoverEnd}, {convergenceBegin, convergenceEnd}, {validationBegin, validationEnd}} {
 		i := strings.Index(string(old), m[0])
 		j := strings.Index(string(old), m[1])
 		if i < 0 || j < i {

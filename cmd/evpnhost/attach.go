@@ -32,8 +32,8 @@ and a reboot keep it. No FRR reload. Idempotent. See docs/workloads.md for the
 libvirt hook and QEMU's script= that call it.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if !ifaceRE.MatchString(iface) {
-				return exitError{exitInvalid, fmt.Errorf("--interface %q: not an interface name", iface)}
+			if err := attach.CheckInterfaceName(iface); err != nil {
+				return exitError{exitInvalid, fmt.Errorf("--interface: %w", err)}
 			}
 			a := attach.Attachment{ID: attach.AttachID(iface), Owner: attach.OwnerAttach, Network: network, Mode: mode, Interface: iface}
 			if mode != attach.ModeBridged && mode != attach.ModeRouted {
@@ -141,6 +141,8 @@ The interface itself is left alone (it is the hypervisor's). Detaching an interf
 that is not attached, or that no longer exists, succeeds.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			// Not CheckInterfaceName: an attachment made before a name
+			// became reserved can still be detached.
 			if !ifaceRE.MatchString(iface) {
 				return exitError{exitInvalid, fmt.Errorf("--interface %q: not an interface name", iface)}
 			}

@@ -33,10 +33,10 @@ func TestAttachRefuses(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--network", "red/web", "--interface", "evpnbr"}, "interface evpnbr is evpnhost's bridge"},
+		{[]string{"--network", "red/web", "--interface", "evpnbr"}, `"evpnbr" is reserved`},
 		{[]string{"--network", "red/web", "--interface", "eth0"}, "interface eth0 is a host uplink"},
-		{[]string{"--network", "red/web", "--interface", "vx10"}, "VXLAN device of VNI 10"},
-		{[]string{"--network", "red/web", "--interface", "vlan10"}, "SVI of VLAN 10"},
+		{[]string{"--network", "red/web", "--interface", "vx10"}, `"vx10" is reserved: evpnhost names its VXLAN devices vx<VNI>`},
+		{[]string{"--network", "red/web", "--interface", "vlan10"}, `"vlan10" is reserved: evpnhost names its SVIs vlan<VID>`},
 		{[]string{"--network", "red/web", "--interface", "blue"}, "VRF of tenant blue"},
 		{[]string{"--network", "red/web", "--interface", "tap-red-web1"}, "workload red-web-1"},
 		{[]string{"--network", "red/web", "--interface", "vnet9", "--mac", "52:54:00:00:00:09", "--ip", "10.1.10.1"}, "--ip 10.1.10.1 is red/web's gateway"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,27 @@ func TestFabricCommands(t *testing.T) {
 	for _, cmd := range [][]string{{"put", "-f", bad}, {"validate", "-f", bad}} {
 		if out, code := fab(cmd...); code != exitInvalid || !strings.Contains(out, "4001") || !strings.Contains(out, "h1:") {
 			t.Errorf("%v: exit %d\n%s", cmd, code, out)
+		}
+	}
+	if out, _ := fab("get"); strings.Contains(out, "evil") {
+		t.Errorf("refused put was written:\n%s", out)
+	}
+	// Over the size limits (issue 15): refused with the limit named, nothing written.
+	huge := filepath.Join(t.TempDir(), "huge.yaml")
+	_ = os.WriteFile(huge, []byte("tenants:\n  - {name: evil, l3vni: 4999}\n# "+strings.Repeat("x", 4<<20)+"\n"), 0o644)
+	var many strings.Builder
+	many.WriteString("tenants:\n")
+	for i := 0; i <= 1024; i++ {
+		fmt.Fprintf(&many, "  - {name: evil%d, l3vni: %d}\n", i, 60000+i)
+	}
+	lots := filepath.Join(t.TempDir(), "many.yaml")
+	_ = os.WriteFile(lots, []byte(many.String()), 0o644)
+	for _, tc := range []struct{ file, want string }{
+		{huge, "at most 4194304 (4 MiB) are accepted"},
+		{lots, "tenants: an intent holds at most 1024"},
+	} {
+		if out, code := fab("put", "-f", tc.file); code != exitInvalid || !strings.Contains(out, tc.want) {
+			t.Errorf("put %s: exit %d\n%.500s", tc.file, code, out)
 		}
 	}
 	if out, _ := fab("get"); strings.Contains(out, "evil") {

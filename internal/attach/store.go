@@ -98,10 +98,31 @@ func CNIID(containerID, ifName string) string {
 // AttachID is the ID of an `evpnhost attach` attachment.
 func AttachID(iface string) string { return "attach-" + iface }
 
+// CheckInterfaceName refuses what `evpnhost attach --interface` must not
+// take over: invalid interface names, evpnhost's own devices (vx<VNI>,
+// vlan<VID>, evpn*, the evc* CNI veths), the kernel's and FRR's (lo,
+// ipmr-lo, the fabric peer-group) and names that read as IP addresses.
+func CheckInterfaceName(iface string) error {
+	if !api.ValidInterfaceName(iface) {
+		return fmt.Errorf("%q is not an interface name: use A-Z, a-z, 0-9, '-', '_' and '.', start with a letter or digit, at most %d characters", iface, api.MaxIfNameLen)
+	}
+	if why := api.ReservedName(iface); why != "" {
+		return fmt.Errorf("%q is reserved: %s", iface, why)
+	}
+	return nil
+}
+
 // HostIfName is the host end of a CNI veth: "evc" + 8 hex digits of
 // sha256(containerID/ifname), 11 characters (IFNAMSIZ is 16).
 func HostIfName(containerID, ifName string) string {
 	return "evc" + shortHash(containerID+"/"+ifName, 8)
+}
+
+// HostIfNameLong is the host end's name when another attachment already
+// holds HostIfName's (8 hex digits collide at about 1% among 10,000
+// containers): "evc" + 12 hex digits, 15 characters.
+func HostIfNameLong(containerID, ifName string) string {
+	return "evc" + shortHash(containerID+"/"+ifName, 12)
 }
 
 func shortHash(s string, n int) string {

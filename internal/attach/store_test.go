@@ -3,6 +3,7 @@ package attach
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -259,5 +260,24 @@ func TestLegacyAndCorruptFiles(t *testing.T) {
 	}
 	if _, err := s.List(); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("corrupt attachment: %v, want an error naming %s", err, bad)
+	}
+}
+
+func TestCheckInterfaceName(t *testing.T) {
+	for name, want := range map[string]string{
+		"tap0":        "",
+		"vnet12":      "",
+		"evc0123abcd": `"evc0123abcd" is reserved: names starting with evc are the host ends of evpnhost-cni's veths`,
+		"ipmr-lo":     `"ipmr-lo" is reserved: it is the kernel's multicast routing device, which pimd uses`,
+		"fabric":      `"fabric" is reserved: it is the name of the uplinks' BGP peer-group in FRR`,
+		"10.0.0.1":    `"10.0.0.1" is reserved: it parses as an IP address, and FRR would read it as one`,
+		"evpnbr":      `"evpnbr" is reserved: names starting with evpn are evpnhost's own (the bridge is evpnbr)`,
+		"vx100":       `"vx100" is reserved: evpnhost names its VXLAN devices vx<VNI>`,
+		"..":          `".." is not an interface name: use A-Z, a-z, 0-9, '-', '_' and '.', start with a letter or digit, at most 15 characters`,
+	} {
+		err := CheckInterfaceName(name)
+		if got := fmt.Sprint(err); (want == "" && err != nil) || (want != "" && got != want) {
+			t.Errorf("CheckInterfaceName(%q) = %v, want %q", name, err, want)
+		}
 	}
 }

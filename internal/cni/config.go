@@ -16,7 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"strings"
+	"regexp"
 
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
@@ -53,6 +53,10 @@ type NetConf struct {
 	FRRInstance string `json:"frrInstance,omitempty"`
 }
 
+// frrInstanceRe matches FRR pathspace names that are safe as one path
+// element (not ".", "..", no "/").
+var frrInstanceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
 // fieldError is an "invalid network config" error naming the field.
 func fieldError(field, format string, args ...any) *types.Error {
 	return types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf("field %q: %s", field, fmt.Sprintf(format, args...)), "")
@@ -78,8 +82,10 @@ func ParseConfig(stdin []byte) (*NetConf, error) {
 	default:
 		return nil, fieldError("mode", "%q is neither %q nor %q", conf.Mode, attach.ModeBridged, attach.ModeRouted)
 	}
-	if conf.FRRInstance != "" && strings.ContainsAny(conf.FRRInstance, "/ \t\n") {
-		return nil, fieldError("frrInstance", "%q is not an FRR instance name", conf.FRRInstance)
+	if conf.FRRInstance != "" && !frrInstanceRe.MatchString(conf.FRRInstance) {
+		// The name becomes a directory under /var/lib/evpnhost: ".", ".."
+		// and anything with "/" would name another one.
+		return nil, fieldError("frrInstance", "%q is not an FRR instance name: use A-Z, a-z, 0-9, '-', '_' and '.', start with a letter or digit, at most 63 characters", conf.FRRInstance)
 	}
 	if err := version.ParsePrevResult(&conf.PluginConf); err != nil {
 		return nil, types.NewError(types.ErrDecodingFailure, "field \"prevResult\": "+err.Error(), "")

@@ -39,6 +39,10 @@ func TestParseConfig(t *testing.T) {
 		{`{"cniVersion":"1.1.0","name":"n","network":"red"}`, types.ErrInvalidNetworkConfig, `"network"`},
 		{`{"cniVersion":"1.1.0","name":"n","network":"red/web","mode":"vxlan"}`, types.ErrInvalidNetworkConfig, `"mode"`},
 		{`{"cniVersion":"1.1.0","name":"n","network":"red/web","frrInstance":"a/b"}`, types.ErrInvalidNetworkConfig, `"frrInstance"`},
+		{`{"cniVersion":"1.1.0","name":"n","network":"red/web","frrInstance":".."}`, types.ErrInvalidNetworkConfig, `"frrInstance"`},
+		{`{"cniVersion":"1.1.0","name":"n","network":"red/web","frrInstance":"."}`, types.ErrInvalidNetworkConfig, `"frrInstance"`},
+		{`{"cniVersion":"1.1.0","name":"n","network":"red/web","frrInstance":"../etc"}`, types.ErrInvalidNetworkConfig, `"frrInstance"`},
+		{`{"cniVersion":"1.1.0","name":"n","network":"red/web","frrInstance":"-x"}`, types.ErrInvalidNetworkConfig, `"frrInstance"`},
 		{`{"cniVersion":"1.1.0","name":"n","network":"red/web","prevResult":{"cniVersion":"1.1.0","ips":"x"}}`, types.ErrDecodingFailure, `"prevResult"`},
 	} {
 		_, err := ParseConfig([]byte(tc.in))

@@ -131,9 +131,18 @@ func Add(args *skel.CmdArgs) (retErr error) {
 		return err
 	}
 
-	hostName := attach.HostIfName(args.ContainerID, args.IfName)
-	// A leftover of an earlier ADD of the same container (the name is
-	// derived from its ID) is ours to remove.
+	recs, err := store.List()
+	if err != nil {
+		return internal("%v", err)
+	}
+	id := attach.CNIID(args.ContainerID, args.IfName)
+	hostName, err := pickHostIfName(recs, id, args.ContainerID, args.IfName)
+	if err != nil {
+		return internal("%v", err)
+	}
+	// A leftover of an earlier ADD of this container (recorded for it, or
+	// by nobody: see veth.go) is ours to remove; another container's veth
+	// never gets this name.
 	if _, err := k.DeleteLink(hostName); err != nil {
 		return internal("remove stale %s: %v", hostName, err)
 	}
@@ -152,7 +161,8 @@ func Add(args *skel.CmdArgs) (retErr error) {
 	}
 	defer func() {
 		if retErr != nil {
-			_, _ = k.DeleteLink(hostName)
+			// By the ifindex we created, in case the name moved on.
+			_, _ = k.DeleteLinkIndex(hostIf.Index, hostName)
 		}
 	}()
 	if conf.Mode == attach.ModeBridged {
@@ -165,7 +175,7 @@ func Add(args *skel.CmdArgs) (retErr error) {
 	}
 
 	a := attach.Attachment{
-		ID: attach.CNIID(args.ContainerID, args.IfName), Owner: attach.OwnerCNI, Network: conf.Network, Mode: conf.Mode,
+		ID: id, Owner: attach.OwnerCNI, Network: conf.Network, Mode: conf.Mode,
 		Interface: hostName, MAC: contIf.HardwareAddr.String(), ContainerID: args.ContainerID, IfName: args.IfName,
 		Netns: args.Netns, CNINetwork: conf.Name,
 	}
@@ -303,11 +313,20 @@ func Del(args *skel.CmdArgs) error {
 	if err != nil {
 		return internal("%v", err)
 	}
-	host := attach.HostIfName(args.ContainerID, args.IfName)
 	if ok {
 		remove(k, conf.StateDirectory(), rec)
-	} else if _, err := k.DeleteLink(host); err != nil {
-		return internal("delete %s: %v", host, err)
+	} else {
+		// No record: delete the veth an interrupted ADD may have left,
+		// but never a name another container's record holds.
+		recs, err := store.List()
+		if err != nil {
+			return internal("%v", err)
+		}
+		for _, host := range orphanNames(recs, args.ContainerID, args.IfName) {
+			if _, err := k.DeleteLink(host); err != nil {
+				return internal("delete %s: %v", host, err)
+			}
+		}
 	}
 	if conf.IPAM.Type != "" {
 		if err := ipam.ExecDel(conf.IPAM.Type, args.StdinData); err != nil {

@@ -120,7 +120,11 @@ func (s *Snapshot) HostIntent(host string) (in *api.Intent, rev int64, err error
 		return nil, 0, &api.ValidationError{Problems: []api.FieldError{{Path: hostKey, Msg: "no such key: host " + quote(host) + " is not in the fabric"}}}
 	}
 	rev = hv.ModRevision
-	if err := decodeStrict(hv.Data, &in.Host); err != nil {
+	// Every value is bounded like an intent file, and so is their sum.
+	total := len(hv.Data)
+	if err := api.CheckSize("the value", len(hv.Data)); err != nil {
+		problems = append(problems, api.FieldError{Path: hostKey, Msg: err.Error()})
+	} else if err := decodeStrict(hv.Data, &in.Host); err != nil {
 		problems = append(problems, api.FieldError{Path: hostKey, Msg: err.Error()})
 	} else if in.Host.Name != host {
 		problems = append(problems, api.FieldError{Path: hostKey, Msg: fmt.Sprintf("host.name is %s, the key names %s", quote(in.Host.Name), quote(host))})
@@ -129,7 +133,12 @@ func (s *Snapshot) HostIntent(host string) (in *api.Intent, rev int64, err error
 		key := s.Layout.Key(KindTenant, name)
 		v := s.Values[key]
 		rev = max(rev, v.ModRevision)
+		total += len(v.Data)
 		var t api.Tenant
+		if err := api.CheckSize("the value", len(v.Data)); err != nil {
+			problems = append(problems, api.FieldError{Path: key, Msg: err.Error()})
+			continue
+		}
 		if err := decodeStrict(v.Data, &t); err != nil {
 			problems = append(problems, api.FieldError{Path: key, Msg: err.Error()})
 			continue
@@ -143,9 +152,15 @@ func (s *Snapshot) HostIntent(host string) (in *api.Intent, rev int64, err error
 	wkey := s.Layout.Key(KindWorkload, host)
 	if v, ok := s.Values[wkey]; ok {
 		rev = max(rev, v.ModRevision)
-		if err := decodeStrict(v.Data, &in.Workloads); err != nil {
+		total += len(v.Data)
+		if err := api.CheckSize("the value", len(v.Data)); err != nil {
+			problems = append(problems, api.FieldError{Path: wkey, Msg: err.Error()})
+		} else if err := decodeStrict(v.Data, &in.Workloads); err != nil {
 			problems = append(problems, api.FieldError{Path: wkey, Msg: err.Error()})
 		}
+	}
+	if err := api.CheckSize("host "+quote(host)+"'s intent (its host, tenants and workloads values)", total); err != nil && len(problems) == 0 {
+		problems = append(problems, api.FieldError{Path: hostKey, Msg: err.Error()})
 	}
 	if len(problems) > 0 {
 		return nil, rev, &api.ValidationError{Problems: problems}

@@ -2,6 +2,7 @@ package fabric_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -166,5 +167,28 @@ func TestObjectErrors(t *testing.T) {
 	}
 	if fabric.ObjectErrors("x", nil) != nil {
 		t.Error("nil error")
+	}
+}
+
+func TestHostIntentValueSize(t *testing.T) {
+	big := red[:len(red)-1] + `,"rd":"` + strings.Repeat(" ", api.MaxIntentBytes) + `"}`
+	s := snapshot(map[string]string{
+		"/evpnhost/tenants/red": big,
+		"/evpnhost/hosts/h1":    h1,
+	})
+	in, _, err := s.HostIntent("h1")
+	want := "/evpnhost/tenants/red: the value is " + fmt.Sprint(len(big)) + " bytes: at most 4194304 (4 MiB) are accepted"
+	if in != nil || err == nil || err.Error() != want {
+		t.Fatalf("got %v, %v\nwant %s", in, err, want)
+	}
+	// Values each below the limit but together above it.
+	half := red[:len(red)-1] + `,"rd":"` + strings.Repeat(" ", api.MaxIntentBytes/2) + `"}`
+	s = snapshot(map[string]string{
+		"/evpnhost/tenants/red":  half,
+		"/evpnhost/tenants/blue": strings.Replace(half, `"red"`, `"blue"`, 1),
+		"/evpnhost/hosts/h1":     h1,
+	})
+	if _, _, err := s.HostIntent("h1"); err == nil || !strings.Contains(err.Error(), `/evpnhost/hosts/h1: host "h1"'s intent (its host, tenants and workloads values) is `) {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -45,9 +45,54 @@ func FuzzRender(f *testing.F) {
 				t.Fatal("render is not deterministic")
 			}
 			checkOnlyIntent(t, in, out, neighbors)
+			checkUniqueNames(t, out)
 			checkParses(t, out)
 		}
 	})
+}
+
+// checkUniqueNames checks that the prefix-lists and route-maps of
+// distinct purposes have distinct names: a route-map named by a tenant's
+// "import vrf route-map" or "advertise ... route-map" line belongs to that
+// tenant alone, and every prefix-list a route-map matches belongs to one
+// (importer, source VRF, address family) triple, or to one tenant's
+// leaked routes (ADVERTISE route-maps, which match no source VRF). Two
+// imports that shared a prefix-list would leak each other's prefixes.
+func checkUniqueNames(t *testing.T, out string) {
+	t.Helper()
+	mapOwner := map[string]string{} // route-map -> "import|tenant" or "advertise|tenant"
+	listOwner := map[string]string{}
+	bgpVRF, routeMap, source := "", "", ""
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if line != "" && line[0] != ' ' {
+			bgpVRF, routeMap, source = "", "", ""
+		}
+		claim := func(owners map[string]string, name, owner string) {
+			if prev, ok := owners[name]; ok && prev != owner {
+				t.Fatalf("%s serves both %s and %s:\n%s", name, prev, owner, out)
+			}
+			owners[name] = owner
+		}
+		switch {
+		case len(f) == 5 && f[0] == "router" && f[3] == "vrf":
+			bgpVRF = f[4]
+		case len(f) == 4 && f[0] == "import" && f[1] == "vrf" && f[2] == "route-map":
+			claim(mapOwner, f[3], "import|"+bgpVRF)
+		case len(f) == 5 && f[0] == "advertise" && f[3] == "route-map":
+			claim(mapOwner, f[4], "advertise|"+bgpVRF)
+		case len(f) == 4 && f[0] == "route-map":
+			routeMap = f[1]
+		case len(f) == 3 && f[0] == "match" && f[1] == "source-vrf":
+			source = f[2]
+		case len(f) == 5 && f[0] == "match" && f[2] == "address" && f[3] == "prefix-list":
+			owner, ok := mapOwner[routeMap]
+			if !ok {
+				owner = "route-map " + routeMap // the underlay's and host routes' own
+			}
+			claim(listOwner, f[4], owner+"|from "+source+"|"+f[1])
+		}
+	}
 }
 
 // checkOnlyIntent parses the rendered text line by line.

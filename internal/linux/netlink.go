@@ -891,6 +891,24 @@ func (n *Netlink) DeleteLink(name string) (existed bool, err error) {
 	return true, nil
 }
 
+// DeleteLinkIndex deletes the link with ifindex index if it still has
+// name: a link the caller created and observed, never one that took its
+// name since. existed tells whether it was there and deleted.
+func (n *Netlink) DeleteLinkIndex(index int, name string) (existed bool, err error) {
+	l, err := n.h.LinkByIndex(index)
+	if err != nil {
+		return false, ignoreNotFound(err)
+	}
+	if l.Attrs().Name != name {
+		return false, nil
+	}
+	n.Writes++
+	if err := n.h.LinkDel(l); err != nil {
+		return true, ignoreNotFound(err)
+	}
+	return true, nil
+}
+
 // Subscribe reports kernel changes that may have undone evpnhost's work:
 // link and address events of the current network namespace. Each event
 // only says "look again"; the caller debounces and diffs. The channel
