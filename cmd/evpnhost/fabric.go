@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -394,6 +397,29 @@ run again. See docs/agent.md for the whole setup and the etcdctl equivalent.`,
 	return c
 }
 
+// printable escapes what a host wrote before it reaches a terminal: any
+// host with write access to its status key controls these strings, and
+// control characters (escape sequences, newlines that would fake other
+// hosts' lines, bidi overrides) are shown as Go escapes (\x1b, \n,
+// \u202e) instead.
+func printable(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n == 1: // not UTF-8
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case r == ' ' || unicode.IsPrint(r):
+			b.WriteString(s[:n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
 // hostRow is one host in 'fabric status'.
 type hostRow struct {
 	Host      string        `json:"host"`
@@ -452,12 +478,12 @@ Exit status 0 when every host is converged, 1 otherwise.`,
 						if !r.Reported {
 							conv = "no report"
 						}
-						fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", r.Host, conv, r.Wanted, r.Status.AppliedRevision, dash(r.Status.Source), last, len(r.Status.Errors))
+						fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", r.Host, conv, r.Wanted, r.Status.AppliedRevision, dash(printable(r.Status.Source)), last, len(r.Status.Errors))
 					}
 					w.Flush()
 					for _, r := range rows {
 						for _, oe := range r.Status.Errors {
-							fmt.Fprintf(out, "%s: %s: %s\n", r.Host, oe.Object, oe.Error)
+							fmt.Fprintf(out, "%s: %s: %s\n", r.Host, printable(oe.Object), printable(oe.Error))
 						}
 					}
 				}

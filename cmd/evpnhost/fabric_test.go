@@ -194,3 +194,37 @@ func TestFabricHostUser(t *testing.T) {
 		t.Errorf("h2's status written by h1: %v", err)
 	}
 }
+
+// TestFabricStatusEscapes: a host's status strings reach the operator's
+// terminal; escape sequences and newlines in them are shown escaped, so a
+// host can neither drive the terminal nor fake lines of other hosts.
+func TestFabricStatusEscapes(t *testing.T) {
+	e := fabrictest.Start(t, "")
+	ep := []string{"--etcd-endpoints", e.Endpoint}
+	if out, code := cli(t, append([]string{"fabric", "put", "-f", filepath.Join("..", "..", "lab", "intents", "h1.yaml")}, ep...)...); code != 0 {
+		t.Fatalf("put: %s", out)
+	}
+	st, err := fabric.Open(fabric.Config{Endpoints: []string{e.Endpoint}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evil := fabric.Status{Host: "h1", Source: "etcd\x1b[31m", Errors: []fabric.ObjectError{
+		{Object: "tenants[0]\x1b]0;owned\x07", Error: "\x1b[2Jcleared\nh2: everything: fine\r\u202egnp.exe"},
+	}}
+	if err := st.PutStatus(context.Background(), evil); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := cli(t, append([]string{"fabric", "status"}, ep...)...)
+	for _, bad := range []string{"\x1b", "\x07", "\r", "\u202e", "\nh2: everything"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("status output contains %q:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, `h1: tenants[0]\x1b]0;owned\a: \x1b[2Jcleared\nh2: everything: fine\r\u202egnp.exe`) {
+		t.Errorf("the error is not shown escaped:\n%s", out)
+	}
+	if got := printable("ok é 漢 \t\x7f\xff"); got != `ok é 漢 \t\x7f\xff` {
+		t.Errorf("printable: %q", got)
+	}
+}
