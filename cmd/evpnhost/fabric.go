@@ -52,6 +52,19 @@ func (e *etcdFlags) register(c *cobra.Command) {
 	f.DurationVar(&e.dialTimeout, "etcd-dial-timeout", 3*time.Second, "how long to wait for etcd on each call")
 }
 
+// agentHostName turns the agent's --host into a fabric host name: the
+// first label, lowercased, so that a hostname as the system reports it
+// (systemd's %H: "Node1", "node1.dc1.example.com") names host node1. The
+// result must be a valid host name (api.ValidName).
+func agentHostName(s string) (string, error) {
+	name, _, _ := strings.Cut(s, ".")
+	name = strings.ToLower(name)
+	if !api.ValidName(name) {
+		return "", fmt.Errorf("--host %q: %q is not a valid host name (lowercase letters, digits, '-' and '_', starting with a letter or digit, at most %d characters)", s, name, api.MaxNameLen)
+	}
+	return name, nil
+}
+
 // passwordEnv is where the etcd password may come from besides a file.
 const passwordEnv = "EVPNHOST_ETCD_PASSWORD"
 

@@ -228,3 +228,34 @@ func TestFabricStatusEscapes(t *testing.T) {
 		t.Errorf("printable: %q", got)
 	}
 }
+
+// TestAgentHostName: the shipped systemd unit passes --host %H, the
+// system's hostname, which may be upper-case or an FQDN; the agent takes
+// its first label, lowercased.
+func TestAgentHostName(t *testing.T) {
+	for in, want := range map[string]string{
+		"h1": "h1", "Node1": "node1", "node1.dc1.example.com": "node1", "NODE-1.Example.COM": "node-1", "web_2": "web_2",
+	} {
+		if got, err := agentHostName(in); err != nil || got != want {
+			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{".example.com", "-x", "a b", "h1/../h2", strings.Repeat("a", 64)} {
+		if got, err := agentHostName(in); err == nil {
+			t.Errorf("%q: accepted as %q", in, got)
+		}
+	}
+	// The unit gives --host %H; systemd expands %H to the hostname.
+	b, err := os.ReadFile(filepath.Join("..", "..", "contrib", "systemd", "evpnhost-agent-etcd.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "--host %H") {
+		t.Fatal("the etcd unit no longer passes --host %H: update this test")
+	}
+	for _, hostname := range []string{"Node1", "node1.dc1.example.com", "EVPN-H2.LAB"} {
+		if _, err := agentHostName(hostname); err != nil {
+			t.Errorf("--host %%H with hostname %s: %v", hostname, err)
+		}
+	}
+}
