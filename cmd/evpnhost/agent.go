@@ -87,6 +87,11 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 				if host == "" {
 					return exitError{exitInvalid, errors.New("--host NAME is required with --etcd-endpoints")}
 				}
+				h, err := agentHostName(host)
+				if err != nil {
+					return exitError{exitInvalid, err}
+				}
+				host = h
 				st, err := e.open()
 				if err != nil {
 					return exitError{exitInvalid, err}
@@ -184,7 +189,7 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 		},
 	}
 	c.Flags().StringVarP(&file, "file", "f", "", "intent file (YAML)")
-	c.Flags().StringVar(&host, "host", "", "this host's name in the fabric intent (with --etcd-endpoints)")
+	c.Flags().StringVar(&host, "host", "", "this host's name in the fabric intent (with --etcd-endpoints); lowercased and cut at the first dot, so a hostname or FQDN (systemd's %H) works")
 	c.Flags().StringVar(&restartCmd, "frr-restart-cmd", "", "command (run with sh -c) that restarts FRR as a whole, e.g. 'systemctl restart frr'; run when loading the saved configuration into daemons that restarted under a running zebra failed (off when empty)")
 	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics, e.g. 127.0.0.1:9475 (off when empty)")
 	policyFlag(c, o)

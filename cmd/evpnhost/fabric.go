@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -24,6 +27,8 @@ type etcdFlags struct {
 	prefix            string
 	cacert, cert, key string
 	user              string
+	passwordFile      string
+	password          string // refused: a password on the command line is visible to every user (ps)
 	dialTimeout       time.Duration
 	persistent        bool // flags of a command and its subcommands
 }
@@ -40,22 +45,80 @@ func (e *etcdFlags) register(c *cobra.Command) {
 	f.StringVar(&e.cacert, "etcd-cacert", "", "CA certificate that signed etcd's server certificate (enables TLS)")
 	f.StringVar(&e.cert, "etcd-cert", "", "client certificate for etcd (with --etcd-key)")
 	f.StringVar(&e.key, "etcd-key", "", "client key for etcd")
-	f.StringVar(&e.user, "etcd-user", "", "etcd user, as NAME or NAME:PASSWORD (the password may also come from env EVPNHOST_ETCD_PASSWORD)")
+	f.StringVar(&e.user, "etcd-user", "", "etcd user NAME; its password comes from --etcd-password-file or env "+passwordEnv+" (needs TLS unless etcd is on loopback or a unix socket)")
+	f.StringVar(&e.passwordFile, "etcd-password-file", "", "file holding the etcd user's password (first line; with --etcd-user)")
+	f.StringVar(&e.password, "etcd-password", "", "refused: use --etcd-password-file or env "+passwordEnv)
+	_ = f.MarkHidden("etcd-password")
 	f.DurationVar(&e.dialTimeout, "etcd-dial-timeout", 3*time.Second, "how long to wait for etcd on each call")
 }
 
-func (e *etcdFlags) open() (*fabric.Store, error) {
+// agentHostName turns the agent's --host into a fabric host name: the
+// first label, lowercased, so that a hostname as the system reports it
+// (systemd's %H: "Node1", "node1.dc1.example.com") names host node1. The
+// result must be a valid host name (api.ValidName).
+func agentHostName(s string) (string, error) {
+	name, _, _ := strings.Cut(s, ".")
+	name = strings.ToLower(name)
+	if !api.ValidName(name) {
+		return "", fmt.Errorf("--host %q: %q is not a valid host name (lowercase letters, digits, '-' and '_', starting with a letter or digit, at most %d characters)", s, name, api.MaxNameLen)
+	}
+	return name, nil
+}
+
+// passwordEnv is where the etcd password may come from besides a file.
+const passwordEnv = "EVPNHOST_ETCD_PASSWORD"
+
+// config turns the flags into a checked fabric.Config. Passwords never
+// come from the command line, where every local user can read them.
+func (e *etcdFlags) config() (fabric.Config, error) {
+	var cfg fabric.Config
 	if len(e.endpoints) == 0 {
-		return nil, errors.New("no etcd endpoints: give --etcd-endpoints or set EVPNHOST_ETCD_ENDPOINTS")
+		return cfg, errors.New("no etcd endpoints: give --etcd-endpoints or set EVPNHOST_ETCD_ENDPOINTS")
 	}
-	user, pass, _ := strings.Cut(e.user, ":")
+	if e.password != "" {
+		return cfg, fmt.Errorf("--etcd-password is refused: a password on the command line is visible to every local user; put it in a file (--etcd-password-file FILE, mode 0600) or in env %s", passwordEnv)
+	}
+	user := e.user
+	if name, _, ok := strings.Cut(user, ":"); ok {
+		return cfg, fmt.Errorf("--etcd-user %s:... is refused: a password on the command line is visible to every local user; give --etcd-user %s and the password in --etcd-password-file FILE or env %s", name, name, passwordEnv)
+	}
+	var pass string
+	switch {
+	case e.passwordFile != "":
+		b, err := os.ReadFile(e.passwordFile)
+		if err != nil {
+			return cfg, fmt.Errorf("etcd password: %w", err)
+		}
+		pass, _, _ = strings.Cut(string(b), "\n")
+		pass = strings.TrimSuffix(pass, "\r")
+		if pass == "" {
+			return cfg, fmt.Errorf("etcd password file %s is empty", e.passwordFile)
+		}
+	default:
+		pass = os.Getenv(passwordEnv)
+	}
+	if user == "" && e.passwordFile != "" {
+		return cfg, errors.New("--etcd-password-file needs --etcd-user NAME")
+	}
+	if user == "" {
+		pass = "" // the environment's password is for a user, and there is none
+	}
 	if user != "" && pass == "" {
-		pass = os.Getenv("EVPNHOST_ETCD_PASSWORD")
+		return cfg, fmt.Errorf("--etcd-user %s has no password: give --etcd-password-file FILE or set %s", user, passwordEnv)
 	}
-	return fabric.Open(fabric.Config{
+	cfg = fabric.Config{
 		Endpoints: e.endpoints, Prefix: e.prefix, DialTimeout: e.dialTimeout,
 		CACert: e.cacert, Cert: e.cert, Key: e.key, Username: user, Password: pass,
-	})
+	}
+	return cfg, cfg.Check()
+}
+
+func (e *etcdFlags) open() (*fabric.Store, error) {
+	cfg, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	return fabric.Open(cfg)
 }
 
 // withStore opens the store for one command and bounds the call.
@@ -99,7 +162,7 @@ validated first for every host it affects, and written in one transaction; an
 invalid fabric is refused with the reason (exit status 2) and nothing is written.`,
 	}
 	e.register(c)
-	c.AddCommand(fabricPutCmd(e), fabricGetCmd(e), fabricValidateCmd(e), fabricDeleteCmd(e), fabricStatusCmd(e))
+	c.AddCommand(fabricPutCmd(e), fabricGetCmd(e), fabricValidateCmd(e), fabricDeleteCmd(e), fabricStatusCmd(e), fabricHostUserCmd(e))
 	return c
 }
 
@@ -307,6 +370,69 @@ refused. Agents remove what their host no longer has.`,
 	return c
 }
 
+func fabricHostUserCmd(e *etcdFlags) *cobra.Command {
+	var user, pwFile string
+	c := &cobra.Command{
+		Use:   "host-user HOST --password-file FILE [--user NAME]",
+		Short: "Give HOST's agent an etcd user that reads the fabric and writes only its own status",
+		Long: `Creates (or updates) the etcd role evpnhost-host-HOST, which may read every key under
+the prefix and write only PREFIX/status/HOST, and the user NAME (default: HOST) with
+that role and the password in FILE (first line). An agent running as that user cannot
+change any intent nor another host's status. Run it as an etcd administrator (the root
+user once authentication is on: --etcd-user root --etcd-password-file ...); it may be
+run again. See docs/agent.md for the whole setup and the etcdctl equivalent.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			host := args[0]
+			if user == "" {
+				user = host
+			}
+			b, err := os.ReadFile(pwFile)
+			if err != nil {
+				return exitError{exitInvalid, err}
+			}
+			pass, _, _ := strings.Cut(string(b), "\n")
+			if pass = strings.TrimSuffix(pass, "\r"); pass == "" {
+				return exitError{exitInvalid, fmt.Errorf("password file %s is empty", pwFile)}
+			}
+			return e.withStore(c.Context(), func(ctx context.Context, st *fabric.Store) error {
+				if err := st.SetupHostUser(ctx, host, user, pass); err != nil {
+					return exitError{exitFailed, err}
+				}
+				fmt.Fprintf(c.OutOrStdout(), "etcd user %s has role %s: reads %s, writes %s\n", user, fabric.HostRole(host), st.Layout.Root(), st.Layout.Key(fabric.KindStatus, host))
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVar(&user, "user", "", "etcd user name (default: the host name)")
+	c.Flags().StringVar(&pwFile, "password-file", "", "file holding the new user's password, required")
+	_ = c.MarkFlagRequired("password-file")
+	return c
+}
+
+// printable escapes what a host wrote before it reaches a terminal: any
+// host with write access to its status key controls these strings, and
+// control characters (escape sequences, newlines that would fake other
+// hosts' lines, bidi overrides) are shown as Go escapes (\x1b, \n,
+// \u202e) instead.
+func printable(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n == 1: // not UTF-8
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case r == ' ' || unicode.IsPrint(r):
+			b.WriteString(s[:n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
 // hostRow is one host in 'fabric status'.
 type hostRow struct {
 	Host      string        `json:"host"`
@@ -365,12 +491,12 @@ Exit status 0 when every host is converged, 1 otherwise.`,
 						if !r.Reported {
 							conv = "no report"
 						}
-						fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", r.Host, conv, r.Wanted, r.Status.AppliedRevision, dash(r.Status.Source), last, len(r.Status.Errors))
+						fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", r.Host, conv, r.Wanted, r.Status.AppliedRevision, dash(printable(r.Status.Source)), last, len(r.Status.Errors))
 					}
 					w.Flush()
 					for _, r := range rows {
 						for _, oe := range r.Status.Errors {
-							fmt.Fprintf(out, "%s: %s: %s\n", r.Host, oe.Object, oe.Error)
+							fmt.Fprintf(out, "%s: %s: %s\n", r.Host, printable(oe.Object), printable(oe.Error))
 						}
 					}
 				}

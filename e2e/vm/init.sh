@@ -3,8 +3,9 @@
 # that run.sh builds (busybox + the 9p/virtio modules of the guest kernel).
 #
 # Job: load the 9p modules, mount the host's / read-only (9p tag "root") on
-# /newroot, mount the repository read-write (9p tag "repo") over its own path
-# inside it, mount the API and tmpfs filesystems, and switch_root into the
+# /newroot, mount the API and tmpfs filesystems, then (last, so no tmpfs
+# hides it) the repository read-write (9p tag "repo") over its own path
+# inside it, and switch_root into the
 # host's filesystem, where stage 2 (e2e/vm/guest.sh, read live from the
 # repository) loads modules and runs the command.
 #
@@ -65,7 +66,9 @@ mount -t 9p -o "$opts,cache=mmap" repo /repo || die "cannot mount the repo 9p sh
 repo=$(cat "/repo/e2e/vm/.out/$run/repo-path") || die "no repo-path in run directory $run"
 [ -d "/newroot$repo" ] || die "$repo does not exist in the guest root"
 say "repository at $repo"
-mount --move /repo "/newroot$repo" || die "cannot move the repo mount to $repo"
+# The repository is mounted at its host path only at the end, after the
+# tmpfs mounts below: a clone under /root, /tmp or /var/lib would otherwise
+# be hidden by them (guest.sh: No such file or directory).
 
 # busybox switch_root does not carry the API filesystems over: move them.
 mount --move /dev /newroot/dev
@@ -98,6 +101,10 @@ for d in /tmp /var/tmp; do
 	mount -t tmpfs -o mode=1777 tmpfs "$r$d" || die "cannot mount tmpfs on $d"
 done
 [ -L $r/var/run ] || mount --bind $r/run $r/var/run
+# Last: the repository over its own path (the directory exists on the host
+# root, checked above; under a tmpfs it has to be made again).
+mkdir -p "$r$repo" || die "cannot make $repo in the guest"
+mount --move /repo "$r$repo" || die "cannot move the repo mount to $repo"
 mkdir -p $r/run/netns $r/run/lock $r/run/frr $r/var/tmp/frr $r/var/lib/frr $r/var/log/frr
 # The guest's /etc/passwd is the host's: take frr's ids from it (numeric,
 # the initramfs has no passwd file for name lookups).

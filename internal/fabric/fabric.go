@@ -266,3 +266,6 @@ func decodeStrict(data []byte, v any) error {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// Root is the prefix with its trailing slash: every key is under it.
+func (l Layout) Root() string { return l.root() }

@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -38,8 +42,8 @@ type Store struct {
 // Open connects to etcd. It does not fail when etcd is down: calls do,
 // and the client reconnects by itself.
 func Open(cfg Config) (*Store, error) {
-	if len(cfg.Endpoints) == 0 {
-		return nil, errors.New("no etcd endpoints")
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
 	cc := clientv3.Config{
 		Endpoints:            cfg.Endpoints,
@@ -53,7 +57,7 @@ func Open(cfg Config) (*Store, error) {
 	if cc.DialTimeout == 0 {
 		cc.DialTimeout = 3 * time.Second
 	}
-	if cfg.CACert != "" || cfg.Cert != "" {
+	if cfg.TLS() {
 		tc, err := tlsConfig(cfg)
 		if err != nil {
 			return nil, err
@@ -65,6 +69,75 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
 	return &Store{Layout: Layout{Prefix: cfg.Prefix}, cli: cli}, nil
+}
+
+// TLS reports whether the configuration asks for TLS (a CA or a client
+// certificate).
+func (cfg Config) TLS() bool { return cfg.CACert != "" || cfg.Cert != "" || cfg.Key != "" }
+
+// Check refuses configurations that would be less safe than they look:
+//
+//   - TLS settings with an http:// or unix:// endpoint: the etcd client
+//     silently drops TLS for those schemes (use https://, unixs:// or a
+//     bare HOST:PORT, which uses TLS when it is configured);
+//   - a user or password over a transport without TLS, where the password
+//     would cross the network in clear, except to a loopback address
+//     (127.0.0.0/8, ::1, localhost) or a unix socket.
+func (cfg Config) Check() error {
+	if len(cfg.Endpoints) == 0 {
+		return errors.New("no etcd endpoints")
+	}
+	for _, ep := range cfg.Endpoints {
+		scheme, host := splitEndpoint(ep)
+		switch scheme {
+		case "", "http", "https", "unix", "unixs":
+		default:
+			return fmt.Errorf("etcd endpoint %q: unknown scheme %q (want HOST:PORT, https://, http://, unixs:// or unix://)", ep, scheme)
+		}
+		if cfg.TLS() && (scheme == "http" || scheme == "unix") {
+			s := "https"
+			if scheme == "unix" {
+				s = "unixs"
+			}
+			return fmt.Errorf("etcd endpoint %q is %s://, which never uses TLS, but a CA or client certificate is given (--etcd-cacert/--etcd-cert/--etcd-key): write it %s://%s", ep, scheme, s, strings.TrimPrefix(ep, scheme+"://"))
+		}
+		secure := scheme == "https" || scheme == "unixs" || (scheme == "" && cfg.TLS())
+		if (cfg.Username != "" || cfg.Password != "") && !secure && !local(scheme, host) {
+			return fmt.Errorf("etcd endpoint %q has no TLS: its password would cross the network in clear; use https:// with --etcd-cacert (credentials without TLS are allowed only to loopback addresses and unix sockets)", ep)
+		}
+	}
+	return nil
+}
+
+// splitEndpoint returns the scheme ("" for HOST:PORT) and host of an etcd
+// endpoint.
+func splitEndpoint(ep string) (scheme, host string) {
+	if s, rest, ok := strings.Cut(ep, "://"); ok {
+		scheme = strings.ToLower(s)
+		if scheme == "unix" || scheme == "unixs" {
+			return scheme, rest
+		}
+		if u, err := url.Parse(ep); err == nil {
+			return scheme, u.Hostname()
+		}
+		ep = rest
+	}
+	if h, _, err := net.SplitHostPort(ep); err == nil {
+		return scheme, h
+	}
+	return scheme, strings.Trim(ep, "[]")
+}
+
+// local reports whether an endpoint stays on this machine.
+func local(scheme, host string) bool {
+	if scheme == "unix" || scheme == "unixs" {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func tlsConfig(cfg Config) (*tls.Config, error) {
@@ -93,23 +166,25 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 	return tc, nil
 }
 
-// SetupAuth turns etcd authentication on with a root user and a user
-// that may read and write the prefix (the least an agent and the fabric
-// commands need). It is for tests and first setups; operators usually
-// manage etcd users with etcdctl.
+// SetupAuth turns etcd authentication on with a root user and an
+// administrator user that may read and write the whole prefix: the
+// operator's account for the fabric commands (put, delete). Agents get
+// their own users with SetupHostUser, which may not change the intent.
+// It is for tests and first setups; operators may manage etcd users with
+// etcdctl instead (docs/agent.md).
 func (s *Store) SetupAuth(ctx context.Context, rootPass, user, pass string) error {
 	const root = "root"
 	prefix := s.Layout.root()
 	steps := []func() error{
 		func() error { _, err := s.cli.UserAdd(ctx, root, rootPass); return err },
 		func() error { _, err := s.cli.UserGrantRole(ctx, root, "root"); return err },
-		func() error { _, err := s.cli.RoleAdd(ctx, "evpnhost"); return err },
+		func() error { _, err := s.cli.RoleAdd(ctx, AdminRole); return err },
 		func() error {
-			_, err := s.cli.RoleGrantPermission(ctx, "evpnhost", prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(clientv3.PermReadWrite))
+			_, err := s.cli.RoleGrantPermission(ctx, AdminRole, prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(clientv3.PermReadWrite))
 			return err
 		},
 		func() error { _, err := s.cli.UserAdd(ctx, user, pass); return err },
-		func() error { _, err := s.cli.UserGrantRole(ctx, user, "evpnhost"); return err },
+		func() error { _, err := s.cli.UserGrantRole(ctx, user, AdminRole); return err },
 		func() error { _, err := s.cli.AuthEnable(ctx); return err },
 	}
 	for _, f := range steps {
@@ -118,6 +193,62 @@ func (s *Store) SetupAuth(ctx context.Context, rootPass, user, pass string) erro
 		}
 	}
 	return nil
+}
+
+// AdminRole is the etcd role that may read and write the whole prefix.
+const AdminRole = "evpnhost"
+
+// HostRole is the etcd role of host's agent (SetupHostUser).
+func HostRole(host string) string { return "evpnhost-host-" + host }
+
+// SetupHostUser gives user (made when missing; its password set to pass)
+// exactly what the agent of host needs: the role HostRole(host), which
+// reads every key under the prefix (the fabric intent, and other hosts'
+// status) and writes only host's own status key. A host so set up cannot
+// change any intent, nor another host's status. It needs an administrator
+// connection (the root user once authentication is on) and may be run
+// again: existing users and roles are kept and the grants renewed.
+func (s *Store) SetupHostUser(ctx context.Context, host, user, pass string) error {
+	if !api.ValidName(host) {
+		return fmt.Errorf("host name %q is not valid", host)
+	}
+	if user == "" || pass == "" {
+		return errors.New("etcd host user: a user name and a password are needed")
+	}
+	role, prefix := HostRole(host), s.Layout.root()
+	steps := []func() error{
+		func() error { _, err := s.cli.RoleAdd(ctx, role); return ignore(err, rpctypes.ErrRoleAlreadyExist) },
+		func() error {
+			_, err := s.cli.RoleGrantPermission(ctx, role, prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(clientv3.PermRead))
+			return err
+		},
+		func() error {
+			// A single key (empty range end): the host's status only.
+			_, err := s.cli.RoleGrantPermission(ctx, role, s.Layout.Key(KindStatus, host), "", clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error {
+			_, err := s.cli.UserAdd(ctx, user, pass)
+			if errors.Is(err, rpctypes.ErrUserAlreadyExist) {
+				_, err = s.cli.UserChangePassword(ctx, user, pass)
+			}
+			return err
+		},
+		func() error { _, err := s.cli.UserGrantRole(ctx, user, role); return err },
+	}
+	for _, f := range steps {
+		if err := f(); err != nil {
+			return fmt.Errorf("etcd host user %s for %s: %w", user, host, err)
+		}
+	}
+	return nil
+}
+
+func ignore(err, want error) error {
+	if errors.Is(err, want) {
+		return nil
+	}
+	return err
 }
 
 // Close ends the connection.

@@ -194,3 +194,141 @@ func TestStoreTLSAndAuth(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestConfigCheck: TLS settings with a scheme the etcd client serves in
+// clear are refused, and so are credentials without TLS unless etcd is on
+// this machine.
+func TestConfigCheck(t *testing.T) {
+	ca := fabric.Config{CACert: "ca.pem"}
+	cred := fabric.Config{Username: "u", Password: "p"}
+	both := fabric.Config{CACert: "ca.pem", Username: "u", Password: "p"}
+	for _, c := range []struct {
+		cfg  fabric.Config
+		ep   string
+		want string // "" for accepted
+	}{
+		{ca, "http://etcd1:2379", "never uses TLS"},
+		{ca, "HTTP://etcd1:2379", "never uses TLS"},
+		{ca, "unix:///run/etcd.sock", "write it unixs://"},
+		{ca, "https://etcd1:2379", ""},
+		{ca, "etcd1:2379", ""},
+		{both, "http://etcd1:2379", "never uses TLS"},
+		{both, "https://etcd1:2379", ""},
+		{both, "etcd1:2379", ""},
+		{cred, "http://etcd1:2379", "in clear"},
+		{cred, "etcd1:2379", "in clear"},
+		{cred, "http://10.0.0.1:2379", "in clear"},
+		{cred, "http://[2001:db8::1]:2379", "in clear"},
+		{cred, "http://localhost.evil.example:2379", "in clear"},
+		{cred, "http://127.0.0.1:2379", ""},
+		{cred, "127.10.0.1:2379", ""},
+		{cred, "http://[::1]:2379", ""},
+		{cred, "http://LOCALHOST:2379", ""},
+		{cred, "unix:///run/etcd.sock", ""},
+		{cred, "https://etcd1:2379", ""},
+		{fabric.Config{Password: "p"}, "http://etcd1:2379", "in clear"},
+		{fabric.Config{}, "http://etcd1:2379", ""},
+		{fabric.Config{}, "ftp://etcd1:2379", "unknown scheme"},
+	} {
+		cfg := c.cfg
+		cfg.Endpoints = []string{c.ep}
+		err := cfg.Check()
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s %+v: refused: %v", c.ep, c.cfg, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s %+v: got %v, want an error with %q", c.ep, c.cfg, err, c.want)
+		}
+	}
+	// Every endpoint is checked, not only the first.
+	cfg := cred
+	cfg.Endpoints = []string{"127.0.0.1:2379", "http://etcd2:2379"}
+	if err := cfg.Check(); err == nil {
+		t.Error("a second endpoint in clear was accepted")
+	}
+	if _, err := fabric.Open(fabric.Config{Endpoints: []string{"http://etcd1:2379"}, CACert: "ca.pem"}); err == nil {
+		t.Error("Open accepted TLS settings with http://")
+	}
+}
+
+// TestHostUserLeastPrivilege: with etcd authentication on, a host's user
+// (SetupHostUser) reads the whole fabric and writes its own status, but
+// cannot change any intent nor another host's status.
+func TestHostUserLeastPrivilege(t *testing.T) {
+	e := fabrictest.Start(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	open := func(user, pass string) *fabric.Store {
+		t.Helper()
+		st, err := fabric.Open(fabric.Config{Endpoints: []string{e.Endpoint}, Prefix: "/test", Username: user, Password: pass})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	setup := open("", "")
+	if err := setup.SetupAuth(ctx, "rootpw", "admin", "adminpw"); err != nil {
+		t.Fatal(err)
+	}
+	root := open("root", "rootpw")
+	for _, h := range []string{"h1", "h2"} {
+		if err := root.SetupHostUser(ctx, h, "agent-"+h, h+"pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Again: idempotent.
+	if err := root.SetupHostUser(ctx, "h1", "agent-h1", "h1pw"); err != nil {
+		t.Fatalf("second setup: %v", err)
+	}
+	admin := open("admin", "adminpw")
+	r := decode[api.Tenant](t, red)
+	host1, host2 := decode[api.Host](t, h1), decode[api.Host](t, h2)
+	w1 := decode[[]api.Workload](t, wl1)
+	if _, err := admin.Apply(ctx, fabric.Change{PutTenants: []api.Tenant{r}, Host: "h1", PutHost: &host1, PutWorkloads: &w1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Apply(ctx, fabric.Change{Host: "h2", PutHost: &host2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.PutStatus(ctx, fabric.Status{Host: "h2", AppliedRevision: 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	agent := open("agent-h1", "h1pw")
+	snap, err := agent.Snapshot(ctx)
+	if err != nil {
+		t.Fatalf("h1 cannot read the fabric: %v", err)
+	}
+	if _, _, err := snap.HostIntent("h1"); err != nil || len(snap.Hosts()) != 2 {
+		t.Fatalf("h1's view: hosts %v, %v", snap.Hosts(), err)
+	}
+	if err := agent.PutStatus(ctx, fabric.Status{Host: "h1", AppliedRevision: snap.Revision}); err != nil {
+		t.Fatalf("h1 cannot write its status: %v", err)
+	}
+	denied := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("h1 %s: %v, want permission denied", what, err)
+		}
+	}
+	denied("wrote h2's status", agent.PutStatus(ctx, fabric.Status{Host: "h2", AppliedRevision: 99}))
+	host2.ASN++
+	_, err = agent.Apply(ctx, fabric.Change{Host: "h2", PutHost: &host2})
+	denied("rewrote h2's host intent", err)
+	host1.ASN++
+	_, err = agent.Apply(ctx, fabric.Change{Host: "h1", PutHost: &host1})
+	denied("rewrote its own host intent", err)
+	_, err = agent.Apply(ctx, fabric.Change{DeleteTenants: []string{"red"}, Host: "h1", PutWorkloads: &[]api.Workload{}})
+	denied("deleted a tenant", err)
+	after, err := admin.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := after.Statuses()["h2"]; s.AppliedRevision != 1 {
+		t.Errorf("h2's status was changed by h1: %+v", s)
+	}
+	if s := after.Statuses()["h1"]; s.AppliedRevision != snap.Revision {
+		t.Errorf("h1's status: %+v", s)
+	}
+}

@@ -78,7 +78,7 @@ func New(st StatusFunc, pol PolicyFunc) *Metrics {
 	m.Registry.MustRegister(m.reconcile, m.errors, m.revision, m.lastSuccess, m.objectErrs, m.l3Repairs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if st != nil {
-		m.Registry.MustRegister(&frrCollector{status: st})
+		m.Registry.MustRegister(&frrCollector{status: newStatusCache(st, StatusCacheTTL).get})
 	}
 	if pol != nil {
 		m.Registry.MustRegister(&policyCollector{read: pol})
@@ -122,6 +122,45 @@ var (
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(prometheus.BuildFQName(ns, "", name), help, labels, nil)
+}
+
+// StatusCacheTTL is how long one reading of FRR answers scrapes. Each
+// reading forks several vtysh processes; without it every scrape (and
+// every concurrent one: several Prometheus servers, a curl loop) forked
+// its own set. It is at most the usual scrape interval, so a scraper at
+// that interval still sees a fresh reading almost every time.
+const StatusCacheTTL = 5 * time.Second
+
+// statusCache serialises the readings of FRR and keeps the last one
+// (result or error) for ttl: concurrent scrapes wait for the reading in
+// progress and share it instead of starting their own.
+type statusCache struct {
+	read StatusFunc
+	ttl  time.Duration
+	now  func() time.Time
+	sem  chan struct{} // held while reading
+	at   time.Time     // when the cached reading finished; zero: none
+	st   status.Status
+	err  error
+}
+
+func newStatusCache(read StatusFunc, ttl time.Duration) *statusCache {
+	return &statusCache{read: read, ttl: ttl, now: time.Now, sem: make(chan struct{}, 1)}
+}
+
+func (c *statusCache) get(ctx context.Context) (status.Status, error) {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return status.Status{}, ctx.Err()
+	}
+	defer func() { <-c.sem }()
+	if !c.at.IsZero() && c.now().Sub(c.at) < c.ttl {
+		return c.st, c.err
+	}
+	c.st, c.err = c.read(ctx)
+	c.at = c.now()
+	return c.st, c.err
 }
 
 // frrCollector reads FRR at scrape time.
