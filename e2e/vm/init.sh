@@ -94,9 +94,13 @@ mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null || say "no debugfs"
 mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null || say "no tracefs"
 # Writable places over the read-only root. /var/run is a symlink to /run on
 # Debian, so /run covers it; bind it for other layouts.
+# The package's /etc/frr/daemons survives the tmpfs over /etc/frr: FRR
+# started the way frr.service starts it (TestDebianFRR) reads it.
+[ -r $r/etc/frr/daemons ] && cp $r/etc/frr/daemons /frr-daemons
 for d in /run /var/lib /var/log /etc/frr /root; do
 	mount -t tmpfs -o mode=755 tmpfs "$r$d" || die "cannot mount tmpfs on $d"
 done
+[ -r /frr-daemons ] && cp /frr-daemons $r/etc/frr/daemons
 for d in /tmp /var/tmp; do
 	mount -t tmpfs -o mode=1777 tmpfs "$r$d" || die "cannot mount tmpfs on $d"
 done
