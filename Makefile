@@ -64,7 +64,7 @@ fmt: ## gofmt -w
 	gofmt -w .
 
 # The packages whose tests take -update to rewrite their goldens.
-GOLDEN_PKGS := ./api ./internal/frr ./internal/plan ./internal/policy
+GOLDEN_PKGS := ./api ./internal/frr ./internal/plan ./internal/policy ./internal/kernel/kerneltest ./internal/reconcile ./internal/attach
 verify: ## regenerate the eBPF objects, the goldens and go.mod/go.sum and fail on any diff; check make help, README's layout, that git tracks no binary
 	@$(MAKE) --no-print-directory generate
 	@GO=$(GO) scripts/check-ebpf.sh
