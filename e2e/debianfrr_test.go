@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// TestDebianFRR: the lab's h1 intent applied to FRR started exactly as
+// TestDebianFRR: the lab's h1 intent (without multicast, see
+// testdata/debian-h1.yaml) applied to FRR started exactly as
 // Debian's frr.service starts it (/usr/lib/frr/frrinit.sh start: watchfrr,
 // the daemons /etc/frr/daemons enables), the system instance, an empty
 // vtysh.conf, on a machine whose hostname was never set (uname "(none)").
@@ -29,7 +30,7 @@ func TestDebianFRR(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "unshare", "--net", "--mount", "--uts", "--propagation", "private",
-		"bash", filepath.Join(repo, "e2e", "debian-frr.sh"), evpnhostBin(), filepath.Join(repo, "lab", "intents", "h1.yaml"), "h1")
+		"bash", filepath.Join(repo, "e2e", "debian-frr.sh"), evpnhostBin(), filepath.Join(repo, "e2e", "testdata", "debian-h1.yaml"), "h1")
 	b, err := cmd.CombinedOutput()
 	out := string(b)
 	if err != nil {

@@ -117,3 +117,20 @@ func TestValidHostname(t *testing.T) {
 		}
 	}
 }
+
+// TestVtyshOwnNotAChange: frr-reload.py's delta adding only `service
+// integrated-vtysh-config` (vtysh's own, never in the running configuration
+// with an empty vtysh.conf) is no change: otherwise every apply on FRR set
+// up that way reloaded FRR (found by TestDebianFRR).
+func TestVtyshOwnNotAChange(t *testing.T) {
+	i := NewInstance("")
+	i.Run = &scripted{out: "\nLines To Delete\n===============\n\nLines To Add\n============\nservice integrated-vtysh-config\n"}
+	d, err := i.Test(context.Background(), "service integrated-vtysh-config\n")
+	if err != nil || !d.Empty() {
+		t.Fatalf("delta %+v, err %v: want no change", d, err)
+	}
+	i.Run = &scripted{out: "\nLines To Delete\n===============\n\nLines To Add\n============\nservice integrated-vtysh-config\nhostname h1\n"}
+	if d, _ := i.Test(context.Background(), "x\n"); len(d.Add) != 1 || d.Add[0] != "hostname h1" {
+		t.Fatalf("delta %+v: want hostname h1 kept", d)
+	}
+}

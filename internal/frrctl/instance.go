@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -222,7 +223,17 @@ func (i *Instance) Test(ctx context.Context, conf string) (frr.Delta, error) {
 		}
 		return frr.Delta{}, fmt.Errorf("frr-reload --test: %w", err)
 	}
-	return frr.ParseDelta(string(out)), nil
+	return vtyshOwn(frr.ParseDelta(string(out))), nil
+}
+
+// vtyshOwn drops from d what frr-reload.py always adds and no daemon
+// keeps: `service integrated-vtysh-config` is vtysh's own setting, shown in
+// the running configuration only when vtysh.conf has it. With an empty
+// vtysh.conf (as users set FRR up) every apply would otherwise reload FRR
+// to add it again.
+func vtyshOwn(d frr.Delta) frr.Delta {
+	d.Add = slices.DeleteFunc(d.Add, func(l string) bool { return strings.TrimSpace(l) == "service integrated-vtysh-config" })
+	return d
 }
 
 // Apply loads conf with frr-reload.py (after --test has accepted it) and
