@@ -40,35 +40,28 @@ for dev in $(sed -n -e 's/.*uplinks: *\[\(.*\)\].*/\1/p' -e 's/.*interface: *\([
 	ip link set "$dev" up
 done
 
+# apply runs evpnhost apply and prints its output and exit status (the
+# test reads both).
+apply() {
+	local code=0
+	"$evpnhost" --state-dir "$state" apply -f "$intent" 2>&1 || code=$?
+	echo "exit=$code"
+}
+
 /usr/lib/frr/frrinit.sh start
 pgrep -x watchfrr >/dev/null || { echo "FAIL: watchfrr is not running"; exit 1; }
 
 echo "== apply with hostname (none)"
-set +e
-out=$("$evpnhost" --state-dir "$state" apply -f "$intent" 2>&1)
-code=$?
-set -e
-printf '%s\n' "$out"
-echo "exit=$code"
+apply
 
 echo "== apply with hostname $name, FRR restarted (systemctl restart frr)"
 python3 -c "import socket; socket.sethostname('$name')"
 /usr/lib/frr/frrinit.sh restart
 pgrep -x watchfrr >/dev/null || { echo "FAIL: watchfrr is not running after the restart"; exit 1; }
-set +e
-out=$("$evpnhost" --state-dir "$state" apply -f "$intent" 2>&1)
-code=$?
-set -e
-printf '%s\n' "$out"
-echo "exit=$code"
+apply
 
 echo "== apply again"
-set +e
-out=$("$evpnhost" --state-dir "$state" apply -f "$intent" 2>&1)
-code=$?
-set -e
-printf '%s\n' "$out"
-echo "exit=$code"
+apply
 echo "== vtysh"
 vtysh -c 'show running-config'
 vtysh -c 'show evpn vni'
