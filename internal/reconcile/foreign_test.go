@@ -89,7 +89,7 @@ func TestForeignKernelVRFRefused(t *testing.T) {
 // TestForeignFRRVRFRefused: FRR has the operator's `vrf blue` stanza but
 // the kernel no VRF blue: refused likewise, saying why.
 func TestForeignFRRVRFRefused(t *testing.T) {
-	in, _ := api.Parse([]byte(redBlue))
+	in := parse(t, redBlue)
 	h := newSim()
 	h.running = "frr version 8.4\nvrf blue\n vni 5000\nexit-vrf\n!\n"
 	refusedUntouched(t, h, t.TempDir(), in, "FRR already has `vrf blue` that evpnhost does not own")
@@ -102,7 +102,7 @@ func TestForeignFRRVRFRefused(t *testing.T) {
 // TestForeignLinkNotVRFRefused: a foreign link of another kind holding the
 // tenant's name is refused too, naming its kind.
 func TestForeignLinkNotVRFRefused(t *testing.T) {
-	in, _ := api.Parse([]byte(redBlue))
+	in := parse(t, redBlue)
 	h := newSim()
 	h.foreign = map[string]string{"blue": "dummy"}
 	refusedUntouched(t, h, t.TempDir(), in, "kernel link blue (dummy) exists and is not evpnhost's (no alias evpnhost)")

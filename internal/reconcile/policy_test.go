@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/policy"
 )
@@ -29,17 +28,11 @@ workloads:
 // (a port is filtered before it joins the bridge), for the workload ports
 // that exist.
 func TestApplyEnforcesPolicy(t *testing.T) {
-	in, err := api.Parse([]byte(policyIntent))
-	if err == nil {
-		err = in.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := parse(t, policyIntent)
 	h := newSim(kernel.Link{Name: "tap1", Kind: kernel.KindPort})
 	p := h.policy
 	r := h.reconciler(t, &bytes.Buffer{})
-	_, err = r.Apply(context.Background(), in)
+	_, err := r.Apply(context.Background(), in)
 	var missing *MissingError
 	if !errors.As(err, &missing) || len(missing.Interfaces) != 1 || missing.Interfaces[0] != "tap2" {
 		t.Fatalf("apply: %v, want tap2 missing", err)
@@ -74,13 +67,7 @@ frr configure router bgp 65101; neighbor up1 interface peer-group fabric; neighb
 // the failure is FRR's (issue 15 item 2: the policy step used to come after
 // the reload, and never ran).
 func TestPolicyDoesNotDependOnFRR(t *testing.T) {
-	in, err := api.Parse([]byte(policyIntent))
-	if err == nil {
-		err = in.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := parse(t, policyIntent)
 	h := newSim(kernel.Link{Name: "tap1", Kind: kernel.KindPort, Up: true}, kernel.Link{Name: "tap2", Kind: kernel.KindPort, Up: true})
 	h.reloadErr = errors.New("frr-reload.py: exit status 1")
 	r := h.reconciler(t, &bytes.Buffer{})

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 )
 
@@ -20,7 +19,7 @@ import (
 // it created): plan and apply fail naming the file and how to recover,
 // and change nothing, the file included.
 func TestCorruptOwnedRecord(t *testing.T) {
-	in, _ := api.Parse([]byte(intent))
+	in := parse(t, intent)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "owned.json")
 	const garbage = `{"tenants":["red"`
@@ -52,7 +51,7 @@ func TestCorruptOwnedRecord(t *testing.T) {
 // is read: the tenant it names stays owned (its FRR blocks are replaced,
 // not kept as foreign) and the record is rewritten with its version.
 func TestLegacyOwnedRecord(t *testing.T) {
-	in, _ := api.Parse([]byte(intent))
+	in := parse(t, intent)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "owned.json")
 	if err := os.WriteFile(p, []byte(`{"tenants":["blue"]}`), 0o600); err != nil {
@@ -121,7 +120,7 @@ func (w waitHandler) Enabled(context.Context, slog.Level) bool { return true }
 // item 8): otherwise it would read the kernel and the ownership record in
 // the middle of the first one's changes.
 func TestConcurrentAppliesSerialise(t *testing.T) {
-	in, _ := api.Parse([]byte(intent))
+	in := parse(t, intent)
 	dir := t.TempDir()
 	h := newSim(taps()...)
 	f := blockingFRR{simFRR: simFRR{h}, once: &sync.Once{}, inReload: make(chan struct{}), release: make(chan struct{})}
