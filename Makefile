@@ -41,13 +41,31 @@ testbins: build ## compile the privileged test binaries into bin/tests/ (test-pr
 	$(GO) test -c -o $(TESTBIN)/policy-ebpf.test ./internal/policy/ebpf
 	$(GO) test -c -o $(TESTBIN)/policy-nft.test ./internal/policy/nft
 
-test-priv: testbins ## privileged netns tests and lab scenarios, booting the VM once if needed
-	e2e/vm/run-or-native.sh -e EVPNHOST_REQUIRE_KERNEL=1 -e EVPNHOST_REQUIRE_FRR=1 -e EVPNHOST_REQUIRE_ETCD=1 -e E2E_RUN -- e2e/privileged.sh
+# The platforms test-priv runs on, in order (e2e/test-priv.sh):
+# bookworm (Debian 12, FRR 8.4: the whole suite, natively or in the VM) and
+# trixie (Debian 13, kernel 6.12, FRR 10.3, in the VM: the kernel and policy
+# tiers and the lab scenarios E2E_RUN_TRIXIE). EVPNHOST_PLATFORMS=bookworm
+# skips trixie; E2E_RUN, when set, selects the scenarios on every platform.
+EVPNHOST_PLATFORMS ?= bookworm trixie
+E2E_RUN_TRIXIE ?= ^(TestOverlay|TestLeak|TestFaultTORDown|TestCNI)
+export EVPNHOST_PLATFORMS E2E_RUN_TRIXIE
+
+test-priv: testbins ## privileged netns tests and lab scenarios on each platform (EVPNHOST_PLATFORMS: bookworm, then trixie), one VM boot each if needed
+	e2e/test-priv.sh
 
 e2e: test-priv ## alias of test-priv
 
-demo: deps build ## bring up the demo fabric (2 TORs, 3 hosts), print status and reachability
-	e2e/vm/run-or-native.sh -- lab/demo.sh
+# make demo's platform: trixie (Debian 13, FRR 10.3, in the VM) or bookworm
+# (Debian 12, FRR 8.4: the host's own system, natively when its kernel can).
+PLATFORM ?= trixie
+export PLATFORM
+
+demo: deps build ## bring up the demo fabric (2 TORs, 3 hosts), print status and reachability; PLATFORM=trixie (default) or bookworm
+	@case "$(PLATFORM)" in \
+	trixie) e2e/vm/run.sh --platform trixie --timeout 1800 -- lab/demo.sh ;; \
+	bookworm) e2e/vm/run-or-native.sh --timeout 1800 -- lab/demo.sh ;; \
+	*) echo "make demo: PLATFORM must be trixie or bookworm, not '$(PLATFORM)'" >&2; exit 2 ;; \
+	esac
 
 bench: ## benchmarks (Go micro-benchmarks; kernel apply vs ifupdown2 and ip -batch; eBPF vs nftables policy; lab convergence: attach, move, network added via agents+etcd; in the VM if needed; up to 30 min): writes docs/benchmarks.md
 	scripts/bench.sh

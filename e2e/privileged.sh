@@ -1,12 +1,18 @@
 #!/bin/bash
-# The privileged test tiers, run by `make test-priv` natively or inside the
-# VM (e2e/vm/run-or-native.sh): kernel round trips in throwaway namespaces,
-# then the lab scenarios. Test binaries are built beforehand on the host.
+# The privileged test tiers, run by `make test-priv` (e2e/test-priv.sh) on
+# each platform, natively or inside the VM: kernel round trips in throwaway
+# namespaces, policy, then the lab scenarios (E2E_RUN), then, when the
+# other platform's root is mounted (EVPNHOST_ALT_ROOT) and E2E_RUN_MIXED is
+# set, the lab once more with the TORs on that root's FRR. Test binaries
+# are built beforehand on the host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 export EVPNHOST_E2E=1
 t0=$(date +%s)
+# Which platform this is (e2e/test-priv.sh runs this file on several).
+os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
+echo "== platform: ${os:-unknown}, kernel $(uname -r), $(/usr/lib/frr/zebra --version 2>/dev/null | head -1 || echo "no FRR")"
 echo "== privileged kernel tests (netlink round trips in fresh namespaces)"
 (cd internal/linux && "$root/bin/tests/linux.test" -test.run Privileged -test.v)
 echo "== privileged policy tests (eBPF and nftables, real traffic between namespaces)"
@@ -14,4 +20,12 @@ echo "== privileged policy tests (eBPF and nftables, real traffic between namesp
 (cd internal/policy/nft && "$root/bin/tests/policy-nft.test" -test.run Privileged -test.v)
 echo "== lab end-to-end scenarios"
 (cd e2e && "$root/bin/tests/e2e.test" -test.v -test.timeout 45m ${E2E_RUN:+-test.run "$E2E_RUN"})
+# Mixed FRR versions: the lab again, its TORs' FRR from the other platform's
+# root (e2e/vm/run.sh --alt-platform, or run-or-native.sh natively, sets
+# EVPNHOST_ALT_ROOT), the hosts' from this one: TestMixedFRRVersions.
+if [ -n "${EVPNHOST_ALT_ROOT:-}" ] && [ -n "${E2E_RUN_MIXED:-}" ]; then
+	echo "== lab end-to-end, mixed FRR versions: TORs from the ${EVPNHOST_ALT_PLATFORM:-other} root $EVPNHOST_ALT_ROOT"
+	(cd e2e && LAB_TOR_ROOT=$EVPNHOST_ALT_ROOT E2E_REQUIRE_MIXED=1 \
+		"$root/bin/tests/e2e.test" -test.v -test.timeout 20m -test.run "$E2E_RUN_MIXED")
+fi
 echo "== privileged tiers passed in $(( $(date +%s) - t0 ))s"

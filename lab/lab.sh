@@ -14,6 +14,8 @@
 #   lab.sh down               remove everything the lab created (never fails)
 #   lab.sh status             BGP sessions and routes to other VTEPs per host
 #   lab.sh exec NS CMD...     ip netns exec <prefix>NS CMD...
+#   lab.sh vtysh NODE ARGS... vtysh -N <prefix>NODE ARGS, with NODE's FRR
+#                             (a TOR's from LAB_TOR_ROOT when set)
 #   lab.sh frr-restart HOST   restart all FRR daemons of a host (unconfigured;
 #                             its agent configures them again)
 #   lab.sh host-down HOST     power a host off: its FRR, tapwire, namespace
@@ -33,6 +35,11 @@
 #   LAB_PIMD=0   do not start pimd (default 1: the lab has a multicast network)
 #   TAPWIRE      TAP relay binary (default: <repo>/bin/tapwire, built from
 #                lab/tapwire when missing or older than its source)
+#   LAB_TOR_ROOT another system's root directory (e.g. a Debian 13 root on
+#                Debian 12): the TORs' FRR (daemons and vtysh) runs from it,
+#                chrooted, so TORs and hosts run different FRR versions
+#                (e2e/vm/run.sh --alt-platform mounts one at
+#                /run/evpnhost-alt). Default: empty, the system's own FRR.
 #
 # See docs/lab.md.
 set -euo pipefail
@@ -43,6 +50,7 @@ LAB_PREFIX=${LAB_PREFIX:-}
 EVPNHOST=${EVPNHOST:-$REPO_DIR/bin/evpnhost}
 LAB_TIMEOUT=${LAB_TIMEOUT:-60}
 LAB_PIMD=${LAB_PIMD:-1}
+LAB_TOR_ROOT=${LAB_TOR_ROOT:-}
 TAPWIRE=${TAPWIRE:-$REPO_DIR/bin/tapwire}
 # pid and log files of the lab's background processes (tapwire)
 LAB_RUN=/run/evpnhost-lab
@@ -62,8 +70,55 @@ EDGES=(bm1 ext)
 # workload MTU: underlay 1500 - 50 bytes VXLAN/UDP/IP/Ethernet overhead
 WL_MTU=1450
 
-DAEMONS=(zebra bgpd staticd bfdd)
-[[ $LAB_PIMD == 1 ]] && DAEMONS+=(pimd)
+# frr_version [ROOT]: "MAJOR.MINOR" of the FRR installed (in ROOT), from
+# zebra itself (the lab runs on FRR 8.4 and on 10.x: the version decides,
+# never the distribution's name).
+frr_version() {
+	local v
+	if [[ -n ${1:-} ]]; then
+		v=$(chroot "$1" "$FRR_BIN/zebra" --version 2>/dev/null | awk '/ version / { print $NF; exit }')
+	else
+		v=$("$FRR_BIN/zebra" --version 2>/dev/null | awk '/ version / { print $NF; exit }')
+	fi
+	[[ $v =~ ^([0-9]+)\.([0-9]+) ]] || { echo "0.0"; return; }
+	echo "${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
+}
+FRR_VERSION=$(frr_version)
+FRR_MAJOR=${FRR_VERSION%%.*}
+FRR_MINOR=${FRR_VERSION#*.}
+TOR_FRR_VERSION=$FRR_VERSION
+if [[ -n $LAB_TOR_ROOT ]]; then
+	[[ -x $LAB_TOR_ROOT$FRR_BIN/zebra ]] || { echo "lab.sh: LAB_TOR_ROOT=$LAB_TOR_ROOT has no $FRR_BIN/zebra" >&2; exit 1; }
+	TOR_FRR_VERSION=$(frr_version "$LAB_TOR_ROOT")
+fi
+
+is_tor() { [[ " ${TORS[*]} " == *" $1 "* ]]; }
+
+# node_root NODE: the root directory NODE's FRR runs from ("" = /).
+node_root() { if is_tor "$1"; then echo "$LAB_TOR_ROOT"; fi; }
+
+# node_frr_version NODE: MAJOR.MINOR of NODE's FRR.
+node_frr_version() { if is_tor "$1"; then echo "$TOR_FRR_VERSION"; else echo "$FRR_VERSION"; fi; }
+
+# frr_at_least NODE MAJOR MINOR: NODE's FRR is MAJOR.MINOR or newer.
+frr_at_least() {
+	local v ma mi
+	v=$(node_frr_version "$1")
+	ma=${v%%.*} mi=${v#*.}
+	(( ma > $2 || (ma == $2 && mi >= $3) ))
+}
+
+# node_daemons NODE: NODE's FRR daemons, in start order. FRR >= 9: zebra's
+# and staticd's configuration goes through mgmtd, which must run first
+# (without it vtysh -b / frr-reload.py skip "vrf X / vni N" and "ip route"
+# lines silently). frr_start starts the daemons up to zebra one at a time,
+# each once the one before answers.
+node_daemons() {
+	local d=(zebra bgpd staticd bfdd)
+	frr_at_least "$1" 9 0 && d=(mgmtd "${d[@]}")
+	[[ $LAB_PIMD == 1 ]] && d+=(pimd)
+	echo "${d[@]}"
+}
 
 # ---------------------------------------------------------------- helpers --
 
@@ -102,6 +157,23 @@ preflight() {
 		command -v "$b" >/dev/null || [[ -x $b ]] || die "missing: $b"
 	done
 	id frr >/dev/null 2>&1 || die "user frr missing (install the frr package)"
+	local n r
+	for n in $(all_nodes); do
+		frr_at_least "$n" 9 0 || continue
+		r=$(node_root "$n")
+		[[ -x $r$FRR_BIN/mgmtd ]] || die "FRR $(node_frr_version "$n") needs $r$FRR_BIN/mgmtd, which is missing"
+	done
+	if frr_at_least h1 9 0 || frr_at_least tor1 9 0; then
+		# mgmtd -N NS reads these from the non-pathspaced /etc/frr, so they
+		# would end up in every lab instance.
+		for b in "$FRR_ETC/zebra.conf" "$FRR_ETC/staticd.conf"; do
+			[[ ! -s $b ]] || warn "$b is not empty: the mgmtd of every lab instance loads it"
+		done
+	fi
+	if [[ -n $LAB_TOR_ROOT ]]; then
+		[[ -n $(frr_ids tor1) ]] || die "no user frr in $LAB_TOR_ROOT/etc/passwd"
+		log "TORs run FRR $TOR_FRR_VERSION from $LAB_TOR_ROOT, hosts FRR $FRR_VERSION"
+	fi
 	if ! command -v ping >/dev/null; then
 		log "installing iputils-ping"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping >/dev/null
@@ -110,11 +182,63 @@ preflight() {
 
 # -------------------------------------------------------------- FRR setup --
 
+# frr_ids NODE: "uid:gid" of user frr for NODE's FRR (the users of two
+# systems need not match).
+frr_ids() {
+	local r
+	r=$(node_root "$1")
+	if [[ -n $r ]]; then
+		awk -F: '$1 == "frr" { print $3 ":" $4; exit }' "$r/etc/passwd"
+	else
+		echo frr:frr
+	fi
+}
+
+# CHROOT_SH: sh -c script, args HOSTNAME ROOT UID:GID CMD...: run CMD
+# chrooted into ROOT (HOSTNAME "-": keep the hostname). Run it in a private
+# mount namespace (unshare --mount): ROOT's /proc, /sys, /dev, /run, /tmp,
+# /etc/frr and /var/log become this system's (so the instance's sockets and
+# configs, and a network namespace's /sys, are shared; ROOT itself is not
+# changed), /var/tmp a fresh tmpfs holding /var/tmp/frr for ROOT's frr user.
+# The mounts go with the last process of the namespace.
+# shellcheck disable=SC2016 # expanded by the inner sh
+CHROOT_SH='
+h=$0 r=$1 ids=$2
+shift 2
+[ "$h" = - ] || hostname "$h"
+for d in proc sys dev run tmp etc/frr var/log; do
+	mount --bind "/$d" "$r/$d"
+done
+mount -t tmpfs -o mode=1777 tmpfs "$r/var/tmp"
+mkdir "$r/var/tmp/frr"
+chown "$ids" "$r/var/tmp/frr"
+exec chroot "$r" "$@"'
+
+# vtysh_argv NODE VAR: set array VAR to the command that runs NODE's
+# vtysh on NODE's instance ("vtysh -N <instance>", chrooted into NODE's
+# root if it has one, see CHROOT_SH). A command, not a function, so that
+# timeout(1) can run it.
+vtysh_argv() {
+	local n=$1 r
+	local -n argv=$2
+	argv=(vtysh -N "$(ns "$n")")
+	r=$(node_root "$n")
+	[[ -z $r ]] || argv=(unshare --mount --propagation private sh -ec "$CHROOT_SH" - "$r" "$(frr_ids "$n")" "${argv[@]}")
+}
+
+# node_vtysh NODE ARGS...: vtysh -N <instance> ARGS with NODE's FRR.
+node_vtysh() {
+	local -a cmd
+	vtysh_argv "$1" cmd
+	shift
+	"${cmd[@]}" "$@"
+}
+
 # frr_dirs NODE: per-instance dirs. Works on a fresh tmpfs /etc/frr, /run,
 # /var/tmp (VM): everything is created here. FRR instance "NS" uses
 # /etc/frr/NS/ (config) and /run/frr/NS/ (pid files, vty sockets, zserv.api).
 frr_dirs() {
-	local n=$1 i d
+	local n=$1 i d ids
 	i=$(ns "$n")
 	# Shared parents: created only if missing (fresh tmpfs in a VM), never
 	# re-owned/re-moded when they already exist (the system's FRR owns them).
@@ -124,7 +248,8 @@ frr_dirs() {
 	done
 	# frr-reload.py writes its temp files to /var/run/frr (not pathspaced) and
 	# its log to /var/log/frr/frr-reload.log (creates the dir itself).
-	install -d -o frr -g frr -m 0755 "$FRR_ETC/$i" "$FRR_RUN/$i"
+	ids=$(frr_ids "$n")
+	install -d -o "${ids%:*}" -g "${ids#*:}" -m 0755 "$FRR_ETC/$i" "$FRR_RUN/$i"
 	# Minimal integrated config: lets "vtysh -N NS" and
 	# "frr-reload.py --pathspace NS" work. Daemons started without watchfrr
 	# do NOT read frr.conf themselves; it is loaded with "vtysh -N NS -b".
@@ -141,7 +266,7 @@ frr_dirs() {
 		service integrated-vtysh-config
 		hostname $n
 	EOF
-	chown frr:frr "$FRR_ETC/$i/frr.conf" "$FRR_ETC/$i/vtysh.conf"
+	chown "$ids" "$FRR_ETC/$i/frr.conf" "$FRR_ETC/$i/vtysh.conf"
 	chmod 0640 "$FRR_ETC/$i/frr.conf" "$FRR_ETC/$i/vtysh.conf"
 }
 
@@ -165,33 +290,49 @@ frr_start_daemon() {
 	# whose hostname is the node name. ip netns exec does not do UTS.
 	# stderr: only what is printed before logging is set up; zebra's
 	# "Disabling MPLS support (no kernel support)" is expected (no mpls module).
-	local err rc=0 zebra_extra=()
+	# stdin/stdout /dev/null: FRR 10's daemons keep the stdio they were
+	# started with after -d (8.4's reopen it on /dev/null), and a daemon
+	# holding lab.sh's stdout pipe keeps whoever reads it (the e2e tests)
+	# waiting for its end forever.
+	# A TOR with a root of its own (LAB_TOR_ROOT) runs chrooted (CHROOT_SH).
+	local err rc=0 zebra_extra=() r wrap
 	[[ $d == zebra ]] && zebra_extra=("${zebra_opts[@]}")
-	err=$(mktemp)
+	r=$(node_root "$n")
 	# shellcheck disable=SC2016 # $0/$@ are expanded by the inner sh
-	ip netns exec "$i" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$n" \
+	wrap=(unshare --uts sh -c 'hostname "$0" && exec "$@"' "$n")
+	[[ -z $r ]] || wrap=(unshare --uts --mount --propagation private sh -ec "$CHROOT_SH" "$n" "$r" "$(frr_ids "$n")")
+	err=$(mktemp)
+	ip netns exec "$i" "${wrap[@]}" \
 		"$FRR_BIN/$d" -d -N "$i" -F datacenter -P 0 ${zebra_extra[@]+"${zebra_extra[@]}"} \
-		--log "file:$FRR_RUN/$i/$d.log" --log-level informational 2>"$err" || rc=$?
+		--log "file:$FRR_RUN/$i/$d.log" --log-level informational </dev/null >/dev/null 2>"$err" || rc=$?
 	grep -v 'Disabling MPLS support' "$err" >&2 || true
 	rm -f "$err"
 	(( rc == 0 )) || die "$d of $i failed to start (rc=$rc)"
 }
 
-# frr_start NODE: zebra first; the others only once zebra's vty socket exists
-# (bgpd/staticd connect to zserv.api at start and retry slowly otherwise).
+# frr_start NODE: zebra first (FRR >= 9: mgmtd, then zebra), each alone
+# until its vty socket exists; the others after that (bgpd/staticd connect
+# to zserv.api at start and retry slowly otherwise; zebra and staticd
+# connect to mgmtd's backend socket).
 frr_start() {
-	local n=$1 i d
+	local n=$1 i d rest
+	read -r -a rest <<<"$(node_daemons "$n")"
 	i=$(ns "$n")
 	frr_dirs "$n"
-	frr_start_daemon "$n" zebra
-	poll 60 "$i zebra.vty" test -S "$FRR_RUN/$i/zebra.vty" || die "zebra of $i did not start"
-	for d in "${DAEMONS[@]:1}"; do
+	while (( ${#rest[@]} )); do
+		d=${rest[0]}
+		rest=("${rest[@]:1}")
+		frr_start_daemon "$n" "$d"
+		poll 60 "$i $d.vty" test -S "$FRR_RUN/$i/$d.vty" || die "$d of $i did not start"
+		[[ $d == zebra ]] && break
+	done
+	for d in "${rest[@]}"; do
 		frr_start_daemon "$n" "$d"
 	done
-	for d in "${DAEMONS[@]}"; do
+	for d in $(node_daemons "$n"); do
 		poll 60 "$i $d.vty" test -S "$FRR_RUN/$i/$d.vty" || die "$d of $i did not start"
 	done
-	poll 60 "vtysh -N $i" vtysh -N "$i" -c 'show version' || die "vtysh -N $i does not answer"
+	poll 60 "vtysh -N $i" node_vtysh "$n" -c 'show version' || die "vtysh -N $i does not answer"
 }
 
 # frr_pids NS...: pids of FRR daemons of the given instances: a binary from
@@ -307,11 +448,34 @@ host_links_up() {
 	ip -n "$i" link set up2 up
 }
 
+# tor_config TOR: load lab/TOR.conf into the TOR's instance. The files are
+# written in FRR 8.4's syntax; on FRR >= 10.2 global PIM lines ("ip pim rp
+# ...") are moved under "router pim", where 10.2 put them (10.3 still
+# converts the old form, later releases need not). vtysh -b prints one
+# "[pid|daemon] done" line per daemon: only other output is shown.
 tor_config() {
-	local t=$1 i
+	local t=$1 i f
 	i=$(ns "$t")
-	install -o frr -g frr -m 0640 "$LAB_DIR/$t.conf" "$FRR_ETC/$i/frr.conf"
-	vtysh -N "$i" -b >/dev/null
+	f=$FRR_ETC/$i/frr.conf
+	tor_conf "$t" >"$f.new"
+	chown "$(frr_ids "$t")" "$f.new"; chmod 0640 "$f.new"
+	mv "$f.new" "$f"
+	if ! node_vtysh "$t" -b 2>&1 >/dev/null | { grep -v '^\[[0-9]*|[a-z0-9]*\] done$' >&2 || true; }; then
+		die "vtysh -N $i -b failed to load lab/$t.conf"
+	fi
+}
+
+# tor_conf TOR: lab/TOR.conf as this FRR version wants it (see tor_config).
+tor_conf() {
+	local f=$LAB_DIR/$1.conf pim
+	if frr_at_least "$1" 10 2; then
+		pim=$(sed -n 's/^ip pim / /p' "$f")
+		grep -v -e '^ip pim ' -e '^end$' "$f" || true
+		[[ -z $pim ]] || printf 'router pim\n%s\nexit\n!\n' "$pim"
+		echo end
+	else
+		cat "$f"
+	fi
 }
 
 # --------------------------------------------- tor1: bare metal on VNI 10 --
@@ -623,10 +787,13 @@ host_config_evpnhost() {
 
 # ------------------------------------------------------------ convergence --
 
-# established NS: every configured BGP peer of the instance is Established.
+# established NODE: every configured BGP peer of NODE's instance is
+# Established.
 established() {
+	local -a cmd
+	vtysh_argv "$1" cmd
 	# timeout: a daemon that does not answer must not stop the poll forever
-	timeout 10 vtysh -N "$1" -c 'show bgp summary json' 2>/dev/null | jq -e '
+	timeout 10 "${cmd[@]}" -c 'show bgp summary json' 2>/dev/null | jq -e '
 		[.[] | objects | .peers // {} | to_entries[] | .value.state] as $s
 		| ($s | length) > 0 and all($s[]; . == "Established")' >/dev/null
 }
@@ -651,10 +818,10 @@ converge() {
 	end=$(( $(date +%s) + LAB_TIMEOUT ))   # one deadline for everything
 	for h in "${HOSTS[@]}"; do
 		i=$(ns "$h")
-		poll "$(left "$end")" "$i BGP sessions" established "$i" || failed=1
+		poll "$(left "$end")" "$i BGP sessions" established "$h" || failed=1
 	done
 	for t in "${TORS[@]}"; do
-		poll "$(left "$end")" "$(ns "$t") BGP sessions" established "$(ns "$t")" || failed=1
+		poll "$(left "$end")" "$(ns "$t") BGP sessions" established "$t" || failed=1
 	done
 	(( failed )) || log "  BGP sessions Established after $(elapsed "$t_start")s"
 	for h in "${HOSTS[@]}"; do
@@ -725,7 +892,7 @@ cmd_up() {
 	tor1_bare_metal
 	log "tor2: border of tenant red (VRF red, L3VNI 4001, ext)"
 	tor2_border_create
-	log "FRR instances (${DAEMONS[*]}), all nodes at once"
+	log "FRR instances, all nodes at once: hosts $(node_daemons h1 | tr ' ' ,) (FRR $FRR_VERSION), TORs $(node_daemons tor1 | tr ' ' ,) (FRR $TOR_FRR_VERSION${LAB_TOR_ROOT:+ from $LAB_TOR_ROOT})"
 	# Nodes are independent: start their FRR instances in parallel (under
 	# the VM's emulation each start takes seconds of process spawning).
 	local fpids=() fn
@@ -880,6 +1047,14 @@ cmd_host_up() {
 	converge
 }
 
+cmd_vtysh() {
+	(( $# >= 1 )) || die "usage: lab.sh vtysh NODE ARGS..."
+	local n=$1
+	shift
+	is_tor "$n" || is_host "$n" || die "vtysh: $n is not a lab node ($(all_nodes))"
+	node_vtysh "$n" "$@"
+}
+
 cmd_exec() {
 	(( $# >= 2 )) || die "usage: lab.sh exec NS CMD..."
 	local n=$1
@@ -900,6 +1075,7 @@ main() {
 		down) cmd_down ;;
 		status) cmd_status ;;
 		exec) cmd_exec "$@" ;;
+		vtysh) cmd_vtysh "$@" ;;
 		frr-restart) cmd_frr_restart "$@" ;;
 		host-down) cmd_host_down "$@" ;;
 		host-up) cmd_host_up "$@" ;;

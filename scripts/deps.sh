@@ -21,8 +21,20 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # frr's package starts the system instance when systemd runs; evpnhost's
 # tests use their own pathspaces and never touch it.
-if [ "$(e2e/vm/needed.sh)" = vm ]; then
+# The trixie platform (Debian 13, FRR 10.3: make demo's default and make
+# test's second pass) always runs in the VM, booting a root that
+# e2e/vm/root.sh builds with debootstrap once (a few minutes) and caches.
+# Skipped only when neither wants it (EVPNHOST_PLATFORMS without trixie and
+# PLATFORM=bookworm).
+trixie=0
+case " ${EVPNHOST_PLATFORMS:-bookworm trixie} ${PLATFORM:-trixie} " in
+*" trixie "*) trixie=1 ;;
+esac
+if [ "$trixie" = 1 ] || [ "$(e2e/vm/needed.sh)" = vm ]; then
 	e2e/vm/deps.sh
+fi
+if [ "$trixie" = 1 ]; then
+	e2e/vm/root.sh trixie >/dev/null
 fi
 go mod download
 # CNI test tools, pinned by go.mod's tool directives (no Debian

@@ -33,6 +33,7 @@ die() {
 
 run=
 verbose=
+alt=
 # Dotted parameters are neither passed to init as argv nor as environment:
 # read them from /proc/cmdline.
 read -r cmdline </proc/cmdline
@@ -40,6 +41,7 @@ for a in $cmdline; do
 	case $a in
 	evpnhost.run=*) run=${a#*=} ;;
 	evpnhost.verbose=1) verbose=1 ;;
+	evpnhost.alt=1) alt=1 ;;
 	esac
 done
 [ -n "$run" ] || die "no evpnhost.run= on the kernel command line"
@@ -105,6 +107,12 @@ for d in /tmp /var/tmp; do
 	mount -t tmpfs -o mode=1777 tmpfs "$r$d" || die "cannot mount tmpfs on $d"
 done
 [ -L $r/var/run ] || mount --bind $r/run $r/var/run
+# run.sh --alt-platform: the other platform's root, read-only, on the tmpfs
+# /run (the lab runs the TORs' FRR from it, chrooted: LAB_TOR_ROOT).
+if [ -n "$alt" ]; then
+	mkdir -p $r/run/evpnhost-alt
+	mount -t 9p -o "$opts,ro,cache=loose" alt $r/run/evpnhost-alt || die "cannot mount the alt 9p share"
+fi
 # Last: the repository over its own path (the directory exists on the host
 # root, checked above; under a tmpfs it has to be made again).
 mkdir -p "$r$repo" || die "cannot make $repo in the guest"

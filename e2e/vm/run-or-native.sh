@@ -6,11 +6,23 @@
 # Natively, CMD runs like in the VM: from the repository root, with the -e
 # variables set and --timeout applied (exit 124); -m, -smp, --kernel and -v
 # only concern the VM and are ignored. EVPNHOST_RUNNER=native|vm forces one.
+# --platform other than bookworm (the host's own system) always takes the
+# VM; --alt-platform trixie natively sets EVPNHOST_ALT_ROOT to the Debian 13
+# root (e2e/vm/root.sh) and EVPNHOST_ALT_PLATFORM, as the VM does.
 set -eu
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 
 mode=$("$here/needed.sh")
+# A platform other than the host's own needs the VM.
+prev=
+for a in "$@"; do
+	[ "$a" != -- ] || break
+	if [ "$prev" = --platform ] && [ "$a" != bookworm ]; then
+		mode=vm
+	fi
+	prev=$a
+done
 if [ "$mode" = vm ]; then
 	exec "$here/run.sh" "$@"
 fi
@@ -18,7 +30,13 @@ fi
 timeout=3600
 while [ $# -gt 0 ]; do
 	case $1 in
-	-m | -smp | --kernel) shift 2 ;;
+	-m | -smp | --kernel | --platform) shift 2 ;;
+	--alt-platform)
+		[ "${2:-}" = trixie ] || { echo "run-or-native.sh: natively, --alt-platform can only be trixie" >&2; exit 125; }
+		EVPNHOST_ALT_ROOT=$("$here/root.sh" trixie) || exit 125
+		export EVPNHOST_ALT_ROOT EVPNHOST_ALT_PLATFORM=trixie
+		shift 2
+		;;
 	-v | --verbose) shift ;;
 	-e)
 		[ $# -ge 2 ] || { echo "run-or-native.sh: -e needs NAME=VALUE" >&2; exit 125; }

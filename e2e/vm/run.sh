@@ -25,6 +25,11 @@ options:
                    e2e/vm/root.sh builds once and caches (kernel 6.12,
                    FRR 10.3), booted with its own kernel. EVPNHOST_PLATFORM
                    sets the default.
+  --alt-platform P also export platform P's root, read-only, at
+                   /run/evpnhost-alt in the guest (CMD gets
+                   EVPNHOST_ALT_ROOT=/run/evpnhost-alt and
+                   EVPNHOST_ALT_PLATFORM=P): the lab runs the TORs' FRR
+                   from it (LAB_TOR_ROOT) to mix FRR versions
   --kernel PATH    kernel image (default: newest vmlinuz-*-amd64 in the
                    platform's /boot whose lib/modules/VERSION exists)
   -v, --verbose    show kernel boot messages and the runner's steps
@@ -48,6 +53,7 @@ smp=2
 timeout=3600
 kernel=
 platform=${EVPNHOST_PLATFORM:-bookworm}
+alt_platform=
 verbose=0
 envs=()
 while [ $# -gt 0 ]; do
@@ -68,6 +74,7 @@ while [ $# -gt 0 ]; do
 	--timeout) [ $# -ge 2 ] || die "--timeout needs a value"; timeout=$2; shift 2 ;;
 	--kernel) [ $# -ge 2 ] || die "--kernel needs a value"; kernel=$2; shift 2 ;;
 	--platform) [ $# -ge 2 ] || die "--platform needs a value"; platform=$2; shift 2 ;;
+	--alt-platform) [ $# -ge 2 ] || die "--alt-platform needs a value"; alt_platform=$2; shift 2 ;;
 	-v | --verbose) verbose=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
@@ -86,14 +93,26 @@ command -v modprobe >/dev/null || die "modprobe missing: run e2e/vm/deps.sh"
 # --- platform: the guest's root filesystem -------------------------------------
 # sysroot is the host directory the guest boots as its / ("" = the host's
 # own /). The kernel and its modules come from that same tree.
-case $platform in
-bookworm) sysroot= ;;
-trixie)
-	sysroot=$("$here/root.sh" trixie) || die "cannot build the trixie root (e2e/vm/root.sh)"
-	[ -f "$sysroot/.evpnhost-root-ok" ] || die "e2e/vm/root.sh printed $sysroot, which is not a finished root"
-	;;
-*) die "unknown --platform $platform (bookworm or trixie)" ;;
-esac
+# platform_root P: print platform P's root directory ("" for the host's /).
+platform_root() {
+	local r
+	case $1 in
+	bookworm) echo "" ;;
+	trixie)
+		r=$("$here/root.sh" trixie) || die "cannot build the trixie root (e2e/vm/root.sh)"
+		[ -f "$r/.evpnhost-root-ok" ] || die "e2e/vm/root.sh printed $r, which is not a finished root"
+		echo "$r"
+		;;
+	*) die "unknown platform $1 (bookworm or trixie)" ;;
+	esac
+}
+sysroot=$(platform_root "$platform") || exit 125
+altroot=
+if [ -n "$alt_platform" ]; then
+	[ "$alt_platform" != "$platform" ] || die "--alt-platform $alt_platform is the platform itself"
+	altroot=$(platform_root "$alt_platform") || exit 125
+	envs+=(EVPNHOST_ALT_ROOT=/run/evpnhost-alt "EVPNHOST_ALT_PLATFORM=$alt_platform")
+fi
 
 # --- kernel ------------------------------------------------------------------
 if [ -z "$kernel" ]; then
@@ -247,6 +266,7 @@ fi
 # makes every emulated syscall dearer), no probing of the PS/2 controller
 # and spare UARTs, no crypto self-tests, no TSC/timer sanity checks.
 append="console=ttyS0 panic=-1 rdinit=/init evpnhost.run=$run"
+[ -z "$alt_platform" ] || append="$append evpnhost.alt=1"
 append="$append mitigations=off i8042.noaux i8042.nokbd i8042.nopnp i8042.dumbkbd"
 append="$append 8250.nr_uarts=1 cryptomgr.notests no_timer_check tsc=reliable"
 if [ "$verbose" = 1 ]; then
@@ -279,8 +299,13 @@ qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot
 	-device virtio-9p-pci,fsdev=root,mount_tag=root
 	-fsdev "local,id=repo,path=$repo,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=repo,mount_tag=repo)
-case $repo$sysroot in
-*,*) die "the repository and root paths must not contain a comma (QEMU -fsdev syntax): $repo $sysroot" ;;
+if [ -n "$alt_platform" ]; then
+	# shellcheck disable=SC2054 # commas are QEMU's
+	qemu+=(-fsdev "local,id=alt,path=${altroot:-/},security_model=none,readonly=on,multidevs=remap"
+		-device virtio-9p-pci,fsdev=alt,mount_tag=alt)
+fi
+case $repo$sysroot$altroot in
+*,*) die "the repository and root paths must not contain a comma (QEMU -fsdev syntax): $repo $sysroot $altroot" ;;
 esac
 
 saved_tty=

@@ -1,0 +1,77 @@
+#!/bin/bash
+# `make test-priv`: the privileged tiers (e2e/privileged.sh) on each test
+# platform, one VM boot per platform, in this order:
+#
+#   bookworm  Debian 12, FRR 8.4: the host's own system, natively when the
+#             running kernel has VRF/802.1Q/dummy, else in the VM booting
+#             Debian's kernel over the host's files. The whole suite.
+#   trixie    Debian 13, kernel 6.12, FRR 10.3: always in the VM, booting the
+#             root e2e/vm/root.sh builds once and caches. The kernel round
+#             trips, the policy tests and the lab scenarios E2E_RUN_TRIXIE.
+#
+# On each, the lab is then built once more with the TORs' FRR taken from
+# the other platform's root (--alt-platform; lab.sh LAB_TOR_ROOT), for the
+# scenarios E2E_RUN_MIXED: TORs on 10.3 with hosts on 8.4 in the bookworm
+# run, TORs on 8.4 with hosts on 10.3 in the trixie run.
+#
+# Environment:
+#   EVPNHOST_PLATFORMS  platforms to run, in order (default "bookworm trixie";
+#                       e.g. EVPNHOST_PLATFORMS=bookworm skips trixie)
+#   E2E_RUN             lab scenarios (go test -run regexp) on every platform;
+#                       unset: all on bookworm, E2E_RUN_TRIXIE on trixie
+#   E2E_RUN_TRIXIE      trixie's scenarios when E2E_RUN is unset (the
+#                       Makefile sets it; default below)
+#   E2E_RUN_MIXED       the mixed-version scenarios (default
+#                       ^TestMixedFRRVersions$ when E2E_RUN is unset, none
+#                       when it is set); empty: no mixed-version pass
+# Every platform runs even if an earlier one failed; the exit status is 1
+# if any failed, and the summary says which.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+platforms=${EVPNHOST_PLATFORMS:-bookworm trixie}
+trixie_run=${E2E_RUN_TRIXIE:-'^(TestOverlay|TestLeak|TestFaultTORDown|TestCNI)'}
+if [ -n "${E2E_RUN:-}" ]; then
+	mixed_run=${E2E_RUN_MIXED:-}
+else
+	mixed_run=${E2E_RUN_MIXED-'^TestMixedFRRVersions$'}
+fi
+envs=(-e EVPNHOST_REQUIRE_KERNEL=1 -e EVPNHOST_REQUIRE_FRR=1 -e EVPNHOST_REQUIRE_ETCD=1
+	-e "E2E_RUN_MIXED=$mixed_run")
+# alt P: the other platform's root for the mixed-version pass (none when
+# that pass is off).
+alt() {
+	[ -n "$mixed_run" ] || return 0
+	case $1 in
+	bookworm) echo --alt-platform trixie ;;
+	trixie) echo --alt-platform bookworm ;;
+	esac
+}
+
+summary=()
+failed=0
+for p in $platforms; do
+	t0=$(date +%s)
+	echo "=== platform $p"
+	case $p in
+	bookworm)
+		# shellcheck disable=SC2046 # alt's words are options
+		e2e/vm/run-or-native.sh --timeout 3600 $(alt bookworm) "${envs[@]}" -e E2E_RUN -- e2e/privileged.sh
+		;;
+	trixie)
+		# shellcheck disable=SC2046 # alt's words are options
+		e2e/vm/run.sh --platform trixie --timeout 3000 $(alt trixie) "${envs[@]}" \
+			-e "E2E_RUN=${E2E_RUN:-$trixie_run}" -- e2e/privileged.sh
+		;;
+	*)
+		echo "e2e/test-priv.sh: unknown platform '$p' in EVPNHOST_PLATFORMS (bookworm, trixie)" >&2
+		exit 2
+		;;
+	esac
+	rc=$?
+	(( rc == 0 )) || failed=1
+	summary+=("$(printf '%-9s %s in %ds' "$p" "$([ "$rc" = 0 ] && echo passed || echo "FAILED (exit $rc)")" $(( $(date +%s) - t0 )))")
+done
+echo "=== privileged tiers per platform"
+printf '  %s\n' "${summary[@]}"
+exit "$failed"
