@@ -19,13 +19,20 @@ echo "== privileged policy tests (eBPF and nftables, real traffic between namesp
 (cd internal/policy/ebpf && "$root/bin/tests/policy-ebpf.test" -test.run Privileged -test.v)
 (cd internal/policy/nft && "$root/bin/tests/policy-nft.test" -test.run Privileged -test.v)
 echo "== lab end-to-end scenarios"
-(cd e2e && "$root/bin/tests/e2e.test" -test.v -test.timeout 45m ${E2E_RUN:+-test.run "$E2E_RUN"})
+# The mixed pass below runs even when this one failed: its result is
+# worth having either way.
+lab_rc=0
+(cd e2e && "$root/bin/tests/e2e.test" -test.v -test.timeout 45m ${E2E_RUN:+-test.run "$E2E_RUN"}) || lab_rc=$?
 # Mixed FRR versions: the lab again, its TORs' FRR from the other platform's
 # root (e2e/vm/run.sh --alt-platform, or run-or-native.sh natively, sets
 # EVPNHOST_ALT_ROOT), the hosts' from this one: TestMixedFRRVersions.
 if [ -n "${EVPNHOST_ALT_ROOT:-}" ] && [ -n "${E2E_RUN_MIXED:-}" ]; then
 	echo "== lab end-to-end, mixed FRR versions: TORs from the ${EVPNHOST_ALT_PLATFORM:-other} root $EVPNHOST_ALT_ROOT"
 	(cd e2e && LAB_TOR_ROOT=$EVPNHOST_ALT_ROOT E2E_REQUIRE_MIXED=1 \
-		"$root/bin/tests/e2e.test" -test.v -test.timeout 20m -test.run "$E2E_RUN_MIXED")
+		"$root/bin/tests/e2e.test" -test.v -test.timeout 20m -test.run "$E2E_RUN_MIXED") || lab_rc=1
+fi
+if [ "$lab_rc" != 0 ]; then
+	echo "== lab end-to-end FAILED ($(( $(date +%s) - t0 ))s)"
+	exit 1
 fi
 echo "== privileged tiers passed in $(( $(date +%s) - t0 ))s"
