@@ -30,6 +30,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 platforms=${EVPNHOST_PLATFORMS:-bookworm trixie}
+# Default: the Makefile's E2E_RUN_TRIXIE (which leaves out what fails on
+# FRR 10.3 for now, see docs/testing.md).
 trixie_run=${E2E_RUN_TRIXIE:-'^(TestOverlay|TestLeak|TestFaultTORDown|TestCNI)'}
 if [ -n "${E2E_RUN:-}" ]; then
 	mixed_run=${E2E_RUN_MIXED:-}
