@@ -334,3 +334,16 @@ func writeTemp(conf string) (string, error) {
 	}
 	return f.Name(), nil
 }
+
+// Version reads the instance's FRR version (`show version`).
+func (i *Instance) Version(ctx context.Context) (frr.Version, error) {
+	out, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-c", "show version")...)
+	if err != nil {
+		return frr.Version{}, err
+	}
+	v, ok := frr.ParseVersion(string(out))
+	if !ok {
+		return frr.Version{}, fmt.Errorf("show version: no FRR version in %q", lastLines(strings.TrimSpace(string(out)), 2))
+	}
+	return v, nil
+}
