@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -424,4 +426,152 @@ func labFRR(t *testing.T) frr.Version {
 		t.Fatalf("h1's FRR version: %v: %s", err, out)
 	}
 	return v
+}
+
+// frrPIDs fingerprints host's FRR daemons (their pids).
+func frrPIDs(host string) string {
+	out, _ := run("sh", "-c", "cat /run/frr/"+host+"/*.pid 2>/dev/null | sort -n | tr '\\n' ' '")
+	return strings.TrimSpace(out)
+}
+
+// logSince is host's agent log from offset on, and its current size.
+func (f *fabricLab) logSince(host string, off int64) (string, int64) {
+	b, _ := os.ReadFile(filepath.Join(f.logDir, host+".log"))
+	if off > int64(len(b)) {
+		off = 0
+	}
+	return string(b[off:]), int64(len(b))
+}
+
+// recovered waits until bridged (p) and routed (r) traffic flow again,
+// within bound of since, and checks each direction's outage from the
+// marks on (a window ending now) against bound. A routed loss on an FRR
+// with FRR #12391 while the agents run without their repair
+// (E2E_L3VNI_CHECK=0) is a skipped subtest naming it.
+func recovered(t *testing.T, what string, p, r *flowPair, pm, rm [2]uint64, since time.Time, bound time.Duration) {
+	t.Helper()
+	_, pok := p.healthyWithin(max(0, bound-time.Since(since)))
+	pAt := time.Since(since)
+	_, rok := r.healthyWithin(max(0, bound-time.Since(since)))
+	rAt := time.Since(since)
+	fwd, rev := p.window(pm, [2]uint64{})
+	rfwd, rrev := r.window(rm, [2]uint64{})
+	t.Logf("%s: bridged flowing %v (seen %s after), rweb1->rweb2 %s; rweb2->rweb1 %s", what, pok, pAt.Round(time.Millisecond), fwd, rev)
+	t.Logf("%s: routed flowing %v (seen %s after), rweb1->rapp2 %s; rapp2->rweb1 %s", what, rok, rAt.Round(time.Millisecond), rfwd, rrev)
+	if !pok {
+		t.Errorf("%s: bridged traffic rweb1<->rweb2 not back within %s", what, bound)
+	}
+	for _, s := range []flow.Stats{fwd, rev} {
+		if s.Outage > bound {
+			t.Errorf("%s: bridged outage beyond %s: %s", what, bound, s)
+		}
+	}
+	t.Run("routed-across-hosts", func(t *testing.T) {
+		if !rok {
+			v := labFRR(t)
+			if frr.HasRMACLoss(v) && os.Getenv("E2E_L3VNI_CHECK") == "0" {
+				t.Skipf("FRR %s defect %s: %s: routed traffic lost; the agents run with --l3vni-check 0 (E2E_L3VNI_CHECK=0)", v, frr.RMACLossIssue, what)
+			}
+			t.Fatalf("%s: routed traffic rweb1<->rapp2 not back within %s (FRR %s)", what, bound, v)
+		}
+		for _, s := range []flow.Stats{rfwd, rrev} {
+			if s.Outage > bound {
+				t.Errorf("%s: routed outage beyond %s: %s", what, bound, s)
+			}
+		}
+	})
+}
+
+// TestFaultUplinkFlaps: both uplinks of h1 lose their carrier and get
+// it back five times within a few seconds (the TOR ends of both links set
+// down and up, 300 ms apart: a failing optic, a TOR rebooting its ports)
+// under bridged and routed traffic from rweb1 (h1) to h2, with the agents
+// running. Then: the lab converges, bridged and routed traffic flows again
+// within the bound, h1's FRR daemons are the processes they were (no
+// restart), and h1's agent did not turn the burst of link events into a
+// storm: it still runs, restored or restarted nothing, and applied at
+// most a handful of times (its debounce coalesces the events).
+func TestFaultUplinkFlaps(t *testing.T) {
+	// From the end of the flaps until both flows are back: BGP sessions
+	// re-established on both links, routes and (FRR #12391) router MACs
+	// repaired. Measured in the VM: see docs/testing.md.
+	const bound = 60 * time.Second
+	const maxApplies = 10
+	f := startFabric(t)
+	p := startFlows(t, "rweb1", "10.1.10.11", "rweb2", "10.1.10.12", time.Millisecond)
+	r := startFlowsPort(t, "rweb1", "10.1.10.11", "rapp2", "10.1.20.12", 5*time.Millisecond, 40011)
+	r.name = "routed " + r.name
+	set := func(state string) {
+		for _, tor := range []string{"tor1", "tor2"} {
+			if out, err := run("ip", "-n", tor, "link", "set", "h1", state); err != nil {
+				t.Errorf("%s h1 %s: %v %s", tor, state, err, out)
+			}
+		}
+	}
+	t.Cleanup(func() { set("up") })
+	pids, agent := frrPIDs("h1"), f.agents["h1"]
+	_, off := f.logSince("h1", 0)
+	pm, rm := p.marks(), r.marks()
+	start := time.Now()
+	for i := 0; i < 5; i++ {
+		set("down")
+		time.Sleep(300 * time.Millisecond) // the fault's own rhythm, not a wait
+		set("up")
+		time.Sleep(300 * time.Millisecond)
+	}
+	last := time.Now()
+	t.Logf("5 flaps of both of h1's uplinks in %s", last.Sub(start).Round(time.Millisecond))
+	if out, err := labCmd("converge"); err != nil {
+		t.Fatalf("lab did not converge after the flaps: %v\n%s", err, out)
+	}
+	t.Logf("lab converged %s after the last flap", time.Since(last).Round(time.Millisecond))
+	recovered(t, "after the flaps", p, r, pm, rm, last, bound)
+	if got := frrPIDs("h1"); got != pids {
+		t.Errorf("h1's FRR daemons restarted during the flaps: pids %s, were %s", got, pids)
+	}
+	if syscall.Kill(agent, 0) != nil {
+		t.Errorf("h1's agent (pid %d) no longer runs", agent)
+	}
+	f.converged(time.Minute)
+	log, _ := f.logSince("h1", off)
+	applies := strings.Count(log, "op=apply")
+	t.Logf("h1's agent during and after the flaps: %d applies, %d L3VNI repairs", applies, strings.Count(log, "op=l3vni-repair"))
+	if applies > maxApplies {
+		t.Errorf("h1's agent applied %d times for 5 flaps (more than %d: no dampening):\n%s", applies, maxApplies, lastLinesOf(log, 40))
+	}
+	for _, bad := range []string{"op=frr-restore", "op=frr-restart"} {
+		if strings.Contains(log, bad) {
+			t.Errorf("h1's agent logged %s during link flaps:\n%s", bad, lastLinesOf(log, 40))
+		}
+	}
+}
+
+// TestFaultTORFRRRestart: tor1's FRR restarts (lab.sh frr-restart tor1:
+// every daemon stopped and started, lab/tor1.conf loaded again; its links
+// stay up, its BGP sessions reset) under bridged and routed traffic
+// between h1 and h2, with the agents running: traffic moves to tor2 and
+// back, the lab converges, bm1 behind tor1 is reachable again (tor1's
+// EVPN routes are back) and both flows are back within the bound.
+func TestFaultTORFRRRestart(t *testing.T) {
+	// From the restart until both flows are back (sessions reset, routes
+	// withdrawn through tor1, learnt again). Measured in the VM: see
+	// docs/testing.md.
+	const bound = 60 * time.Second
+	f := startFabric(t)
+	p := startFlows(t, "rweb1", "10.1.10.11", "rweb2", "10.1.10.12", time.Millisecond)
+	r := startFlowsPort(t, "rweb1", "10.1.10.11", "rapp2", "10.1.20.12", 5*time.Millisecond, 40011)
+	r.name = "routed " + r.name
+	pm, rm := p.marks(), r.marks()
+	start := time.Now()
+	if out, err := labCmd("frr-restart", "tor1"); err != nil {
+		t.Fatalf("frr-restart tor1: %v\n%s", err, out)
+	}
+	t.Logf("tor1's FRR restarted in %s", time.Since(start).Round(time.Millisecond))
+	if out, err := labCmd("converge"); err != nil {
+		t.Fatalf("lab did not converge after tor1's FRR restarted: %v\n%s", err, out)
+	}
+	t.Logf("lab converged %s after the restart began", time.Since(start).Round(time.Millisecond))
+	mustPing(t, "rweb1", "10.1.10.100") // bm1, behind tor1 (its type-2/3 routes)
+	recovered(t, "tor1's FRR restarted", p, r, pm, rm, start, bound)
+	t.Logf("agents' L3VNI repairs: %s", strings.Join(f.repairs(), "; "))
 }
