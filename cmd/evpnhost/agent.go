@@ -121,14 +121,10 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 				vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				v, err := r.FRR.(*frrctl.Instance).Version(vctx)
 				cancel()
-				switch {
-				case err != nil:
-					l3note = fmt.Sprintf("on: FRR version unknown (%v), it may have %s", err, frr.RMACLossIssue)
-				case frr.HasRMACLoss(v):
-					l3note = fmt.Sprintf("on: FRR %s has %s", v, frr.RMACLossIssue)
-				default:
+				var on bool
+				on, l3note = l3vniDefault(v, err)
+				if !on {
 					a.L3Interval = 0
-					l3note = fmt.Sprintf("off: FRR %s has the fix of %s (--l3vni-check PERIOD turns it on)", v, frr.RMACLossIssue)
 				}
 			}
 			if a.L3Interval > 0 {
@@ -228,4 +224,18 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 	c.Flags().DurationVar(&a.Debounce, "debounce", 300*time.Millisecond, "wait after a change before reconciling, so a burst costs one reconcile")
 	e.register(c)
 	return c
+}
+
+// l3vniDefault says whether the L3VNI repair runs when --l3vni-check is
+// not given, for the FRR version read at start (err: it could not be
+// read), and why.
+func l3vniDefault(v frr.Version, err error) (on bool, why string) {
+	switch {
+	case err != nil:
+		return true, fmt.Sprintf("on: FRR version unknown (%v), it may have %s", err, frr.RMACLossIssue)
+	case frr.HasRMACLoss(v):
+		return true, fmt.Sprintf("on: FRR %s has %s", v, frr.RMACLossIssue)
+	default:
+		return false, fmt.Sprintf("off: FRR %s has the fix of %s (--l3vni-check PERIOD turns it on)", v, frr.RMACLossIssue)
+	}
 }
