@@ -421,9 +421,12 @@ func l3vniHoles(t *testing.T, host string) []string {
 func labFRR(t *testing.T) frr.Version {
 	t.Helper()
 	out, err := run("vtysh", "-N", "h1", "-c", "show version")
-	v, ok := frr.ParseVersion(out)
-	if err != nil || !ok {
+	if err != nil {
 		t.Fatalf("h1's FRR version: %v: %s", err, out)
+	}
+	v, err := frr.ParseVersion(out)
+	if err != nil {
+		t.Fatalf("h1's FRR version: %v", err)
 	}
 	return v
 }

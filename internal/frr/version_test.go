@@ -3,40 +3,56 @@ package frr
 import "testing"
 
 func TestParseVersion(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want string
-		ok   bool
-	}{
-		{"FRRouting 8.4.4 (h1) on Linux(6.1.0-28-amd64).\nCopyright 1996-2005 Kunihiro Ishiguro, et al.", "8.4.4", true},
-		{"FRRouting 10.3.1 (tor1) on Linux(6.12.12-amd64).", "10.3.1", true},
-		{"FRRouting 9.1-dev (x) on Linux", "9.1", true},
-		{"8.4.4", "8.4.4", true},
-		{"10.3", "10.3", true},
-		{"8.4.4~deb12u1", "8.4.4", true},
-		{"", "", false},
-		{"vtysh: command not found", "", false},
-		{"FRRouting (h1) on Linux 1.2.3", "", false},
+	for in, want := range map[string]Version{
+		"8.4.4":              {8, 4, 4},
+		"10.3":               {10, 3, 0},
+		"10.4-dev":           {10, 4, 0},
+		"9.1.2_git":          {9, 1, 2},
+		"10.3-dev.1":         {10, 3, 0},
+		"frr version 8.4.4":  {8, 4, 4},
+		"zebra version 10.3": {10, 3, 0},
+		"FRRouting 10.3 (h1) on Linux(6.12.0-1-amd64).": {10, 3, 0},
+		"FRRouting 8.4.4 (7edge) on Linux(6.18.44).":    {8, 4, 4},
 	} {
-		v, ok := ParseVersion(c.in)
-		if ok != c.ok || (ok && v.String() != c.want) {
-			t.Errorf("ParseVersion(%q) = %v, %v; want %s, %v", c.in, v, ok, c.want, c.ok)
+		got, err := ParseVersion(in)
+		if err != nil || got != want {
+			t.Errorf("ParseVersion(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "frr version", "FRRouting x.y", "0.9", "version 10"} {
+		if v, err := ParseVersion(in); err == nil {
+			t.Errorf("ParseVersion(%q) = %v, want an error", in, v)
 		}
 	}
 }
 
-func TestHasRMACLoss(t *testing.T) {
-	for v, want := range map[string]bool{
-		"7.5.1": true, "8.1": true, "8.4": true, "8.4.0": true, "8.4.4": true,
-		"8.4.5": false, "8.4.7": false, "8.5.4": true, "9.0": true, "9.0.2": true,
-		"9.1": false, "9.1.0": false, "10.0": false, "10.3.1": false,
+func TestVersionAtLeast(t *testing.T) {
+	for _, tc := range []struct {
+		v            Version
+		major, minor int
+		want         bool
+	}{
+		{V84, 8, 4, true}, {V84, 8, 5, false}, {V84, 9, 0, false},
+		{Version{9, 0, 0}, 9, 0, true}, {Version{10, 3, 0}, 9, 0, true},
+		{Version{10, 1, 9}, 10, 2, false}, {Version{10, 2, 0}, 10, 2, true},
+		{Version{11, 0, 0}, 10, 2, true}, {Version{}, 8, 0, false},
 	} {
-		pv, ok := ParseVersion(v)
-		if !ok {
-			t.Fatalf("%s: not parsed", v)
+		if got := tc.v.AtLeast(tc.major, tc.minor); got != tc.want {
+			t.Errorf("%v.AtLeast(%d, %d) = %v", tc.v, tc.major, tc.minor, got)
 		}
-		if got := HasRMACLoss(pv); got != want {
-			t.Errorf("HasRMACLoss(%s) = %v, want %v", v, got, want)
+	}
+	if V84.MgmtdRequired() || !(Version{10, 3, 0}).MgmtdRequired() || !(Version{9, 0, 0}).MgmtdRequired() {
+		t.Error("MgmtdRequired: 9.0 and later only")
+	}
+	if (Version{10, 1, 0}).RouterPIM() || !(Version{10, 2, 0}).RouterPIM() {
+		t.Error("RouterPIM: 10.2 and later only")
+	}
+	for v, s := range map[Version]string{V84: "8.4.4", {10, 3, 0}: "10.3", {}: "unknown"} {
+		if v.String() != s {
+			t.Errorf("%#v prints %q, want %q", v, v.String(), s)
 		}
+	}
+	if (Version{7, 5, 1}).Supported() == nil || V84.Supported() != nil || (Version{}).Supported() != nil {
+		t.Error("Supported: 8.4 and later, unknown not refused")
 	}
 }

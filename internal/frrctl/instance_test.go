@@ -101,23 +101,3 @@ type runnerFunc func(ctx context.Context, name string, args ...string) ([]byte, 
 func (f runnerFunc) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	return f(ctx, name, args...)
 }
-
-func TestVersion(t *testing.T) {
-	var got []string
-	i := NewInstance("h1")
-	i.Run = runnerFunc(func(_ context.Context, name string, args ...string) ([]byte, error) {
-		got = append([]string{name}, args...)
-		return []byte("\nFRRouting 8.4.4 (h1) on Linux(6.1.0-28-amd64).\nCopyright 1996-2005 Kunihiro Ishiguro, et al.\n"), nil
-	})
-	v, err := i.Version(context.Background())
-	if err != nil || v.String() != "8.4.4" {
-		t.Fatalf("Version = %v, %v; want 8.4.4", v, err)
-	}
-	if strings.Join(got, " ") != "vtysh -N h1 -c show version" {
-		t.Errorf("ran %q", got)
-	}
-	i.Run = runnerFunc(func(context.Context, string, ...string) ([]byte, error) { return []byte("% Unknown command\n"), nil })
-	if _, err := i.Version(context.Background()); err == nil || !strings.Contains(err.Error(), "no FRR version") {
-		t.Errorf("unparsable output: err = %v", err)
-	}
-}
