@@ -343,4 +343,3 @@ func writeTemp(conf string) (string, error) {
 	}
 	return f.Name(), nil
 }
-
