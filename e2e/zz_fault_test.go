@@ -137,9 +137,9 @@ func stallWatch(first, period time.Duration) (stop func()) {
 				return
 			case <-t.C:
 				out, _ := run("sh", "-c", `top -b -n 1 -w 250 | head -20; cat /proc/loadavg
-sample() { for n in h1 h2 h3 tor1 tor2 bm1 ext; do ip netns exec $n sed 's/:/ /' /proc/net/dev | awk -v n=$n 'NR>2 {print n"/"$1, $3+$11}'; done | sort; }
-sample > /tmp/stall.1; sleep 1; sample > /tmp/stall.2
-echo "packets/s (rx+tx), busiest interfaces:"; join /tmp/stall.1 /tmp/stall.2 | awk '{print $3-$2, $1}' | sort -rn | head -8
+for n in h1 h2 h3 tor1 tor2 bm1 ext; do ip netns exec $n sh -c 'cat /proc/net/dev; sleep 1; cat /proc/net/dev' |
+	sed 's/:/ /' | awk -v n=$n '$2 ~ /^[0-9]+$/ { k = n "/" $1; if (k in a) print $3 + $11 - a[k], k; else a[k] = $3 + $11 }' & done > /tmp/stall.rates; wait
+echo "packets/s (rx+tx), busiest interfaces:"; sort -rn /tmp/stall.rates | head -8
 for n in h1 h2 h3 tor1 tor2; do echo "$n mroutes: $(ip -n $n mroute show 2>/dev/null | wc -l)"; done`)
 				fmt.Fprintf(os.Stderr, "STALL WATCH %s:\n%s\n", time.Now().Format(time.TimeOnly), out)
 				t.Reset(period)
