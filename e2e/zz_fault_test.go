@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
 	"github.com/evpnhost/evpnhost/e2e/flow"
 	"github.com/evpnhost/evpnhost/internal/frr"
 )
@@ -504,10 +507,40 @@ func TestFaultUplinkFlaps(t *testing.T) {
 	p := startFlows(t, "rweb1", "10.1.10.11", "rweb2", "10.1.10.12", time.Millisecond)
 	r := startFlowsPort(t, "rweb1", "10.1.10.11", "rapp2", "10.1.20.12", 5*time.Millisecond, 40011)
 	r.name = "routed " + r.name
+	// Netlink handles in the TORs' namespaces: a flap is two netlink
+	// requests, not two processes (each takes a good part of a second
+	// under the VM's emulation, which would stretch the burst).
+	type port struct {
+		tor  string
+		h    *netlink.Handle
+		link netlink.Link
+	}
+	var ports []port
+	for _, tor := range []string{"tor1", "tor2"} {
+		ns, err := netns.GetFromName(tor)
+		if err != nil {
+			t.Fatalf("%s: %v", tor, err)
+		}
+		h, err := netlink.NewHandleAt(ns)
+		ns.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", tor, err)
+		}
+		t.Cleanup(h.Close)
+		l, err := h.LinkByName("h1")
+		if err != nil {
+			t.Fatalf("%s port h1: %v", tor, err)
+		}
+		ports = append(ports, port{tor, h, l})
+	}
 	set := func(state string) {
-		for _, tor := range []string{"tor1", "tor2"} {
-			if out, err := run("ip", "-n", tor, "link", "set", "h1", state); err != nil {
-				t.Errorf("%s h1 %s: %v %s", tor, state, err, out)
+		for _, p := range ports {
+			f := p.h.LinkSetDown
+			if state == "up" {
+				f = p.h.LinkSetUp
+			}
+			if err := f(p.link); err != nil {
+				t.Errorf("%s port h1 %s: %v", p.tor, state, err)
 			}
 		}
 	}
