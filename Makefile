@@ -5,7 +5,7 @@ BIN := bin
 TESTBIN := $(BIN)/tests
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help deps build generate test test-unit testbins test-priv e2e demo bench fuzz lint fmt verify clean
+.PHONY: help deps build generate test test-unit testbins test-priv e2e soak demo bench fuzz lint fmt verify clean
 
 help: ## list targets (make verify checks that every target is here and in .PHONY)
 	@grep -E '^[A-Za-z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,10 @@ test-priv: testbins ## privileged netns tests and lab scenarios on each platform
 	e2e/test-priv.sh
 
 e2e: test-priv ## alias of test-priv
+
+SOAK_N ?= 10
+soak: testbins ## run the lab's fault tests (TestFault*) SOAK_N times (default 10) in one lab, in the VM if needed; reports each run's result and time (scripts/soak.sh)
+	SOAK_N=$(SOAK_N) scripts/soak.sh
 
 # make demo's platform: trixie (Debian 13, FRR 10.3, in the VM) or bookworm
 # (Debian 12, FRR 8.4: the host's own system, natively when its kernel can).
