@@ -38,7 +38,14 @@ type Config struct {
 	// Multicast is the PIM-SM underlay of multicast BUM replication; nil
 	// when no network uses it.
 	Multicast *Multicast
+	// Version is the FRR the configuration is for (frrctl.Instance.Version,
+	// passed by reconcile); the zero Version renders for FRR 8.4.
+	Version Version
 }
+
+// RouterPIM reports whether PIM's global configuration goes under
+// `router pim` (FRR >= 10.2) rather than in `ip pim rp` lines.
+func (c Config) RouterPIM() bool { return c.Version.RouterPIM() }
 
 // Multicast is the host's PIM-SM configuration: PIM on lo and the
 // uplinks, which carry the VTEP address (PIM needs an IPv4 source on
@@ -264,12 +271,29 @@ func isBlockStart(line string) bool {
 // Merge returns the configuration to load: the running stanzas evpnhost
 // does not own, in their order, followed by the rendered ones. Loading it
 // with frr-reload.py changes only evpnhost's stanzas.
+//
+// In `router pim` (FRR >= 10.2) evpnhost owns the `rp` lines, as it owns
+// the `ip pim rp` lines of FRR 8.4: the rest of the stanza is the
+// operator's, and goes into the rendered `router pim` when there is one
+// (one stanza, as FRR shows it), else stays a stanza of its own.
 func Merge(running, rendered string, own Ownership) string {
 	var b strings.Builder
+	var pimRest []string // the operator's lines of router pim
 	for _, st := range Stanzas(running) {
 		first := strings.TrimSpace(st[0])
 		if own.Owns(first) || strings.HasPrefix(first, "frr version ") || first == "end" {
 			continue
+		}
+		if first == "router pim" {
+			pimRest = slices.DeleteFunc(slices.Clone(st[1:]), func(l string) bool {
+				t := strings.TrimSpace(l)
+				return t == "exit" || strings.HasPrefix(t, "rp ")
+			})
+			if len(pimRest) == 0 || strings.Contains("\n"+rendered, "\nrouter pim\n") {
+				continue
+			}
+			st = slices.Concat([]string{st[0]}, pimRest, []string{"exit"})
+			pimRest = nil
 		}
 		if own.pimInterface(first) {
 			uplink := first != "interface lo"
@@ -283,6 +307,14 @@ func Merge(running, rendered string, own Ownership) string {
 			b.WriteByte('\n')
 		}
 		b.WriteString("!\n")
+	}
+	if len(pimRest) > 0 {
+		rest := strings.Join(pimRest, "\n") + "\n"
+		if strings.HasPrefix(rendered, "router pim\n") {
+			rendered = "router pim\n" + rest + strings.TrimPrefix(rendered, "router pim\n")
+		} else {
+			rendered = strings.Replace(rendered, "\nrouter pim\n", "\nrouter pim\n"+rest, 1)
+		}
 	}
 	b.WriteString(rendered)
 	return b.String()
