@@ -297,10 +297,12 @@ func Merge(running, rendered string, own Ownership) string {
 		}
 		if own.pimInterface(first) {
 			uplink := first != "interface lo"
+			// An interface left with nothing but its header stays, empty:
+			// frr-reload.py then removes the PIM lines from it. Without the
+			// stanza it runs `no interface lo`, which FRR 10.3 refuses
+			// ("only inactive interfaces can be deleted") and the reload
+			// fails when multicast replication goes.
 			st = slices.DeleteFunc(slices.Clone(st), func(l string) bool { return ownedPIMLine(l, uplink) })
-			if len(st) <= 2 { // header and exit only
-				continue
-			}
 		}
 		for _, l := range st {
 			b.WriteString(l)

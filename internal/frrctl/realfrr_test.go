@@ -7,11 +7,14 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/evpnhost/evpnhost/internal/frr"
 )
 
 // startFRR starts the named FRR daemons of the FRR installed here in a
@@ -58,8 +61,9 @@ func startFRR(t *testing.T, daemons ...string) *Instance {
 		_ = exec.Command("ip", "netns", "del", name).Run()
 		_ = os.RemoveAll(i.RunDir)
 		_ = os.RemoveAll(i.ConfDir)
+		_ = os.RemoveAll(filepath.Join("/var/lib/frr", name))
 	})
-	for _, d := range []string{i.RunDir, i.ConfDir, "/var/tmp/frr"} {
+	for _, d := range []string{i.RunDir, i.ConfDir, "/var/tmp/frr", filepath.Join("/var/lib/frr", name)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -67,9 +71,9 @@ func startFRR(t *testing.T, daemons ...string) *Instance {
 			t.Fatal(err)
 		}
 	}
-	// vtysh's own configuration: a hostname, so that vtysh -m works
-	// wherever the machine's is unset.
-	if err := os.WriteFile(filepath.Join(i.ConfDir, "vtysh.conf"), []byte("hostname "+name+"\n"), 0o644); err != nil {
+	// vtysh's own configuration: the goldens' hostname, so that vtysh -m
+	// works wherever the machine's is unset, and one frr.conf.
+	if err := os.WriteFile(filepath.Join(i.ConfDir, "vtysh.conf"), []byte("service integrated-vtysh-config\nhostname h1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range daemons {
@@ -83,11 +87,18 @@ func startFRR(t *testing.T, daemons ...string) *Instance {
 // startDaemon starts one daemon of i's pathspace in i's network namespace
 // and waits for its vty socket.
 func startDaemon(i *Instance, d string) error {
-	args := []string{"netns", "exec", i.Name, filepath.Join(i.daemonDir(), d), "-d", "-N", i.Name}
-	if d != "mgmtd" && d != "staticd" {
-		args = append(args, "-F", "datacenter")
+	// Its output goes to a file: FRR 10's daemons keep the descriptors
+	// they were started with, and a pipe would never close.
+	logf, err := os.CreateTemp("", "evpnhost-"+d+"-*.log")
+	if err != nil {
+		return err
 	}
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+	defer os.Remove(logf.Name())
+	defer logf.Close()
+	cmd := exec.Command("ip", "netns", "exec", i.Name, filepath.Join(i.daemonDir(), d), "-d", "-N", i.Name, "-F", "datacenter")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(logf.Name())
 		return fmt.Errorf("start %s: %v: %s", d, err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -123,4 +134,140 @@ func waitGone(pid int, within time.Duration) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return false
+}
+
+// TestApplyVerifiedRealFRR loads evpnhost's goldens (those rendered for
+// the FRR installed here) into a real FRR, as reconcile does (merged with
+// the running configuration, frr-reload.py, then the check): FRR's running
+// configuration holds every rendered line afterwards (frr.Missing finds
+// none), so the check does not refuse what FRR kept. On FRR >= 9, the
+// same reload without mgmtd returns success and loses the vni lines: the
+// check names them; with mgmtd started, the same
+// apply passes.
+func TestApplyVerifiedRealFRR(t *testing.T) {
+	probe := NewInstance("evpnhost-no-such-pathspace")
+	probe.RunDir = t.TempDir()
+	ver, err := probe.Version(context.Background())
+	if err != nil {
+		t.Skipf("no FRR: %v", err)
+	}
+	daemons := []string{"zebra", "bgpd", "staticd", "bfdd", "pimd"}
+	if ver.MgmtdRequired() {
+		daemons = append([]string{"mgmtd"}, daemons...)
+	}
+	i := startFRR(t, daemons...)
+	ctx := context.Background()
+	ownAll := frr.Ownership{Tenants: []string{"red", "blue", "shared"}, Uplinks: []string{"up1", "up2"}}
+	apply := func(name string) ([]string, error) {
+		t.Helper()
+		rendered := golden(t, name, ver)
+		running, err := i.RunningConfig(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var missing []string
+		err = i.Apply(ctx, frr.Merge(running, rendered, ownAll), func(running string) error {
+			if missing = frr.Missing(rendered, running); len(missing) > 0 {
+				return fmt.Errorf("missing %q", missing)
+			}
+			return nil
+		})
+		return missing, err
+	}
+	goldens := []string{"underlay", "tenants", "underlay-nobfd", "leak-multicast", "tenants-staged", "tenants"}
+	vrf := kernelHasVRF(i.Name)
+	if !vrf && !ver.MgmtdRequired() {
+		// FRR 8.4's bgpd refuses `vrf X` without the kernel's VRF support
+		// (this machine's kernel; the VM has it).
+		goldens = []string{"underlay", "underlay-nobfd", "underlay"}
+		t.Logf("no VRF support in this kernel: the goldens without tenants only")
+	}
+	for _, name := range goldens {
+		if m, err := apply(name); err != nil {
+			running, _ := i.RunningConfig(ctx)
+			t.Fatalf("FRR %s, %s: %v (missing %q)\nrunning:\n%s", ver, name, err, m, running)
+		}
+		d, err := i.Test(ctx, frr.Merge(mustRunning(t, i), golden(t, name, ver), ownAll))
+		// The daemons keep the machine's hostname (vtysh keeps `hostname`
+		// to itself; the lab gives each node a UTS namespace instead).
+		d.Delete = slices.DeleteFunc(d.Delete, func(l string) bool { return strings.HasPrefix(l, "no hostname ") })
+		d.Add = slices.DeleteFunc(d.Add, func(l string) bool { return strings.HasPrefix(l, "hostname ") })
+		if err != nil || !d.Empty() {
+			t.Fatalf("FRR %s, %s: applied, but frr-reload.py still finds %+v (%v)", ver, name, d, err)
+		}
+	}
+	t.Logf("FRR %s: every golden's lines in the running configuration after its reload", ver)
+	if !ver.MgmtdRequired() {
+		return
+	}
+	// Without mgmtd: back to the underlay, mgmtd stopped, then the tenants.
+	if _, err := apply("underlay"); err != nil {
+		t.Fatal(err)
+	}
+	if err := stopDaemon(i, "mgmtd"); err != nil {
+		t.Fatal(err)
+	}
+	// The tenants, plus a static route (evpnhost renders none; an
+	// operator's goes the same way).
+	rendered := golden(t, "tenants", ver) + "ip route 192.0.2.0/24 blackhole\n!\n"
+	running, err := i.RunningConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m []string
+	err = i.Apply(ctx, frr.Merge(running, rendered, ownAll), func(running string) error {
+		if m = frr.Missing(rendered, running); len(m) > 0 {
+			return fmt.Errorf("missing %q", m)
+		}
+		return nil
+	})
+	for _, want := range []string{"vrf red / vni 4001", "vrf blue / vni 4002", "ip route 192.0.2.0/24 blackhole"} {
+		if err == nil || !slices.Contains(m, want) {
+			t.Fatalf("FRR %s without mgmtd: err %v, missing %q; want %q named", ver, err, m, want)
+		}
+	}
+	t.Logf("FRR %s without mgmtd: frr-reload.py succeeded, the check found missing %q", ver, m)
+	if err := startDaemon(i, "mgmtd"); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := apply("tenants"); err != nil {
+		t.Fatalf("FRR %s with mgmtd back: %v (%q)", ver, err, m)
+	}
+}
+
+func mustRunning(t *testing.T, i *Instance) string {
+	t.Helper()
+	r, err := i.RunningConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// golden is internal/frr's golden name as rendered for ver: the
+// -frrX.Y variant when there is one for ver's generation.
+func golden(t *testing.T, name string, ver frr.Version) string {
+	t.Helper()
+	dir := filepath.Join("..", "frr", "testdata")
+	path := filepath.Join(dir, name+".conf")
+	if ver.RouterPIM() {
+		if _, err := os.Stat(filepath.Join(dir, name+"-frr10.3.conf")); err == nil {
+			path = filepath.Join(dir, name+"-frr10.3.conf")
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// kernelHasVRF reports whether VRF devices can be made in network
+// namespace ns.
+func kernelHasVRF(ns string) bool {
+	if exec.Command("ip", "-n", ns, "link", "add", "evhvrf", "type", "vrf", "table", "1999").Run() != nil {
+		return false
+	}
+	_ = exec.Command("ip", "-n", ns, "link", "del", "evhvrf").Run()
+	return true
 }
