@@ -271,3 +271,59 @@ func kernelHasVRF(ns string) bool {
 	_ = exec.Command("ip", "-n", ns, "link", "del", "evhvrf").Run()
 	return true
 }
+
+// TestRestoreRestartedAloneRealFRR: on FRR >= 9, mgmtd restarted alone
+// hides the vni and ip route lines from the running configuration, and
+// zebra restarted alone loses `no zebra nexthop kernel enable`; loading
+// the saved configuration into the restarted daemon (Restore, what the
+// agent does) brings every rendered line back.
+func TestRestoreRestartedAloneRealFRR(t *testing.T) {
+	probe := NewInstance("evpnhost-no-such-pathspace")
+	probe.RunDir = t.TempDir()
+	ver, err := probe.Version(context.Background())
+	if err != nil {
+		t.Skipf("no FRR: %v", err)
+	}
+	if !ver.MgmtdRequired() {
+		t.Skipf("FRR %s has no mgmtd", ver)
+	}
+	i := startFRR(t, "mgmtd", "zebra", "bgpd", "staticd")
+	ctx := context.Background()
+	rendered := golden(t, "tenants", ver) + "ip route 192.0.2.0/24 blackhole\n!\n"
+	missing := func() []string { return frr.Missing(rendered, mustRunning(t, i)) }
+	if err := i.Apply(ctx, frr.Merge(mustRunning(t, i), rendered, frr.Ownership{Tenants: []string{"red", "blue"}}), func(running string) error {
+		if m := frr.Missing(rendered, running); len(m) > 0 {
+			return fmt.Errorf("missing %q", m)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		daemon string
+		lost   []string
+	}{
+		{"mgmtd", []string{"vrf red / vni 4001", "vrf blue / vni 4002", "ip route 192.0.2.0/24 blackhole"}},
+		{"zebra", []string{"no zebra nexthop kernel enable"}},
+	} {
+		if err := stopDaemon(i, tc.daemon); err != nil {
+			t.Fatal(err)
+		}
+		if err := startDaemon(i, tc.daemon); err != nil {
+			t.Fatal(err)
+		}
+		m := missing()
+		for _, l := range tc.lost {
+			if !slices.Contains(m, l) {
+				t.Fatalf("FRR %s, %s restarted alone: running configuration still has %q (missing only %q): FRR changed, revisit the agent's repair", ver, tc.daemon, l, m)
+			}
+		}
+		t.Logf("FRR %s, %s restarted alone: running configuration lacks %q", ver, tc.daemon, m)
+		if err := i.Restore(ctx, tc.daemon); err != nil {
+			t.Fatal(err)
+		}
+		if m := missing(); len(m) > 0 {
+			t.Fatalf("FRR %s, %s restored: still missing %q", ver, tc.daemon, m)
+		}
+	}
+}
