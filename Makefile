@@ -40,6 +40,7 @@ testbins: build ## compile the privileged test binaries into bin/tests/ (test-pr
 	$(GO) test -c -o $(TESTBIN)/e2e.test ./e2e
 	$(GO) test -c -o $(TESTBIN)/policy-ebpf.test ./internal/policy/ebpf
 	$(GO) test -c -o $(TESTBIN)/policy-nft.test ./internal/policy/nft
+	$(GO) test -c -o $(TESTBIN)/frrctl.test ./internal/frrctl
 
 test-priv: testbins ## privileged netns tests and lab scenarios, booting the VM once if needed
 	e2e/vm/run-or-native.sh -e EVPNHOST_REQUIRE_KERNEL=1 -e EVPNHOST_REQUIRE_FRR=1 -e EVPNHOST_REQUIRE_ETCD=1 -e E2E_RUN -- e2e/privileged.sh
