@@ -197,6 +197,23 @@ func TestApplyVerifiedRealFRR(t *testing.T) {
 		}
 	}
 	t.Logf("FRR %s: every golden's lines in the running configuration after its reload", ver)
+	if ver.AtLeast(10, 0) {
+		// A configuration saved by FRR 8.x (`frr version 8.4.4`) makes
+		// 10.x show `no bgp enforce-first-as`; evpnhost's router bgp goes
+		// back to the FRR's own default.
+		if err := i.Configure(ctx, "router bgp 65101", "no bgp enforce-first-as"); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(mustRunning(t, i), " no bgp enforce-first-as\n") {
+			t.Fatal("no bgp enforce-first-as not in the running configuration")
+		}
+		if _, err := apply("tenants"); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(mustRunning(t, i), "enforce-first-as") {
+			t.Fatalf("FRR %s: enforce-first-as still configured after the apply:\n%s", ver, mustRunning(t, i))
+		}
+	}
 	if !ver.MgmtdRequired() {
 		return
 	}
