@@ -139,7 +139,9 @@ func (i *Instance) mgmtdMissing(pidfile string) error {
 		ver = "FRR " + i.ver.String()
 	}
 	i.verMu.Unlock()
-	inst, start := "the system FRR", "enable mgmtd in /etc/frr/daemons and restart frr"
+	// FRR's init script starts mgmtd always, like zebra and staticd
+	// (frrcommon.sh): a missing one crashed or was killed.
+	inst, start := "the system FRR", "restart frr (systemctl restart frr; its init script always starts mgmtd) and see its log for why mgmtd stopped"
 	if i.Name != "" {
 		inst = "instance " + i.Name
 		start = fmt.Sprintf("start it with `/usr/lib/frr/mgmtd -d -N %s -F datacenter` in this network namespace", i.Name)
