@@ -47,6 +47,24 @@ func TestStepPrepareFRRVersion(t *testing.T) {
 	}
 }
 
+// TestStepPrepareVersionUnknown: when FRR's version cannot be told, a
+// missing daemon is the error (FRR most likely does not run), else the
+// version's.
+func TestStepPrepareVersionUnknown(t *testing.T) {
+	h := newSim(taps()...)
+	h.versionErr = errors.New("cannot tell FRR's version: no zebra")
+	h.daemons = frrctl.ErrDaemonMissing
+	a, _ := newRun(t, h)
+	if err := a.prepare(context.Background()); !errors.Is(err, frrctl.ErrDaemonMissing) || !slices.Equal(h.checked, []string{"zebra", "bgpd"}) {
+		t.Fatalf("err = %v (checked %q)", err, h.checked)
+	}
+	h.daemons = nil
+	b, _ := newRun(t, h)
+	if err := b.prepare(context.Background()); !IsFRRError(err) || !strings.Contains(err.Error(), "cannot tell FRR's version") || h.k.Observes != 0 {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 // TestStepPrepareWithoutMgmtd: on FRR 10.3 a missing mgmtd fails the
 // apply before anything changes, in one line that names it (the message
 // is frrctl's, from the pid file of a real instance directory).

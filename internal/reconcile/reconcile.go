@@ -632,6 +632,11 @@ func hasNeighbors(running string, uplinks []string) bool {
 func (r *Reconciler) checkFRR(ctx context.Context, in *api.Intent) (frr.Version, error) {
 	ver, err := r.FRR.Version(ctx)
 	if err != nil {
+		// Most likely FRR does not run: saying which daemon is missing
+		// helps more than why the version is unknown.
+		if derr := r.FRR.CheckDaemons(daemons(in, frr.V84)...); derr != nil {
+			return ver, frrError{derr}
+		}
 		return ver, frrError{err}
 	}
 	if err := ver.Supported(); err != nil {

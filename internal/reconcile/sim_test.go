@@ -43,8 +43,9 @@ type simHost struct {
 	// (ForeignLinks): name -> kind.
 	foreign map[string]string
 	// version is FRR's (zero: 8.4.4); checked, the daemons last checked.
-	version frr.Version
-	checked []string
+	version    frr.Version
+	versionErr error
+	checked    []string
 	// dropVNI: reloads lose the vrf stanzas' vni lines and succeed, as
 	// FRR 10 does without mgmtd.
 	dropVNI bool
@@ -111,6 +112,9 @@ func (f simFRR) CheckDaemons(names ...string) error {
 }
 
 func (f simFRR) Version(context.Context) (frr.Version, error) {
+	if f.h.versionErr != nil {
+		return frr.Version{}, f.h.versionErr
+	}
 	if !f.h.version.Known() {
 		return frr.V84, nil
 	}
