@@ -1,8 +1,10 @@
 package frrctl
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/user"
@@ -10,11 +12,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/agent"
 	"github.com/evpnhost/evpnhost/internal/frr"
+	"github.com/evpnhost/evpnhost/internal/reconcile"
 )
 
 // startFRR starts the named FRR daemons of the FRR installed here in a
@@ -343,4 +349,104 @@ func TestRestoreRestartedAloneRealFRR(t *testing.T) {
 			t.Fatalf("FRR %s, %s restored: still missing %q", ver, tc.daemon, m)
 		}
 	}
+}
+
+// TestAgentRestoresRealFRR: the agent watching a real FRR >= 9 (the pids
+// cmd/evpnhost watches, mgmtd among them) sees mgmtd, then zebra,
+// restarted alone, loads the saved configuration into that daemon alone
+// (agent.RestoreFRR with Instance.Restore, as cmd/evpnhost wires them), and
+// every rendered line is back in the running configuration. The intent's
+// reconciles are counted, not applied: the kernel here has no VRF.
+func TestAgentRestoresRealFRR(t *testing.T) {
+	probe := NewInstance("evpnhost-no-such-pathspace")
+	probe.RunDir = t.TempDir()
+	ver, err := probe.Version(context.Background())
+	if err != nil {
+		t.Skipf("no FRR: %v", err)
+	}
+	if !ver.MgmtdRequired() {
+		t.Skipf("FRR %s has no mgmtd", ver)
+	}
+	i := startFRR(t, "mgmtd", "zebra", "bgpd", "staticd")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rendered := golden(t, "tenants", ver) + "ip route 192.0.2.0/24 blackhole\n!\n"
+	if err := i.Apply(ctx, frr.Merge(mustRunning(t, i), rendered, frr.Ownership{Tenants: []string{"red", "blue"}}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if m := frr.Missing(rendered, mustRunning(t, i)); len(m) > 0 {
+		t.Fatalf("missing after the apply: %q", m)
+	}
+	var mu sync.Mutex
+	var restored []string
+	applies := 0
+	var logb bytes.Buffer
+	a := &agent.Agent{
+		Source:   &agent.FileSource{Path: "../../api/testdata/valid/minimal.yaml", Poll: time.Hour},
+		Applier:  applyCounter(func() { mu.Lock(); applies++; mu.Unlock() }),
+		StateDir: t.TempDir(), Resync: time.Hour, FRRPoll: 100 * time.Millisecond,
+		FRRWatch: func() string { return i.PIDs("zebra", "bgpd", "staticd", "bfdd", "pimd", "mgmtd") },
+		RestoreFRR: func(ctx context.Context, ds []string) error {
+			mu.Lock()
+			restored = append(restored, strings.Join(ds, ","))
+			mu.Unlock()
+			return i.Restore(ctx, ds...)
+		},
+		Log: slog.New(slog.NewTextHandler(&syncWriter{w: &logb}, nil)),
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	wait := func(what string, f func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !f() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 60 s (restored %q, running lacks %q)", what, restored, frr.Missing(rendered, mustRunning(t, i)))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	wait("first reconcile", func() bool { mu.Lock(); defer mu.Unlock(); return applies >= 1 })
+	for n, d := range []string{"mgmtd", "zebra"} {
+		if err := stopDaemon(i, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := startDaemon(i, d); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		wait(d+" restored", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(restored) > n
+		})
+		wait(d+"'s lines back", func() bool { return len(frr.Missing(rendered, mustRunning(t, i))) == 0 })
+		mu.Lock()
+		got := restored[n]
+		mu.Unlock()
+		if got != d {
+			t.Fatalf("%s restarted alone: the agent restored %q", d, got)
+		}
+		t.Logf("FRR %s: %s restarted alone, restored by the agent, every line back %s after the restart", ver, d, time.Since(start).Round(time.Millisecond))
+	}
+	cancel()
+	<-done
+}
+
+type applyCounter func()
+
+func (f applyCounter) Apply(context.Context, *api.Intent) (reconcile.Result, error) {
+	f()
+	return reconcile.Result{}, nil
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
