@@ -182,6 +182,19 @@ func TestApplyVerifiedRealFRR(t *testing.T) {
 	}
 	goldens := []string{"underlay", "tenants", "underlay-nobfd", "leak-multicast", "tenants-staged", "tenants"}
 	vrf := kernelHasVRF(i.Name)
+	// What evpnhost's kernel step makes before it loads FRR: the tenants'
+	// VRFs (FRR 8.4's bgpd refuses `vrf X` without one), and the uplinks.
+	for _, l := range [][]string{{"up1", "type", "veth", "peer", "name", "up1p"}, {"up2", "type", "veth", "peer", "name", "up2p"}} {
+		_ = exec.Command("ip", append([]string{"-n", i.Name, "link", "add"}, l...)...).Run()
+	}
+	if vrf {
+		for k, v := range []string{"red", "blue", "shared"} {
+			if out, err := exec.Command("ip", "-n", i.Name, "link", "add", v, "type", "vrf", "table", strconv.Itoa(1001+k)).CombinedOutput(); err != nil {
+				t.Fatalf("vrf %s: %v: %s", v, err, out)
+			}
+			_ = exec.Command("ip", "-n", i.Name, "link", "set", v, "up").Run()
+		}
+	}
 	if !vrf && !ver.MgmtdRequired() {
 		// FRR 8.4's bgpd refuses `vrf X` without the kernel's VRF support
 		// (this machine's kernel; the VM has it).
