@@ -39,8 +39,8 @@ type FRR interface {
 	CheckDaemons(names ...string) error
 	RunningConfig(ctx context.Context) (string, error)
 	Test(ctx context.Context, conf string) (frr.Delta, error)
-	// Apply reloads FRR with conf, hands the running configuration then
-	// to check and saves it only when check accepts it.
+	// Apply reloads FRR with conf and hands the running configuration
+	// then to check, whose error is Apply's.
 	Apply(ctx context.Context, conf string, check func(running string) error) error
 	JSON(ctx context.Context, cmd string, v any) error
 	Configure(ctx context.Context, lines ...string) error
