@@ -324,16 +324,46 @@ func Merge(running, rendered string, own Ownership) string {
 
 // VRFStanzas returns the first lines of conf's stanzas that configure the
 // VRF name: `vrf NAME` and `router bgp ASN vrf NAME`, the stanzas
-// Ownership gives a tenant of that name.
+// Ownership gives a tenant of that name. An empty `vrf NAME` stanza
+// configures nothing and is left out: FRR 10.3 keeps one after the last
+// line in it is removed (EmptyVRFs).
 func VRFStanzas(conf, name string) []string {
 	var out []string
 	for _, st := range Stanzas(conf) {
 		first := strings.TrimSpace(st[0])
 		f := strings.Fields(first)
+		if len(f) == 2 && f[0] == "vrf" && f[1] == name && emptyStanza(st) {
+			continue
+		}
 		if (len(f) == 2 && f[0] == "vrf" && f[1] == name) ||
 			(len(f) == 5 && f[0] == "router" && f[1] == "bgp" && f[3] == "vrf" && f[4] == name) {
 			out = append(out, first)
 		}
 	}
 	return out
+}
+
+// EmptyVRFs returns those of names whose `vrf NAME` stanza in conf holds
+// nothing. frr-reload.py removes a tenant's `vrf NAME` stanza by deleting
+// the lines in it: FRR 8.4 then drops the stanza, FRR 10.3 keeps it, empty
+// (the VRF stays "configured"), and it must be removed with `no vrf NAME`.
+func EmptyVRFs(conf string, names []string) []string {
+	var out []string
+	for _, st := range Stanzas(conf) {
+		f := strings.Fields(st[0])
+		if len(f) == 2 && f[0] == "vrf" && slices.Contains(names, f[1]) && emptyStanza(st) {
+			out = append(out, f[1])
+		}
+	}
+	return out
+}
+
+// emptyStanza: a header and at most its exit.
+func emptyStanza(st []string) bool {
+	for _, l := range st[1:] {
+		if t := strings.TrimSpace(l); t != "exit" && t != "exit-vrf" && !strings.HasPrefix(t, "!") {
+			return false
+		}
+	}
+	return true
 }

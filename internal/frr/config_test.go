@@ -225,3 +225,22 @@ func TestVRFStanzas(t *testing.T) {
 		t.Fatalf("red: %q", got)
 	}
 }
+
+// TestEmptyVRFs: a `vrf NAME` stanza left with nothing in it (FRR 10.3
+// after frr-reload.py deleted its vni) is found for the names asked, and
+// is no foreign configuration of that VRF; one with lines is neither.
+func TestEmptyVRFs(t *testing.T) {
+	running := "frr version 10.3\n!\nvrf blue\nexit-vrf\n!\nvrf red\n vni 4001\nexit-vrf\n!\nvrf green\nexit-vrf\n!\nrouter bgp 65101 vrf green\nexit\n!\n"
+	if got := strings.Join(EmptyVRFs(running, []string{"blue", "red"}), ","); got != "blue" {
+		t.Fatalf("EmptyVRFs = %q, want blue", got)
+	}
+	if got := VRFStanzas(running, "blue"); len(got) != 0 {
+		t.Fatalf("empty vrf blue counted as configuration: %q", got)
+	}
+	if got := strings.Join(VRFStanzas(running, "green"), "|"); got != "router bgp 65101 vrf green" {
+		t.Fatalf("green: %q", got)
+	}
+	if got := strings.Join(VRFStanzas(running, "red"), "|"); got != "vrf red" {
+		t.Fatalf("red: %q", got)
+	}
+}

@@ -216,6 +216,34 @@ func TestApplyVerifiedRealFRR(t *testing.T) {
 		}
 	}
 	t.Logf("FRR %s: every golden's lines in the running configuration after its reload", ver)
+	if slices.Contains(goldens, "tenants") {
+		// A tenant removed: frr-reload.py deletes the lines of its `vrf
+		// blue`; FRR 10.3 keeps the stanza, empty, and `no vrf blue` (what
+		// reconcile then runs) removes it.
+		var kept []string
+		for _, st := range frr.Stanzas(golden(t, "tenants", ver)) {
+			if h := strings.TrimSpace(st[0]); h != "vrf blue" && h != "router bgp 65101 vrf blue" {
+				kept = append(kept, strings.Join(st, "\n"))
+			}
+		}
+		redOnly := strings.Join(kept, "\n!\n") + "\n"
+		if err := i.Apply(ctx, frr.Merge(mustRunning(t, i), redOnly, ownAll), nil); err != nil {
+			t.Fatal(err)
+		}
+		empty := frr.EmptyVRFs(mustRunning(t, i), []string{"blue", "red"})
+		t.Logf("FRR %s: tenant blue removed, empty vrf stanzas left: %q", ver, empty)
+		if ver.AtLeast(10, 0) != slices.Equal(empty, []string{"blue"}) || len(empty) > 1 {
+			t.Fatalf("FRR %s: empty vrf stanzas %q after removing blue (want [blue] on 10.x, none on 8.4)", ver, empty)
+		}
+		if len(empty) > 0 {
+			if err := i.Configure(ctx, "no vrf blue"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := frr.VRFStanzas(mustRunning(t, i), "blue"); len(got) > 0 || len(frr.EmptyVRFs(mustRunning(t, i), []string{"blue"})) > 0 {
+			t.Fatalf("FRR %s: vrf blue still in the running configuration: %q", ver, got)
+		}
+	}
 	if ver.AtLeast(10, 0) {
 		// A configuration saved by FRR 8.x (`frr version 8.4.4`) makes
 		// 10.x show `no bgp enforce-first-as`; evpnhost's router bgp goes

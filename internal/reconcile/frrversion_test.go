@@ -128,3 +128,37 @@ func TestReloadDroppedLines(t *testing.T) {
 		t.Fatalf("second apply: %v, %d reloads (%s)", err, res.FRRReloads, h.Events())
 	}
 }
+
+// TestRemovedTenantEmptyVRF: FRR 10.3 keeps a removed tenant's `vrf blue`
+// stanza, empty, after the reload; the apply removes it (`no vrf blue`),
+// so the running configuration has no trace of blue, and blue can come
+// back (it is not refused as the operator's).
+func TestRemovedTenantEmptyVRF(t *testing.T) {
+	h := newSim(taps()...)
+	h.version = frr.Version{Major: 10, Minor: 3}
+	h.keepEmptyVRF = true
+	r := h.reconciler(t, new(bytes.Buffer))
+	ctx := context.Background()
+	if _, err := r.Apply(ctx, parse(t, twoTenants)); err != nil {
+		t.Fatal(err)
+	}
+	redOnly, _, _ := strings.Cut(twoTenants, "  - name: blue")
+	redOnly += "workloads:\n  - {name: vm1, network: red/web, interface: tap1, mac: \"02:00:00:00:00:01\", ips: [10.1.10.11]}\n"
+	h.Events()
+	res, err := r.Apply(ctx, parse(t, redOnly))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := h.Events(); !strings.Contains(ev, "frr configure no vrf blue") {
+		t.Fatalf("no `no vrf blue`: %s", ev)
+	}
+	if strings.Contains(h.running, "vrf blue") || !slices.Contains(res.FRR.Delete, "vrf blue") {
+		t.Fatalf("vrf blue left (delta %+v):\n%s", res.FRR.Delete, h.running)
+	}
+	if res, err := r.Apply(ctx, parse(t, redOnly)); err != nil || res.Changed() {
+		t.Fatalf("second apply: %v, changed %v", err, res.Changed())
+	}
+	if _, err := r.Apply(ctx, parse(t, twoTenants)); err != nil {
+		t.Fatalf("blue back: %v", err)
+	}
+}

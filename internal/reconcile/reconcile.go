@@ -422,10 +422,54 @@ func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent,
 		return frrError{fmt.Errorf("frr: %w", err)}
 	}
 	res.FRRReloads++
+	after, err = r.dropEmptyVRFs(ctx, in, after, res)
+	if err != nil {
+		return err
+	}
 	// Remember what the reload converged to, so the next apply of the same
 	// intent can skip frr-reload.py.
 	r.remember(conf, after)
 	return nil
+}
+
+// dropEmptyVRFs removes the `vrf T` stanzas of removed tenants that the
+// reload left empty (FRR 10.3 keeps them, frr.EmptyVRFs; as the operator's
+// they would otherwise refuse the tenant coming back) and returns the
+// running configuration then.
+func (r *Reconciler) dropEmptyVRFs(ctx context.Context, in *api.Intent, running string, res *Result) (string, error) {
+	rec, err := r.load()
+	if err != nil {
+		return running, err
+	}
+	var removed []string
+	for _, t := range rec.Tenants {
+		if !slices.Contains(tenantNames(in), t) {
+			removed = append(removed, t)
+		}
+	}
+	gone := frr.EmptyVRFs(running, removed)
+	if len(gone) == 0 {
+		return running, nil
+	}
+	var lines []string
+	for _, t := range gone {
+		lines = append(lines, "no vrf "+t)
+	}
+	r.log().Info("removing the empty vrf stanzas of removed tenants", "op", "frr-configure", "lines", lines)
+	if err := r.FRR.Configure(ctx, lines...); err != nil {
+		return running, frrError{fmt.Errorf("frr: %s: %w", strings.Join(lines, "; "), err)}
+	}
+	for _, t := range gone {
+		res.FRR.Delete = append(res.FRR.Delete, "vrf "+t)
+	}
+	after, err := r.FRR.RunningConfig(ctx)
+	if err != nil {
+		return running, frrError{fmt.Errorf("read frr running config: %w", err)}
+	}
+	if left := frr.EmptyVRFs(after, gone); len(left) > 0 {
+		return after, frrError{fmt.Errorf("frr: `no vrf %s` returned success but the stanza is still there", strings.Join(left, "`, `no vrf "))}
+	}
+	return after, nil
 }
 
 // DroppedError is a reload FRR reported as a success whose running

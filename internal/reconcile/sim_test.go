@@ -49,6 +49,9 @@ type simHost struct {
 	// dropVNI: reloads lose the vrf stanzas' vni lines and succeed, as
 	// FRR 10 does without mgmtd.
 	dropVNI bool
+	// keepEmptyVRF: a vrf stanza the reload removes stays, empty, until
+	// `no vrf X`, as on FRR 10.3.
+	keepEmptyVRF bool
 }
 
 func newSim(links ...kernel.Link) *simHost {
@@ -168,6 +171,13 @@ func (f simFRR) Apply(_ context.Context, conf string, check func(string) error) 
 	if f.h.dropVNI {
 		conf = regexp.MustCompile(`(?m)^ vni \d+\n`).ReplaceAllString(conf, "")
 	}
+	if f.h.keepEmptyVRF {
+		for _, st := range frr.Stanzas(f.h.running) {
+			if h := strings.Fields(st[0]); len(h) == 2 && h[0] == "vrf" && !strings.Contains(conf, "\nvrf "+h[1]+"\n") {
+				conf += "vrf " + h[1] + "\nexit-vrf\n"
+			}
+		}
+	}
 	f.h.running = conf
 	f.h.mu.Unlock()
 	if check != nil {
@@ -183,6 +193,12 @@ func (f simFRR) Configure(_ context.Context, lines ...string) error {
 	}
 	f.h.mu.Lock()
 	defer f.h.mu.Unlock()
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "no vrf ") {
+		for _, l := range lines {
+			f.h.running = strings.Replace(f.h.running, "\n"+strings.TrimPrefix(l, "no ")+"\nexit-vrf\n", "\n", 1)
+		}
+		return nil
+	}
 	f.h.running += strings.Join(lines, "\n") + "\n"
 	return nil
 }
