@@ -289,7 +289,7 @@ func L3VNIs(in *api.Intent) []kernel.L3VNI {
 	lv := in.L3VLAN()
 	out := make([]kernel.L3VNI, 0, len(in.Tenants))
 	for _, t := range in.Tenants {
-		out = append(out, kernel.L3VNI{Tenant: t.Name, Table: t.Table(), SVI: sviName(lv[t.Name]), VXLAN: VXLANName(t.L3VNI), VLAN: lv[t.Name]})
+		out = append(out, kernel.L3VNI{Tenant: t.Name, VNI: t.L3VNI, Table: t.Table(), SVI: sviName(lv[t.Name]), VXLAN: VXLANName(t.L3VNI), VLAN: lv[t.Name]})
 	}
 	return out
 }
