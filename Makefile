@@ -40,6 +40,7 @@ testbins: build ## compile the privileged test binaries into bin/tests/ (test-pr
 	$(GO) test -c -o $(TESTBIN)/e2e.test ./e2e
 	$(GO) test -c -o $(TESTBIN)/policy-ebpf.test ./internal/policy/ebpf
 	$(GO) test -c -o $(TESTBIN)/policy-nft.test ./internal/policy/nft
+	$(GO) test -c -o $(TESTBIN)/frrctl.test ./internal/frrctl
 
 # The platforms test-priv runs on, in order (e2e/test-priv.sh):
 # bookworm (Debian 12, FRR 8.4: the whole suite, natively or in the VM) and

@@ -57,8 +57,12 @@ func uplinkPackets(t *testing.T, h, ns, dst, filter string, pingArgs ...string) 
 // control that the capture sees such packets at all.
 func TestLeakSameHost(t *testing.T) {
 	mustPing(t, "rweb1", "10.99.0.11")
-	if r := inNS(t, "h1", "ip", "route", "get", "10.99.0.11", "vrf", "red"); !strings.Contains(r, "dev vlan99") {
-		t.Fatalf("h1: red's route to svc1 does not go straight to shared's SVI vlan99:\n%s", r)
+	// FRR 8.4 installs the leaked route straight to shared's SVI (dev
+	// vlan99), FRR 10 through shared's VRF device (dev shared: a second
+	// lookup in shared's table, seen on 10.3). Either stays on this host;
+	// the capture below is what shows it.
+	if r := inNS(t, "h1", "ip", "route", "get", "10.99.0.11", "vrf", "red"); !strings.Contains(r, "dev vlan99") && !strings.Contains(r, "dev shared ") {
+		t.Fatalf("h1: red's route to svc1 goes neither to shared's SVI vlan99 nor to its VRF device:\n%s", r)
 	}
 	up1, up2 := uplinkPackets(t, "h1", "rweb1", "10.99.0.11", vxlanBetween("10.1.10.11", "10.99.0.11"), "-c", "10")
 	t.Logf("rweb1 -> svc1 (same host h1), 10 pings: %d VXLAN packets on up1, %d on up2", up1, up2)

@@ -18,6 +18,8 @@ echo "== privileged kernel tests (netlink round trips in fresh namespaces)"
 echo "== privileged policy tests (eBPF and nftables, real traffic between namespaces)"
 (cd internal/policy/ebpf && "$root/bin/tests/policy-ebpf.test" -test.run Privileged -test.v)
 (cd internal/policy/nft && "$root/bin/tests/policy-nft.test" -test.run Privileged -test.v)
+echo "== FRR as installed (8.4 or 10.x): version, every golden loaded and checked, mgmtd's silent drop, daemons restarted alone"
+(cd internal/frrctl && EVPNHOST_REQUIRE_FRR=1 "$root/bin/tests/frrctl.test" -test.run RealFRR -test.v)
 echo "== lab end-to-end scenarios"
 # The mixed pass below runs even when this one failed: its result is
 # worth having either way.

@@ -149,7 +149,7 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 			a.StateDir = o.stateDirPath()
 			a.Version = version
 			inst := r.FRR.(*frrctl.Instance)
-			a.FRRWatch = func() string { return inst.PIDs("zebra", "bgpd", "staticd", "bfdd", "pimd") }
+			a.FRRWatch = func() string { return inst.PIDs("zebra", "bgpd", "staticd", "bfdd", "pimd", "mgmtd") }
 			r.FRRPrint = a.FRRWatch
 			a.RestoreFRR = func(ctx context.Context, daemons []string) error {
 				ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -214,7 +214,7 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 	}
 	c.Flags().StringVarP(&file, "file", "f", "", "intent file (YAML)")
 	c.Flags().StringVar(&host, "host", "", "this host's name in the fabric intent (with --etcd-endpoints); lowercased and cut at the first dot, so a hostname or FQDN (systemd's %H) works")
-	c.Flags().StringVar(&restartCmd, "frr-restart-cmd", "", "command (run with sh -c) that restarts FRR as a whole, e.g. 'systemctl restart frr'; run when loading the saved configuration into daemons that restarted under a running zebra failed (off when empty)")
+	c.Flags().StringVar(&restartCmd, "frr-restart-cmd", "", "command (run with sh -c) that restarts FRR as a whole, e.g. 'systemctl restart frr'; run when loading the saved configuration into daemons restarted alone (under a running zebra; on FRR >= 9 also zebra under a running mgmtd, or mgmtd) failed (off when empty)")
 	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics, e.g. 127.0.0.1:9475 (off when empty)")
 	policyFlag(c, o)
 	c.Flags().DurationVar(&a.Resync, "resync", 30*time.Second, "full reconcile period")

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evpnhost/evpnhost/api"
+	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
@@ -194,7 +195,7 @@ func printPlan(c *cobra.Command, res reconcile.Result) {
 	for _, op := range res.Kernel.Ops() {
 		fmt.Fprintf(w, "  %s\n", op)
 	}
-	fmt.Fprintf(w, "FRR configuration (-%d +%d lines):\n", len(res.FRR.Delete), len(res.FRR.Add))
+	fmt.Fprintf(w, "FRR configuration (-%d +%d lines)%s:\n", len(res.FRR.Delete), len(res.FRR.Add), forFRR(res.FRRVersion))
 	defer func() {
 		if len(res.Missing) > 0 {
 			fmt.Fprintf(w, "Workloads left out, interface not found: %v\n", res.Missing)
@@ -206,6 +207,14 @@ func printPlan(c *cobra.Command, res reconcile.Result) {
 	for _, l := range res.FRR.Add {
 		fmt.Fprintf(w, "  + %s\n", l)
 	}
+}
+
+// forFRR names the FRR a configuration was rendered for: " for FRR 10.3".
+func forFRR(v frr.Version) string {
+	if !v.Known() {
+		return ""
+	}
+	return " for FRR " + v.String()
 }
 
 func applyCmd(o *options) *cobra.Command {

@@ -78,8 +78,10 @@ type Agent struct {
 	// restarted while zebra kept running (frrctl.Instance.Restore): such a
 	// daemon comes back empty, and a reload cannot see everything it lost
 	// (FRR's merged running configuration still shows zebra's copies of
-	// the route-maps), so bgpd would deny every route. Then a reconcile
-	// follows. nil: only reconcile.
+	// the route-maps), so bgpd would deny every route. On FRR >= 9 (mgmtd
+	// in the print) also zebra restarted under a running mgmtd, and mgmtd
+	// under a running zebra (restartedAlone). Then a reconcile follows.
+	// nil: only reconcile.
 	RestoreFRR func(ctx context.Context, daemons []string) error
 	// RestartFRR restarts FRR as a whole when RestoreFRR failed. nil: none.
 	RestartFRR func(ctx context.Context) error
@@ -134,7 +136,7 @@ func (a *Agent) restoreFRR(ctx context.Context, ds []string, log *slog.Logger) {
 	start := time.Now()
 	err := a.RestoreFRR(ctx, ds)
 	if err == nil {
-		log.Warn("FRR daemons restarted under a running zebra: loaded the saved configuration into them", "op", "frr-restore", "daemons", strings.Join(ds, ","), "took", time.Since(start))
+		log.Warn("FRR daemons restarted alone (FRR as a whole did not): loaded the saved configuration into them", "op", "frr-restore", "daemons", strings.Join(ds, ","), "took", time.Since(start))
 		return
 	}
 	log.Error("loading the saved configuration into restarted FRR daemons failed", "op", "frr-restore", "daemons", strings.Join(ds, ","), "cause", err)

@@ -62,19 +62,37 @@ func (p frrPIDs) pid(daemon string) (pid int, ok bool) {
 	return 0, false
 }
 
-// restartedAlone lists the daemons other than zebra that run in now with
-// another pid than in before (restarted, or started) while zebra kept its
-// pid: they came back without configuration. When zebra restarted too, FRR
-// was restarted as a whole, its init script configured it, and the
-// reconcile does the rest.
+// restartedAlone lists the daemons that run in now with another pid than
+// in before (restarted, or started) while FRR as a whole did not restart:
+// they came back without configuration, or lost part of it.
+//
+// FRR 8.4: zebra is the anchor. A daemon restarted under a zebra that kept
+// its pid has no configuration; when zebra restarted too, FRR was
+// restarted as a whole, its init script configured it, and the reconcile
+// does the rest.
+//
+// FRR >= 9 (mgmtd in the print): zebra's and staticd's configuration lives
+// in mgmtd too, so FRR restarted as a whole only when zebra and mgmtd both
+// did. A zebra restarted under a running mgmtd gets its vrf/vni lines back
+// from it but loses the rest (`no zebra nexthop kernel enable`, its
+// prefix-lists and route-maps); a mgmtd restarted under a running zebra
+// forgets the vrf/vni and ip route lines zebra and staticd keep, so they
+// vanish from the running configuration (tested on FRR 10.3). Both are
+// restored from the saved configuration like any other daemon.
 func restartedAlone(before, now frrPIDs) []string {
 	z, _ := now.pid("zebra")
-	if zb, _ := before.pid("zebra"); z == 0 || z != zb {
+	zb, _ := before.pid("zebra")
+	m, _ := now.pid("mgmtd")
+	mb, _ := before.pid("mgmtd")
+	if z == 0 {
 		return nil
+	}
+	if z != zb && (m == 0 || m != mb) {
+		return nil // FRR restarted as a whole (or zebra, with no mgmtd to keep anything)
 	}
 	var ds []string
 	for _, d := range now {
-		if was, _ := before.pid(d.name); d.name != "zebra" && d.pid != 0 && d.pid != was {
+		if was, _ := before.pid(d.name); d.pid != 0 && d.pid != was {
 			ds = append(ds, d.name)
 		}
 	}

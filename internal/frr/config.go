@@ -38,7 +38,14 @@ type Config struct {
 	// Multicast is the PIM-SM underlay of multicast BUM replication; nil
 	// when no network uses it.
 	Multicast *Multicast
+	// Version is the FRR the configuration is for (frrctl.Instance.Version,
+	// passed by reconcile); the zero Version renders for FRR 8.4.
+	Version Version
 }
+
+// RouterPIM reports whether PIM's global configuration goes under
+// `router pim` (FRR >= 10.2) rather than in `ip pim rp` lines.
+func (c Config) RouterPIM() bool { return c.Version.RouterPIM() }
 
 // Multicast is the host's PIM-SM configuration: PIM on lo and the
 // uplinks, which carry the VTEP address (PIM needs an IPv4 source on
@@ -264,19 +271,38 @@ func isBlockStart(line string) bool {
 // Merge returns the configuration to load: the running stanzas evpnhost
 // does not own, in their order, followed by the rendered ones. Loading it
 // with frr-reload.py changes only evpnhost's stanzas.
+//
+// In `router pim` (FRR >= 10.2) evpnhost owns the `rp` lines, as it owns
+// the `ip pim rp` lines of FRR 8.4: the rest of the stanza is the
+// operator's, and goes into the rendered `router pim` when there is one
+// (one stanza, as FRR shows it), else stays a stanza of its own.
 func Merge(running, rendered string, own Ownership) string {
 	var b strings.Builder
+	var pimRest []string // the operator's lines of router pim
 	for _, st := range Stanzas(running) {
 		first := strings.TrimSpace(st[0])
 		if own.Owns(first) || strings.HasPrefix(first, "frr version ") || first == "end" {
 			continue
 		}
-		if own.pimInterface(first) {
-			uplink := first != "interface lo"
-			st = slices.DeleteFunc(slices.Clone(st), func(l string) bool { return ownedPIMLine(l, uplink) })
-			if len(st) <= 2 { // header and exit only
+		if first == "router pim" {
+			pimRest = slices.DeleteFunc(slices.Clone(st[1:]), func(l string) bool {
+				t := strings.TrimSpace(l)
+				return t == "exit" || strings.HasPrefix(t, "rp ")
+			})
+			if len(pimRest) == 0 || strings.Contains("\n"+rendered, "\nrouter pim\n") {
 				continue
 			}
+			st = slices.Concat([]string{st[0]}, pimRest, []string{"exit"})
+			pimRest = nil
+		}
+		if own.pimInterface(first) {
+			uplink := first != "interface lo"
+			// An interface left with nothing but its header stays, empty:
+			// frr-reload.py then removes the PIM lines from it. Without the
+			// stanza it runs `no interface lo`, which FRR 10.3 refuses
+			// ("only inactive interfaces can be deleted") and the reload
+			// fails when multicast replication goes.
+			st = slices.DeleteFunc(slices.Clone(st), func(l string) bool { return ownedPIMLine(l, uplink) })
 		}
 		for _, l := range st {
 			b.WriteString(l)
@@ -284,22 +310,60 @@ func Merge(running, rendered string, own Ownership) string {
 		}
 		b.WriteString("!\n")
 	}
+	if len(pimRest) > 0 {
+		rest := strings.Join(pimRest, "\n") + "\n"
+		if strings.HasPrefix(rendered, "router pim\n") {
+			rendered = "router pim\n" + rest + strings.TrimPrefix(rendered, "router pim\n")
+		} else {
+			rendered = strings.Replace(rendered, "\nrouter pim\n", "\nrouter pim\n"+rest, 1)
+		}
+	}
 	b.WriteString(rendered)
 	return b.String()
 }
 
 // VRFStanzas returns the first lines of conf's stanzas that configure the
 // VRF name: `vrf NAME` and `router bgp ASN vrf NAME`, the stanzas
-// Ownership gives a tenant of that name.
+// Ownership gives a tenant of that name. An empty `vrf NAME` stanza
+// configures nothing and is left out: FRR 10.3 keeps one after the last
+// line in it is removed (EmptyVRFs).
 func VRFStanzas(conf, name string) []string {
 	var out []string
 	for _, st := range Stanzas(conf) {
 		first := strings.TrimSpace(st[0])
 		f := strings.Fields(first)
+		if len(f) == 2 && f[0] == "vrf" && f[1] == name && emptyStanza(st) {
+			continue
+		}
 		if (len(f) == 2 && f[0] == "vrf" && f[1] == name) ||
 			(len(f) == 5 && f[0] == "router" && f[1] == "bgp" && f[3] == "vrf" && f[4] == name) {
 			out = append(out, first)
 		}
 	}
 	return out
+}
+
+// EmptyVRFs returns those of names whose `vrf NAME` stanza in conf holds
+// nothing. frr-reload.py removes a tenant's `vrf NAME` stanza by deleting
+// the lines in it: FRR 8.4 then drops the stanza, FRR 10.3 keeps it, empty
+// (the VRF stays "configured"), and it must be removed with `no vrf NAME`.
+func EmptyVRFs(conf string, names []string) []string {
+	var out []string
+	for _, st := range Stanzas(conf) {
+		f := strings.Fields(st[0])
+		if len(f) == 2 && f[0] == "vrf" && slices.Contains(names, f[1]) && emptyStanza(st) {
+			out = append(out, f[1])
+		}
+	}
+	return out
+}
+
+// emptyStanza: a header and at most its exit.
+func emptyStanza(st []string) bool {
+	for _, l := range st[1:] {
+		if t := strings.TrimSpace(l); t != "exit" && t != "exit-vrf" && !strings.HasPrefix(t, "!") {
+			return false
+		}
+	}
+	return true
 }

@@ -38,15 +38,20 @@ func FuzzRender(f *testing.F) {
 			t.Skip("not a valid intent")
 		}
 		conf := plan.Build(in).FRR
-		for _, neighbors := range []bool{true, false} {
-			conf.Neighbors = neighbors
-			out := frr.Render(conf)
-			if again := frr.Render(conf); again != out {
-				t.Fatal("render is not deterministic")
+		installed := installedFRR()
+		for _, v := range []frr.Version{frr.V84, {Major: 10, Minor: 3}} {
+			for _, neighbors := range []bool{true, false} {
+				conf.Neighbors, conf.Version = neighbors, v
+				out := frr.Render(conf)
+				if again := frr.Render(conf); again != out {
+					t.Fatal("render is not deterministic")
+				}
+				checkOnlyIntent(t, in, out, neighbors)
+				checkUniqueNames(t, out)
+				if v.RouterPIM() == installed.RouterPIM() { // FRR's parser here knows this generation
+					checkParses(t, out)
+				}
 			}
-			checkOnlyIntent(t, in, out, neighbors)
-			checkUniqueNames(t, out)
-			checkParses(t, out)
 		}
 	})
 }
@@ -107,12 +112,13 @@ func checkOnlyIntent(t *testing.T, in *api.Intent, out string, neighbors bool) {
 	vtep := netip.PrefixFrom(h.VTEPAddr(), 32).String()
 	seenVRF, seenBGP := map[string]int{}, map[string]int{}
 	vrf, bgpVRF := "", "" // the vrf / router bgp vrf stanza we are in
+	pim := false          // in router pim
 	fail := func(line, why string) { t.Fatalf("%s: %q\nin:\n%s", why, line, out) }
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		top := line != "" && line[0] != ' '
 		if top {
-			vrf, bgpVRF = "", ""
+			vrf, bgpVRF, pim = "", "", false
 		}
 		switch {
 		case len(f) == 0:
@@ -184,6 +190,15 @@ func checkOnlyIntent(t *testing.T, in *api.Intent, out string, neighbors bool) {
 			if h.Multicast == nil || f[3] != h.Multicast.RPAddr().String() {
 				fail(line, "rendezvous point that is not the intent's")
 			}
+		case top && f[0] == "router" && len(f) >= 2 && f[1] == "pim":
+			if len(f) != 2 || h.Multicast == nil {
+				fail(line, "router pim of a VRF, or without multicast")
+			}
+			pim = true
+		case !top && pim && len(f) == 3 && f[0] == "rp":
+			if f[1] != h.Multicast.RPAddr().String() {
+				fail(line, "rendezvous point that is not the intent's")
+			}
 		case top && f[0] == "interface":
 			if len(f) != 2 || (f[1] != "lo" && !slices.Contains(h.Uplinks, f[1])) {
 				fail(line, "interface that is neither lo nor an uplink")
@@ -222,6 +237,17 @@ func tenantHas(tn api.Tenant, v6 bool) bool {
 	}
 	return false
 }
+
+// installedFRR is the FRR installed here (its zebra's --version), or
+// the zero Version (rendered like 8.4).
+var installedFRR = sync.OnceValue(func() frr.Version {
+	out, err := exec.Command("/usr/lib/frr/zebra", "--version").Output()
+	if err != nil {
+		return frr.Version{}
+	}
+	v, _ := frr.ParseVersion(strings.SplitN(string(out), "\n", 2)[0])
+	return v
+})
 
 var (
 	parsedMu sync.Mutex

@@ -63,7 +63,7 @@ func TestHostnameDiagnosed(t *testing.T) {
 			if strings.Contains(msg, "\n") || strings.Contains(msg, "Traceback") {
 				t.Errorf("%s: not one line: %s", host, msg)
 			}
-			if err := i.Apply(context.Background(), "hostname h1\n"); err == nil || !strings.Contains(err.Error(), "FRR's daemons run with hostname") {
+			if err := i.Apply(context.Background(), "hostname h1\n", nil); err == nil || !strings.Contains(err.Error(), "FRR's daemons run with hostname") {
 				t.Errorf("%s: Apply: %v", host, err)
 			}
 		}

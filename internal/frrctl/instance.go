@@ -116,6 +116,10 @@ func (i *Instance) CheckDaemons(names ...string) error {
 				continue
 			}
 		}
+		if d == "mgmtd" {
+			errs = append(errs, i.mgmtdMissing(pidfile))
+			continue
+		}
 		hint := "start it"
 		if i.Name != "" {
 			hint = fmt.Sprintf("start it with `/usr/lib/frr/%s -d -N %s -F datacenter` in this network namespace", d, i.Name)
@@ -125,6 +129,25 @@ func (i *Instance) CheckDaemons(names ...string) error {
 		errs = append(errs, fmt.Errorf("%w: %s (no live pid in %s); %s", ErrDaemonMissing, d, pidfile, hint))
 	}
 	return errors.Join(errs...)
+}
+
+// mgmtdMissing says, in one line, that FRR >= 9 needs mgmtd and why.
+func (i *Instance) mgmtdMissing(pidfile string) error {
+	ver := "FRR >= 9"
+	i.verMu.Lock()
+	if i.ver.Known() {
+		ver = "FRR " + i.ver.String()
+	}
+	i.verMu.Unlock()
+	// FRR's init script starts mgmtd always, like zebra and staticd
+	// (frrcommon.sh): a missing one crashed or was killed.
+	inst, start := "the system FRR", "restart frr (systemctl restart frr; its init script always starts mgmtd) and see its log for why mgmtd stopped"
+	if i.Name != "" {
+		inst = "instance " + i.Name
+		start = fmt.Sprintf("start it with `/usr/lib/frr/mgmtd -d -N %s -F datacenter` in this network namespace", i.Name)
+	}
+	return fmt.Errorf("%w: %s needs mgmtd for %s: not running (no live pid in %s); zebra's and staticd's configuration goes through it, and without it FRR drops vrf/vni and ip route lines while reporting success; %s",
+		ErrDaemonMissing, ver, inst, pidfile, start)
 }
 
 // PIDs fingerprints the named daemons: "zebra=12 bgpd=34", with "-" for
@@ -245,9 +268,15 @@ func vtyshOwn(d frr.Delta) frr.Delta {
 	return d
 }
 
-// Apply loads conf with frr-reload.py (after --test has accepted it) and
-// saves the result as the instance's startup configuration.
-func (i *Instance) Apply(ctx context.Context, conf string) error {
+// Apply loads conf with frr-reload.py (after --test has accepted it),
+// hands the running configuration then to check (when not nil), whose
+// error is Apply's, and saves the result as the instance's startup
+// configuration. frr-reload.py's success does not mean FRR holds what it
+// was given: FRR >= 9 without mgmtd drops `vrf X / vni N` and `ip route`
+// lines and returns 0. (frr-reload.py itself saves what FRR then runs,
+// `vtysh write`, in 8.4 and 10.3 alike; the `write memory` here is for a
+// check that passed.)
+func (i *Instance) Apply(ctx context.Context, conf string, check func(running string) error) error {
 	f, err := writeTemp(conf)
 	if err != nil {
 		return err
@@ -258,6 +287,15 @@ func (i *Instance) Apply(ctx context.Context, conf string) error {
 			return d
 		}
 		return fmt.Errorf("frr-reload --reload: %w", err)
+	}
+	if check != nil {
+		running, err := i.RunningConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("read the running configuration after the reload: %w", err)
+		}
+		if err := check(running); err != nil {
+			return err
+		}
 	}
 	if _, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-c", "write memory")...); err != nil {
 		return fmt.Errorf("write memory: %w", err)

@@ -109,3 +109,35 @@ func startZebra(t *testing.T) *Instance {
 	t.Helper()
 	return startFRR(t, "zebra")
 }
+
+// TestMgmtdMissing: a missing mgmtd is one line naming the version, the
+// instance and the pid file looked at, with how to start it: in the
+// instance's network namespace, or by restarting the system FRR (whose
+// init script always starts mgmtd).
+func TestMgmtdMissing(t *testing.T) {
+	for _, name := range []string{"h1", ""} {
+		i := NewInstance(name)
+		i.RunDir = t.TempDir()
+		i.ver = frr.Version{Major: 10, Minor: 3}
+		if err := os.WriteFile(filepath.Join(i.RunDir, "zebra.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := i.CheckDaemons("mgmtd", "zebra")
+		if !errors.Is(err, ErrDaemonMissing) {
+			t.Fatalf("%q: %v", name, err)
+		}
+		inst, fix := "instance h1", "/usr/lib/frr/mgmtd -d -N h1"
+		if name == "" {
+			inst, fix = "the system FRR", "systemctl restart frr"
+		}
+		msg := err.Error()
+		for _, w := range []string{"FRR 10.3 needs mgmtd for " + inst + ": not running", filepath.Join(i.RunDir, "mgmtd.pid"), fix, "drops vrf/vni and ip route lines"} {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%q: error lacks %q: %s", name, w, msg)
+			}
+		}
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%q: not one line: %s", name, msg)
+		}
+	}
+}

@@ -207,14 +207,18 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 	}
 	k.Links = slices.Concat(dummies, []kernel.Link{bridge}, vrfs, vxlans, svis, ports, routed)
 	// One-way leaks: the exporter has return routes to the importer;
-	// guards let only the importer open connections over them.
+	// guards let only the importer open connections over them. Out is
+	// also the importer's VRF device: FRR 10 installs leaked routes
+	// through it ("10.1.10.0/24 dev red" in shared's table; FRR 8.4: dev
+	// vlan10), and the second lookup, in the importer's table, is the VRF
+	// device's output, which the forward hook never sees.
 	for _, v := range d.FRR.VRFs {
 		for _, im := range v.Imports {
 			if !im.Return {
 				continue
 			}
 			for _, in := range append([]string{v.Name}, devsOf[v.Name]...) {
-				for _, out := range devsOf[im.From] {
+				for _, out := range append([]string{im.From}, devsOf[im.From]...) {
 					k.Guards = append(k.Guards, kernel.Guard{In: in, Out: out})
 				}
 			}

@@ -33,10 +33,15 @@ type Kernel interface {
 
 // FRR is the routing side (frrctl.Instance).
 type FRR interface {
+	// Version is the FRR release running (or installed): the renderer,
+	// the required daemons and the checks follow it.
+	Version(ctx context.Context) (frr.Version, error)
 	CheckDaemons(names ...string) error
 	RunningConfig(ctx context.Context) (string, error)
 	Test(ctx context.Context, conf string) (frr.Delta, error)
-	Apply(ctx context.Context, conf string) error
+	// Apply reloads FRR with conf and hands the running configuration
+	// then to check, whose error is Apply's.
+	Apply(ctx context.Context, conf string, check func(running string) error) error
 	JSON(ctx context.Context, cmd string, v any) error
 	Configure(ctx context.Context, lines ...string) error
 }
@@ -64,6 +69,8 @@ type Reconciler struct {
 
 // Result is what a plan or an apply found and did.
 type Result struct {
+	// FRRVersion is the FRR the configuration was rendered for.
+	FRRVersion frr.Version
 	Kernel     kernel.Plan
 	FRR        frr.Delta
 	FRRReloads int
@@ -104,8 +111,9 @@ func (r *Reconciler) prepare(in *api.Intent) (plan.Desired, Result, error) {
 // Plan computes what Apply would do, changing nothing.
 func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 	var res Result
-	if err := r.FRR.CheckDaemons(daemons(in)...); err != nil {
-		return res, frrError{err}
+	ver, err := r.checkFRR(ctx, in)
+	if err != nil {
+		return res, err
 	}
 	unlock, err := r.lock(ctx)
 	if err != nil {
@@ -113,13 +121,14 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 	}
 	defer unlock()
 	des, res, err := r.prepare(in)
+	res.FRRVersion = ver
 	if err != nil {
 		return res, err
 	}
 	if err := r.refuseForeign(ctx, in, res.Kernel); err != nil {
 		return res, err
 	}
-	des.FRR.Neighbors = true
+	des.FRR.Neighbors, des.FRR.Version = true, ver
 	running, err := r.FRR.RunningConfig(ctx)
 	if err != nil {
 		return res, frrError{fmt.Errorf("read frr running config: %w", err)}
@@ -206,8 +215,9 @@ func (a *run) release() {
 // kernel (the desired state, the diff against what the kernel holds).
 func (a *run) prepare(ctx context.Context) error {
 	r := a.r
-	if err := r.FRR.CheckDaemons(daemons(a.in)...); err != nil {
-		return frrError{err}
+	ver, err := r.checkFRR(ctx, a.in)
+	if err != nil {
+		return err
 	}
 	if r.FRRPrint != nil {
 		a.print = r.FRRPrint()
@@ -222,6 +232,7 @@ func (a *run) prepare(ctx context.Context) error {
 	}
 	a.unlock = unlock
 	a.des, a.res, err = r.prepare(a.in)
+	a.des.FRR.Version, a.res.FRRVersion = ver, ver
 	if err != nil {
 		return err
 	}
@@ -396,16 +407,91 @@ func (r *Reconciler) applyFRR(ctx context.Context, c frr.Config, in *api.Intent,
 		}
 	}
 	r.log().Info("reloading frr", "op", "frr-reload", "delete", len(delta.Delete), "add", len(delta.Add), "lines", firstLines(delta, 8))
-	if err := r.FRR.Apply(ctx, conf); err != nil {
+	// frr-reload.py's success is not FRR's: FRR >= 9 without mgmtd drops
+	// vrf/vni and ip route lines and returns 0. Every line evpnhost
+	// rendered must be in the running configuration afterwards.
+	rendered, after := frr.Render(c), ""
+	check := func(running string) error {
+		after = running
+		if m := frr.Missing(rendered, running); len(m) > 0 {
+			return &DroppedError{Version: c.Version, Lines: m}
+		}
+		return nil
+	}
+	if err := r.FRR.Apply(ctx, conf, check); err != nil {
 		return frrError{fmt.Errorf("frr: %w", err)}
 	}
 	res.FRRReloads++
+	after, err = r.dropEmptyVRFs(ctx, in, after, res)
+	if err != nil {
+		return err
+	}
 	// Remember what the reload converged to, so the next apply of the same
 	// intent can skip frr-reload.py.
-	if running, err := r.FRR.RunningConfig(ctx); err == nil {
-		r.remember(conf, running)
-	}
+	r.remember(conf, after)
 	return nil
+}
+
+// dropEmptyVRFs removes the `vrf T` stanzas of removed tenants that the
+// reload left empty (FRR 10.3 keeps them, frr.EmptyVRFs; as the operator's
+// they would otherwise refuse the tenant coming back) and returns the
+// running configuration then.
+func (r *Reconciler) dropEmptyVRFs(ctx context.Context, in *api.Intent, running string, res *Result) (string, error) {
+	rec, err := r.load()
+	if err != nil {
+		return running, err
+	}
+	var removed []string
+	for _, t := range rec.Tenants {
+		if !slices.Contains(tenantNames(in), t) {
+			removed = append(removed, t)
+		}
+	}
+	gone := frr.EmptyVRFs(running, removed)
+	if len(gone) == 0 {
+		return running, nil
+	}
+	var lines []string
+	for _, t := range gone {
+		lines = append(lines, "no vrf "+t)
+	}
+	r.log().Info("removing the empty vrf stanzas of removed tenants", "op", "frr-configure", "lines", lines)
+	if err := r.FRR.Configure(ctx, lines...); err != nil {
+		return running, frrError{fmt.Errorf("frr: %s: %w", strings.Join(lines, "; "), err)}
+	}
+	for _, t := range gone {
+		res.FRR.Delete = append(res.FRR.Delete, "vrf "+t)
+	}
+	after, err := r.FRR.RunningConfig(ctx)
+	if err != nil {
+		return running, frrError{fmt.Errorf("read frr running config: %w", err)}
+	}
+	if left := frr.EmptyVRFs(after, gone); len(left) > 0 {
+		return after, frrError{fmt.Errorf("frr: `no vrf %s` returned success but the stanza is still there", strings.Join(left, "`, `no vrf "))}
+	}
+	return after, nil
+}
+
+// DroppedError is a reload FRR reported as a success whose running
+// configuration lacks lines evpnhost loaded (frr.Missing): the apply
+// failed, and the next one loads them again.
+type DroppedError struct {
+	Version frr.Version
+	Lines   []string // with their stanza: "vrf red / vni 4001"
+}
+
+func (e *DroppedError) Error() string {
+	lines := e.Lines
+	more := ""
+	if len(lines) > 8 {
+		lines, more = lines[:8], fmt.Sprintf(" (%d more)", len(e.Lines)-8)
+	}
+	why := ""
+	if e.Version.MgmtdRequired() {
+		why = "; FRR >= 9 does that when mgmtd does not run or restarted, check it"
+	}
+	return fmt.Sprintf("FRR %s reported the reload a success but its running configuration lacks %d of the lines loaded: %s%s%s",
+		e.Version, len(e.Lines), strings.Join(lines, "; "), more, why)
 }
 
 // converged is the FRR part of the ownership record: the merged config
@@ -585,8 +671,34 @@ func hasNeighbors(running string, uplinks []string) bool {
 	return false
 }
 
-func daemons(in *api.Intent) []string {
+// checkFRR detects FRR's version and checks that the daemons the intent
+// needs on it run.
+func (r *Reconciler) checkFRR(ctx context.Context, in *api.Intent) (frr.Version, error) {
+	ver, err := r.FRR.Version(ctx)
+	if err != nil {
+		// Most likely FRR does not run: saying which daemon is missing
+		// helps more than why the version is unknown.
+		if derr := r.FRR.CheckDaemons(daemons(in, frr.V84)...); derr != nil {
+			return ver, frrError{derr}
+		}
+		return ver, frrError{err}
+	}
+	if err := ver.Supported(); err != nil {
+		return ver, frrError{err}
+	}
+	if err := r.FRR.CheckDaemons(daemons(in, ver)...); err != nil {
+		return ver, frrError{err}
+	}
+	return ver, nil
+}
+
+// daemons are the FRR daemons an intent needs on FRR ver: from FRR 9 on,
+// zebra's configuration goes through mgmtd.
+func daemons(in *api.Intent, ver frr.Version) []string {
 	d := []string{"zebra", "bgpd"}
+	if ver.MgmtdRequired() {
+		d = []string{"mgmtd", "zebra", "bgpd"}
+	}
 	if in.Host.BFD {
 		d = append(d, "bfdd")
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +42,16 @@ type simHost struct {
 	// foreign are links that exist without evpnhost's alias
 	// (ForeignLinks): name -> kind.
 	foreign map[string]string
+	// version is FRR's (zero: 8.4.4); checked, the daemons last checked.
+	version    frr.Version
+	versionErr error
+	checked    []string
+	// dropVNI: reloads lose the vrf stanzas' vni lines and succeed, as
+	// FRR 10 does without mgmtd.
+	dropVNI bool
+	// keepEmptyVRF: a vrf stanza the reload removes stays, empty, until
+	// `no vrf X`, as on FRR 10.3.
+	keepEmptyVRF bool
 }
 
 func newSim(links ...kernel.Link) *simHost {
@@ -96,7 +107,22 @@ func (k simKernel) ForeignLinks(names []string) (map[string]string, error) {
 
 type simFRR struct{ h *simHost }
 
-func (f simFRR) CheckDaemons(...string) error { return f.h.daemons }
+func (f simFRR) CheckDaemons(names ...string) error {
+	f.h.mu.Lock()
+	defer f.h.mu.Unlock()
+	f.h.checked = names
+	return f.h.daemons
+}
+
+func (f simFRR) Version(context.Context) (frr.Version, error) {
+	if f.h.versionErr != nil {
+		return frr.Version{}, f.h.versionErr
+	}
+	if !f.h.version.Known() {
+		return frr.V84, nil
+	}
+	return f.h.version, nil
+}
 
 func (f simFRR) RunningConfig(context.Context) (string, error) {
 	f.h.mu.Lock()
@@ -132,7 +158,7 @@ func lineSet(conf string) []string {
 	return out
 }
 
-func (f simFRR) Apply(_ context.Context, conf string) error {
+func (f simFRR) Apply(_ context.Context, conf string, check func(string) error) error {
 	sessions := "without sessions"
 	if strings.Contains(conf, "interface peer-group fabric") {
 		sessions = "with sessions"
@@ -142,8 +168,21 @@ func (f simFRR) Apply(_ context.Context, conf string) error {
 		return f.h.reloadErr
 	}
 	f.h.mu.Lock()
-	defer f.h.mu.Unlock()
+	if f.h.dropVNI {
+		conf = regexp.MustCompile(`(?m)^ vni \d+\n`).ReplaceAllString(conf, "")
+	}
+	if f.h.keepEmptyVRF {
+		for _, st := range frr.Stanzas(f.h.running) {
+			if h := strings.Fields(st[0]); len(h) == 2 && h[0] == "vrf" && !strings.Contains(conf, "\nvrf "+h[1]+"\n") {
+				conf += "vrf " + h[1] + "\nexit-vrf\n"
+			}
+		}
+	}
 	f.h.running = conf
+	f.h.mu.Unlock()
+	if check != nil {
+		return check(conf)
+	}
 	return nil
 }
 
@@ -154,6 +193,12 @@ func (f simFRR) Configure(_ context.Context, lines ...string) error {
 	}
 	f.h.mu.Lock()
 	defer f.h.mu.Unlock()
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "no vrf ") {
+		for _, l := range lines {
+			f.h.running = strings.Replace(f.h.running, "\n"+strings.TrimPrefix(l, "no ")+"\nexit-vrf\n", "\n", 1)
+		}
+		return nil
+	}
 	f.h.running += strings.Join(lines, "\n") + "\n"
 	return nil
 }

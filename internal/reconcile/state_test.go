@@ -89,14 +89,14 @@ type blockingFRR struct {
 	release  chan struct{}
 }
 
-func (f blockingFRR) Apply(ctx context.Context, conf string) error {
+func (f blockingFRR) Apply(ctx context.Context, conf string, check func(string) error) error {
 	first := false
 	f.once.Do(func() { first = true })
 	if first {
 		close(f.inReload)
 		<-f.release
 	}
-	return f.simFRR.Apply(ctx, conf)
+	return f.simFRR.Apply(ctx, conf, check)
 }
 
 // waitHandler reports the reconciler's "waiting for the lock" message.
