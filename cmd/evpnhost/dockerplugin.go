@@ -14,7 +14,7 @@ import (
 
 func dockerPluginCmd(o *options) *cobra.Command {
 	var socket, dockerHost string
-	var period time.Duration
+	var period, grace time.Duration
 	c := &cobra.Command{
 		Use:   "docker-plugin [--socket PATH] [--docker-host unix:///run/docker.sock]",
 		Short: "Serve Docker's network and IPAM driver \"evpnhost\": containers on evpnhost networks",
@@ -53,7 +53,7 @@ entries, record). Run one per host (per network namespace), before dockerd
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			cfg := dockerplugin.Config{StateDir: sd, Host: dockerplugin.NewHost(sd, o.instance), Log: log}
+			cfg := dockerplugin.Config{StateDir: sd, Host: dockerplugin.NewHost(sd, o.instance), Log: log, Grace: grace}
 			if dockerHost != "" {
 				d, err := dockerplugin.NewDockerClient(dockerHost)
 				if err != nil {
@@ -76,5 +76,6 @@ entries, record). Run one per host (per network namespace), before dockerd
 	c.Flags().StringVar(&socket, "socket", dockerplugin.DefaultSocket, "the unix socket Docker finds the plugin at (plugin name = file name without .sock)")
 	c.Flags().StringVar(&dockerHost, "docker-host", "unix:///run/docker.sock", "Docker's API socket, for container names and the reconcile; empty: neither")
 	c.Flags().DurationVar(&period, "reconcile", time.Minute, "how often to reconcile the recorded endpoints against Docker's (0: never)")
+	c.Flags().DurationVar(&grace, "reconcile-grace", time.Minute, "records younger than this are left out of the reconcile (Docker lists an endpoint only once it is stored)")
 	return c
 }
