@@ -125,9 +125,14 @@ func (e *env) call(method string, req any, resp any) string {
 	}
 	raw := new(bytes.Buffer)
 	_, _ = raw.ReadFrom(r.Body)
-	var er Error
+	// As libnetwork reads them: the network driver's errors as Err, the
+	// IPAM driver's as Error.
+	var er struct{ Err, Error string }
 	_ = json.Unmarshal(raw.Bytes(), &er)
-	if er.Err != "" {
+	if strings.HasPrefix(method, "IpamDriver.") && er.Error != "" {
+		return er.Error
+	}
+	if !strings.HasPrefix(method, "IpamDriver.") && er.Err != "" {
 		return er.Err
 	}
 	if resp != nil {

@@ -37,10 +37,16 @@ const (
 	addrGateway    = "com.docker.network.gateway" // ... the network's gateway; also the pool Data key
 )
 
-// Error is the body of a failed operation.
+// Error is the body of a failed operation: the network driver protocol
+// names the message Err, the IPAM protocol Error (libnetwork's
+// drivers/remote/api and ipams/remote/api); both are set, each side reads
+// its own.
 type Error struct {
-	Err string `json:"Err"`
+	Err   string `json:"Err"`
+	Error string `json:"Error"`
 }
+
+func errorBody(msg string) Error { return Error{Err: msg, Error: msg} }
 
 type activateResponse struct {
 	Implements []string
@@ -182,8 +188,8 @@ type empty struct{}
 
 // handler adapts a typed operation to the protocol: the request body
 // decoded into Req (an undecodable body is HTTP 400), the result encoded,
-// an operation error answered as {"Err": "..."} with status 200, as
-// libnetwork expects.
+// an operation error answered as {"Err": "...", "Error": "..."} with
+// status 200, as libnetwork expects.
 func handler[Req any, Resp any](op func(Req) (Resp, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req Req
@@ -196,14 +202,14 @@ func handler[Req any, Resp any](op func(Req) (Resp, error)) http.HandlerFunc {
 			if err := json.Unmarshal(body, &req); err != nil {
 				w.Header().Set("Content-Type", MediaType)
 				w.WriteHeader(http.StatusBadRequest)
-				_ = json.NewEncoder(w).Encode(Error{Err: "cannot decode the request: " + err.Error()})
+				_ = json.NewEncoder(w).Encode(errorBody("cannot decode the request: " + err.Error()))
 				return
 			}
 		}
 		resp, err := op(req)
 		w.Header().Set("Content-Type", MediaType)
 		if err != nil {
-			_ = json.NewEncoder(w).Encode(Error{Err: err.Error()})
+			_ = json.NewEncoder(w).Encode(errorBody(err.Error()))
 			return
 		}
 		_ = json.NewEncoder(w).Encode(resp)
