@@ -270,7 +270,7 @@ func (d *dockerd) importImage(t *testing.T) {
 }
 
 type netConfig struct {
-	name, network, mode, subnet, ipRange string
+	name, network, mode, subnet, ipRange, gateway string
 }
 
 // createNetwork is `docker network create -d evpnhost --ipam-driver
@@ -282,10 +282,12 @@ func (d *dockerd) createNetwork(t *testing.T, c netConfig) string {
 	if c.mode != "" {
 		opts["mode"] = c.mode
 	}
+	ipam := map[string]any{"Driver": "evpnhost", "Options": map[string]string{"network": c.network}}
+	if c.subnet != "" {
+		ipam["Config"] = []map[string]string{{"Subnet": c.subnet, "IPRange": c.ipRange, "Gateway": c.gateway}}
+	}
 	b := d.must(t, "POST", "/networks/create", map[string]any{
-		"Name": c.name, "Driver": "evpnhost", "Options": opts, "CheckDuplicate": true,
-		"IPAM": map[string]any{"Driver": "evpnhost", "Options": map[string]string{"network": c.network},
-			"Config": []map[string]string{{"Subnet": c.subnet, "IPRange": c.ipRange}}},
+		"Name": c.name, "Driver": "evpnhost", "Options": opts, "CheckDuplicate": true, "IPAM": ipam,
 	})
 	var r struct {
 		ID string `json:"Id"`
@@ -426,7 +428,7 @@ func TestDocker(t *testing.T) {
 	d1, d2 := startDocker(t, "h1"), startDocker(t, "h2")
 	d1.importImage(t)
 	d2.importImage(t)
-	web := netConfig{name: "dk-web", network: "red/web", subnet: "10.1.10.0/24"}
+	web := netConfig{name: "dk-web", network: "red/web", subnet: "10.1.10.0/24", gateway: "10.1.10.1"}
 	w1, w2 := web, web
 	w1.ipRange, w2.ipRange = "10.1.10.160/28", "10.1.10.176/28" // one range per host
 	nid1 := d1.createNetwork(t, w1)
