@@ -603,8 +603,8 @@ func (p *Plugin) programExternalConnectivity(req connectivityRequest) (empty, er
 // Docker's and removes what Docker no longer has (a container or network
 // removed while the plugin was down, a host restart): no veth, neighbor
 // entry, route or address is left behind. Records younger than the grace
-// period are left alone (Docker lists an endpoint only once it is
-// stored). It also follows renamed containers. Without a Docker client,
+// period before Docker was asked are left alone (Docker lists an
+// endpoint only once it is stored). It also follows renamed containers. Without a Docker client,
 // or when Docker does not answer, it changes nothing.
 func (p *Plugin) Reconcile(ctx context.Context) error {
 	if p.cfg.Docker == nil {
@@ -633,6 +633,13 @@ func (p *Plugin) Reconcile(ctx context.Context) error {
 		found bool
 	}
 	docker := map[string]answer{}
+	// Only records made a grace period before Docker was asked count:
+	// a younger endpoint may not be in Docker's store yet.
+	cutoff := time.Now().Add(-p.cfg.Grace)
+	old := func(ts string) bool {
+		t, err := time.Parse(time.RFC3339, ts)
+		return err != nil || t.Before(cutoff)
+	}
 	for id := range ids {
 		eps, found, err := p.cfg.Docker.Endpoints(ctx, id)
 		if err != nil {
@@ -652,7 +659,7 @@ func (p *Plugin) Reconcile(ctx context.Context) error {
 				continue
 			}
 			ans, asked := docker[a.DockerNetwork]
-			if !asked || olderThan(a.Created, p.cfg.Grace) == false {
+			if !asked || !old(a.Created) {
 				continue
 			}
 			name, listed := ans.eps[a.EndpointID]
@@ -670,7 +677,7 @@ func (p *Plugin) Reconcile(ctx context.Context) error {
 			}
 		}
 		for id, nw := range r.Networks {
-			if ans, asked := docker[id]; asked && !ans.found && olderThan(nw.Created, p.cfg.Grace) {
+			if ans, asked := docker[id]; asked && !ans.found && old(nw.Created) {
 				p.cfg.Log.Info("reconcile: network gone from Docker: forgotten", "docker", short(id), "network", nw.Network)
 				delete(r.Networks, id)
 				dirty = true
