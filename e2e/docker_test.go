@@ -396,7 +396,8 @@ func (c *dockerContainer) gone(t *testing.T, routed bool) {
 		if out, err := run("ip", "-n", h, "link", "show", c.hostIf); err == nil {
 			return fmt.Errorf("veth left: %s", out)
 		}
-		if out, _ := run("ip", "-n", h, "neigh", "show", c.ip); strings.Contains(out, "PERMANENT") {
+		// Another tenant may have a container with the same address.
+		if out, _ := run("ip", "-n", h, "neigh", "show", c.ip); strings.Contains(out, c.mac) {
 			return fmt.Errorf("neighbor left: %s", out)
 		}
 		if out, _ := run("ip", "-n", h, "route", "show", "table", "all", c.ip+"/32"); strings.TrimSpace(out) != "" && routed {

@@ -68,6 +68,9 @@ type Config struct {
 	// Grace keeps records younger than this out of the reconcile (an
 	// endpoint Docker is creating is not listed yet); default 1 minute.
 	Grace time.Duration
+	// GatewayWait is how long a routed endpoint's next hop waits for the
+	// container's interface (default 2 minutes).
+	GatewayWait time.Duration
 }
 
 // Plugin is the network and IPAM driver.
@@ -85,6 +88,9 @@ func New(cfg Config) *Plugin {
 	}
 	if cfg.Grace == 0 {
 		cfg.Grace = time.Minute
+	}
+	if cfg.GatewayWait == 0 {
+		cfg.GatewayWait = 2 * time.Minute
 	}
 	return &Plugin{cfg: cfg}
 }
@@ -581,10 +587,13 @@ func (p *Plugin) leave(req endpointRequest) (empty, error) {
 	})
 }
 
-// programExternalConnectivity runs once Docker has moved and configured
-// the container's interface (for the endpoint that gives the container
-// its default route): a routed endpoint's next hop gets its permanent
-// neighbor entry there.
+// programExternalConnectivity is called after the join of the endpoint
+// that gives the container its default route. A routed endpoint's next
+// hop needs its permanent neighbor entry inside the container, on the
+// interface Docker moved there; Docker 26 moves and configures it only
+// once the container's namespace exists (after the join, when the task
+// starts), so the entry is set as soon as the interface is up there
+// (gatewayWhenReady), not here.
 func (p *Plugin) programExternalConnectivity(req connectivityRequest) (empty, error) {
 	a, ok, err := p.store().Get(EndpointAttachmentID(req.EndpointID))
 	if err != nil || !ok || a.Mode != attach.ModeRouted {
@@ -593,10 +602,36 @@ func (p *Plugin) programExternalConnectivity(req connectivityRequest) (empty, er
 	if a.Sandbox == "" {
 		return empty{}, fmt.Errorf("endpoint %s has not joined a container", short(req.EndpointID))
 	}
-	if err := p.cfg.Host.Gateway(a); err != nil {
-		return empty{}, fmt.Errorf("routed next hop in the container: %w", err)
-	}
+	go p.gatewayWhenReady(a)
 	return empty{}, nil
+}
+
+// gatewayWhenReady installs a routed endpoint's next-hop neighbor entries
+// once its interface is up in the container (Host.Gateway fails until
+// then), and once more a second later in case Docker's configuration of
+// the interface (down, addresses, up) flushed them. It gives up after
+// GatewayWait.
+func (p *Plugin) gatewayWhenReady(a attach.Attachment) {
+	deadline := time.Now().Add(p.cfg.GatewayWait)
+	var err error
+	done := 0
+	for time.Now().Before(deadline) && done < 2 {
+		if cur, ok, _ := p.store().Get(a.ID); !ok || cur.Sandbox != a.Sandbox {
+			return // left or gone
+		}
+		if err = p.cfg.Host.Gateway(a); err == nil {
+			done++
+			if done == 1 {
+				p.cfg.Log.Info("routed next hop set in the container", "endpoint", short(a.EndpointID), "sandbox", a.Sandbox)
+			}
+			time.Sleep(time.Second)
+			continue
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if done == 0 {
+		p.cfg.Log.Warn("routed next hop not set in the container", "endpoint", short(a.EndpointID), "sandbox", a.Sandbox, "err", err)
+	}
 }
 
 // Reconcile compares the recorded Docker networks and endpoints with

@@ -392,8 +392,20 @@ func TestTenantsOverlapAndRouted(t *testing.T) {
 		t.Fatalf("routed join: %+v", jr)
 	}
 	e.mustCall("NetworkDriver.ProgramExternalConnectivity", connectivityRequest{NetworkID: "3333", EndpointID: "dddd"}, nil)
-	if last := e.host.calls[len(e.host.calls)-1]; last != "gateway /run/x" {
-		t.Fatalf("calls %v", e.host.calls)
+	// The next hop's neighbor is set in the background, once the
+	// container's interface is there.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.host.mu.Lock()
+		last := e.host.calls[len(e.host.calls)-1]
+		e.host.mu.Unlock()
+		if last == "gateway /run/x" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("calls %v", e.host.calls)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -48,7 +48,8 @@ func (n *Netlink) IsVeth(name string) (bool, error) {
 
 // SetNeighborsAt installs permanent neighbor entries ips -> mac in the
 // network namespace at nsPath (a container's, e.g. Docker's SandboxKey),
-// on its interface whose MAC is ifMAC. It does not switch the calling
+// on its interface whose MAC is ifMAC, once that is up (an error until
+// then: taking an interface down flushes its neighbors). It does not switch the calling
 // thread's namespace: the netlink handle is opened in it.
 func SetNeighborsAt(nsPath string, ifMAC net.HardwareAddr, ips []netip.Addr, mac net.HardwareAddr) error {
 	ns, err := netns.GetFromPath(nsPath)
@@ -73,6 +74,9 @@ func SetNeighborsAt(nsPath string, ifMAC net.HardwareAddr, ips []netip.Addr, mac
 	}
 	if l == nil {
 		return fmt.Errorf("no interface with MAC %s in %s", ifMAC, nsPath)
+	}
+	if l.Attrs().Flags&net.FlagUp == 0 {
+		return fmt.Errorf("interface %s in %s is not up yet", l.Attrs().Name, nsPath)
 	}
 	for _, ip := range ips {
 		fam := netlink.FAMILY_V6
