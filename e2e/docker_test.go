@@ -405,7 +405,8 @@ func (c *dockerContainer) gone(t *testing.T, routed bool) {
 		}
 		if files, _ := filepath.Glob(filepath.Join("/var/lib/evpnhost", h, "attachments", "docker-*")); len(files) > 0 {
 			for _, f := range files {
-				if b, _ := os.ReadFile(f); strings.Contains(string(b), c.ip) {
+				// By MAC: another tenant's container may have the address.
+				if b, _ := os.ReadFile(f); strings.Contains(string(b), c.mac) {
 					return fmt.Errorf("record left: %s", b)
 				}
 			}
