@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -64,11 +65,30 @@ func (s Selector) IsCIDR() bool { return s.Prefix.IsValid() }
 // NetworkRef is "tenant/network".
 func (s Selector) NetworkRef() string { return s.Tenant + "/" + s.Network }
 
+// DockerPrefix marks a selector's workload as a Docker container's name
+// (tenant/network/docker:NAME): a run-time workload of evpnhost's Docker
+// plugin, which the intent does not list.
+const DockerPrefix = "docker:"
+
+var dockerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$`)
+
+// IsDocker reports whether the selector names a Docker container
+// (tenant/network/docker:NAME).
+func (s Selector) IsDocker() bool { return strings.HasPrefix(s.Workload, DockerPrefix) }
+
 // ParseSelector parses a rule selector (see Rule). It checks the syntax
 // only; Validate checks that the names exist.
 func ParseSelector(s string) (Selector, error) {
 	if s == "" {
 		return Selector{}, fmt.Errorf("is required")
+	}
+	// tenant/network/docker:NAME before the CIDR forms: a container name
+	// may hold dots, and no CIDR has three parts.
+	if parts := strings.Split(s, "/"); len(parts) == 3 && strings.HasPrefix(parts[2], DockerPrefix) {
+		if slicesContainsEmpty(parts[:2]) || !dockerNameRE.MatchString(strings.TrimPrefix(parts[2], DockerPrefix)) {
+			return Selector{}, fmt.Errorf("%s: a Docker container is selected as tenant/network/docker:NAME, NAME as Docker allows it ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", quote(s))
+		}
+		return Selector{Tenant: parts[0], Network: parts[1], Workload: parts[2]}, nil
 	}
 	if strings.ContainsAny(s, ".:") {
 		if a, err := netip.ParseAddr(s); err == nil {
@@ -257,7 +277,7 @@ func (v *validator) selector(in *Intent, path string, ti int, s string) {
 		}
 		return
 	}
-	if sel.Workload == "" || ix.workload[sel.NetworkRef()][sel.Workload] {
+	if sel.Workload == "" || sel.IsDocker() || ix.workload[sel.NetworkRef()][sel.Workload] {
 		return
 	}
 	if wls := ix.workloads[sel.NetworkRef()]; len(wls) == 0 {

@@ -53,6 +53,9 @@ func TestParseSelector(t *testing.T) {
 		{"red//web", Selector{}, true},
 		{"a/b/c/d", Selector{}, true},
 		{"fe80::1%eth0", Selector{}, true},
+		{"red/web/docker:web.1", Selector{Tenant: "red", Network: "web", Workload: "docker:web.1"}, false},
+		{"red/web/docker:", Selector{}, true},
+		{"red/web/docker:-x", Selector{}, true},
 	} {
 		got, err := ParseSelector(c.in)
 		if (err != nil) != c.err || (!c.err && got != c.want) {

@@ -54,7 +54,11 @@ func workloads(in *api.Intent, stateDir string) ([]workloadRow, error) {
 		return nil, err
 	}
 	for _, a := range atts {
-		rows = append(rows, workloadRow{Name: a.ID, Source: a.Owner, Network: a.Network, Mode: a.Mode, Interface: a.Interface,
+		name := a.ID
+		if a.Owner == attach.OwnerDocker && a.Name != "" {
+			name = api.DockerPrefix + a.Name // as policy selectors name it
+		}
+		rows = append(rows, workloadRow{Name: name, Source: a.Owner, Network: a.Network, Mode: a.Mode, Interface: a.Interface,
 			MAC: a.MAC, IPs: a.IPs, ContainerID: a.ContainerID})
 	}
 	return rows, nil

@@ -40,6 +40,7 @@ import (
 const (
 	OwnerCNI    = "cni"
 	OwnerAttach = "attach"
+	OwnerDocker = "docker"
 )
 
 // Modes of attachments.
@@ -51,18 +52,26 @@ const (
 // Attachment is one workload attached at run time.
 type Attachment struct {
 	ID        string   `json:"id"`
-	Owner     string   `json:"owner"`   // "cni" or "attach"
+	Owner     string   `json:"owner"`   // "cni", "attach" or "docker"
 	Network   string   `json:"network"` // "tenant/network"
 	Mode      string   `json:"mode"`    // "bridged" or "routed"
 	Interface string   `json:"interface"`
 	MAC       string   `json:"mac,omitempty"` // the workload's MAC (container or VM side)
 	IPs       []string `json:"ips,omitempty"`
+	// Name is the workload's name for policy selectors
+	// (tenant/network/NAME): the Docker container's name.
+	Name string `json:"name,omitempty"`
 	// CNI only.
 	ContainerID string `json:"containerID,omitempty"`
 	IfName      string `json:"ifName,omitempty"`
 	Netns       string `json:"netns,omitempty"`
 	CNINetwork  string `json:"cniNetwork,omitempty"` // the CNI config's name: GC is scoped to it
 	Created     string `json:"created,omitempty"`    // RFC 3339
+	// Docker only (evpnhost docker-plugin).
+	DockerNetwork string `json:"dockerNetwork,omitempty"` // Docker's network ID
+	EndpointID    string `json:"endpointID,omitempty"`    // Docker's endpoint ID
+	Sandbox       string `json:"sandbox,omitempty"`       // the container's netns path (SandboxKey) once joined
+	Peer          string `json:"peer,omitempty"`          // the container end's name in the host namespace before Docker moves it
 }
 
 // Addrs are the parsed addresses.
@@ -78,7 +87,11 @@ func (a Attachment) Addrs() []netip.Addr {
 
 // Plan is the attachment as the planner sees it.
 func (a Attachment) Plan() plan.Attachment {
-	return plan.Attachment{Network: a.Network, Interface: a.Interface, MAC: a.MAC, IPs: a.Addrs(), Routed: a.Mode == ModeRouted}
+	pa := plan.Attachment{Network: a.Network, Interface: a.Interface, MAC: a.MAC, IPs: a.Addrs(), Routed: a.Mode == ModeRouted}
+	if a.Owner == OwnerDocker && a.Name != "" {
+		pa.Name = api.DockerPrefix + a.Name // selected as tenant/network/docker:NAME
+	}
+	return pa
 }
 
 // PlanAll converts a list.

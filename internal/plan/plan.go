@@ -29,6 +29,7 @@ type Attachment struct {
 	MAC       string
 	IPs       []netip.Addr
 	Routed    bool
+	Name      string // the workload's name for policy selectors (a Docker container's); may be empty
 }
 
 // Build computes the desired state of the host described by in, which must

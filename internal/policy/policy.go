@@ -43,7 +43,7 @@ func (d Dir) String() string {
 type Port struct {
 	Tenant    string
 	Network   string // "tenant/network"
-	Workload  string // the intent workload's name; "" for run-time attachments
+	Workload  string // the intent workload's name, or a run-time attachment's (a Docker container's); may be empty
 	Interface string // host side
 	Addrs     []netip.Addr
 	Routed    bool // a port of the tenant VRF (routed attachment), not of the bridge
@@ -145,7 +145,7 @@ func Ports(in *api.Intent, atts []plan.Attachment) []Port {
 	}
 	for _, a := range atts {
 		tn, _, _ := api.SplitNetworkRef(a.Network)
-		add(Port{Tenant: tn, Network: a.Network, Interface: a.Interface, Addrs: a.IPs, Routed: a.Routed})
+		add(Port{Tenant: tn, Network: a.Network, Workload: a.Name, Interface: a.Interface, Addrs: a.IPs, Routed: a.Routed})
 	}
 	return out
 }

@@ -166,3 +166,45 @@ func TestClassTooLarge(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestDockerNames: a rule selecting tenant/network/docker:NAME applies at
+// the port of the Docker container of that name, and stands for its
+// addresses as the remote end.
+func TestDockerNames(t *testing.T) {
+	in := policytest.Load(t, `host: {name: h1, asn: 1, vtep: 10.0.0.1, uplinks: [eth0]}
+tenants:
+  - name: red
+    l3vni: 5
+    networks: [{name: web, vni: 10, vlan: 10, gateways: [10.1.10.1/24]}]
+    policy:
+      rules: [{from: red/web/docker:client, to: red/web/docker:server, action: deny}]
+`)
+	c, s := netip.MustParseAddr("10.1.10.5"), netip.MustParseAddr("10.1.10.6")
+	atts := []plan.Attachment{
+		{Network: "red/web", Interface: "evc1", IPs: []netip.Addr{c}, Name: "docker:client"},
+		{Network: "red/web", Interface: "evc2", IPs: []netip.Addr{s}, Name: "docker:server"},
+		{Network: "red/web", Interface: "evc3", IPs: []netip.Addr{netip.MustParseAddr("10.1.10.7")}, Name: "docker:other"},
+	}
+	tbl := policy.Compile(in, policy.Ports(in, atts))
+	if len(tbl.Ports) != 3 {
+		t.Fatalf("ports: %v", tbl)
+	}
+	for _, pt := range tbl.Ports {
+		var allow bool
+		switch pt.Interface {
+		case "evc1":
+			allow, _ = pt.Decide(policy.Out, s, c, 6, 80)
+		case "evc2":
+			allow, _ = pt.Decide(policy.In, c, s, 6, 80)
+		case "evc3":
+			allow, _ = pt.Decide(policy.Out, s, netip.MustParseAddr("10.1.10.7"), 6, 80)
+			if !allow {
+				t.Errorf("evc3 is not selected by the rule: %v", pt)
+			}
+			continue
+		}
+		if allow {
+			t.Errorf("%s lets client->server pass: %v", pt.Interface, pt)
+		}
+	}
+}

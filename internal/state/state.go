@@ -19,6 +19,7 @@
 //	policy.lock          policy enforcement             flock(2) around one policy generation (taken inside lock)
 //	last-good.json       agent                          the last intent the agent applied successfully
 //	agent-status.json    agent                          the agent's last status (evpnhost status shows it)
+//	docker.json          evpnhost docker-plugin         Docker networks (ID -> tenant/network, mode) and IPAM reservations
 package state
 
 import (
@@ -46,6 +47,7 @@ const (
 	PolicyLockFile = "policy.lock"
 	LastGoodFile   = "last-good.json"
 	StatusFile     = "agent-status.json"
+	DockerFile     = "docker.json"
 )
 
 // Dir is the state directory for an FRR instance ("" = the system FRR),
