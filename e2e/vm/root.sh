@@ -47,7 +47,7 @@ pkgs=(linux-image-amd64 kmod systemd-sysv
 	iproute2 iputils-ping tcpdump procps jq curl nftables
 	etcd-server etcd-client iperf3 ca-certificates
 	ifupdown2                         # make bench: its single-VXLAN-device syntax
-	docker.io containerd runc iptables # the Docker network plugin's lab test
+	docker.io docker-cli containerd runc iptables # the Docker network plugin's lab test
 	busybox-static)                   # the root tree of the lab's Docker image
 
 key=$(printf '%s\n' "$suite" "${pkgs[@]}" | sha256sum | cut -c1-12)
@@ -108,6 +108,10 @@ rm -rf "$tmp/var/cache/apt/archives/"*.deb
 ls "$tmp"/boot/vmlinuz-* >/dev/null 2>&1 || die "no kernel in the $suite root"
 touch "$tmp/.evpnhost-root-ok"
 mv "$tmp" "$root"
-# Drop roots of older package lists.
-find "$roots" -mindepth 1 -maxdepth 1 -name "$suite-*" ! -path "$root" ! -name '*.log' -exec rm -rf {} +
+# Roots of older package lists are left alone: a VM may still be running
+# on one. They are listed here so that they can be removed by hand.
+for old in "$roots/$suite"-*; do
+	case $old in "$root" | *.log | *.build) continue ;; esac
+	[ -d "$old" ] && echo "e2e/vm/root.sh: older root, unused by this tree: $old (rm -rf it when no VM uses it)" >&2
+done
 echo "$root"

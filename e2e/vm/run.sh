@@ -1,8 +1,10 @@
 #!/bin/bash
 # Run a command as root inside a throwaway QEMU VM that boots Debian's stock
 # kernel and uses the host's own filesystem (read-only over virtio-9p) with
-# the repository mounted read-write at its host path. Exits with the
-# command's exit code. See docs/testing.md, section "VM runner".
+# the repository mounted read-write at its host path. With --platform
+# trixie it boots a cached Debian 13 root (e2e/vm/root.sh) with that root's
+# own kernel instead of the host's files. Exits with the command's exit
+# code. See docs/testing.md, section "VM runner".
 set -eu
 
 usage() {
@@ -18,8 +20,13 @@ options:
   -e NAME=VALUE    set an environment variable for CMD (repeatable);
                    -e NAME passes the caller's value of NAME
   --timeout SECS   kill the VM after SECS seconds and exit 124 (default 3600)
-  --kernel PATH    kernel image (default: newest /boot/vmlinuz-*-amd64 whose
-                   /lib/modules/VERSION exists)
+  --platform P     bookworm (default): the host's own files and kernel
+                   (Debian 12, FRR 8.4); trixie: the Debian 13 root that
+                   e2e/vm/root.sh builds once and caches (kernel 6.12,
+                   FRR 10.3), booted with its own kernel. EVPNHOST_PLATFORM
+                   sets the default.
+  --kernel PATH    kernel image (default: newest vmlinuz-*-amd64 in the
+                   platform's /boot whose lib/modules/VERSION exists)
   -v, --verbose    show kernel boot messages and the runner's steps
   -h, --help       this text
 
@@ -40,6 +47,7 @@ mem=4096M
 smp=2
 timeout=3600
 kernel=
+platform=${EVPNHOST_PLATFORM:-bookworm}
 verbose=0
 envs=()
 while [ $# -gt 0 ]; do
@@ -59,6 +67,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--timeout) [ $# -ge 2 ] || die "--timeout needs a value"; timeout=$2; shift 2 ;;
 	--kernel) [ $# -ge 2 ] || die "--kernel needs a value"; kernel=$2; shift 2 ;;
+	--platform) [ $# -ge 2 ] || die "--platform needs a value"; platform=$2; shift 2 ;;
 	-v | --verbose) verbose=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
@@ -74,19 +83,31 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: run
 command -v cpio >/dev/null || die "cpio missing: run e2e/vm/deps.sh"
 command -v modprobe >/dev/null || die "modprobe missing: run e2e/vm/deps.sh"
 
+# --- platform: the guest's root filesystem -------------------------------------
+# sysroot is the host directory the guest boots as its / ("" = the host's
+# own /). The kernel and its modules come from that same tree.
+case $platform in
+bookworm) sysroot= ;;
+trixie)
+	sysroot=$("$here/root.sh" trixie) || die "cannot build the trixie root (e2e/vm/root.sh)"
+	[ -f "$sysroot/.evpnhost-root-ok" ] || die "e2e/vm/root.sh printed $sysroot, which is not a finished root"
+	;;
+*) die "unknown --platform $platform (bookworm or trixie)" ;;
+esac
+
 # --- kernel ------------------------------------------------------------------
 if [ -z "$kernel" ]; then
 	while read -r k; do
-		if [ -d "/lib/modules/${k#/boot/vmlinuz-}" ]; then
+		if [ -d "$sysroot/lib/modules/${k##*/vmlinuz-}" ]; then
 			kernel=$k
 			break
 		fi
-	done < <(printf '%s\n' /boot/vmlinuz-*-amd64 | sort -V -r)
-	[ -n "$kernel" ] || die "no /boot/vmlinuz-*-amd64 with modules: run e2e/vm/deps.sh"
+	done < <(printf '%s\n' "$sysroot"/boot/vmlinuz-*-amd64 | sort -V -r)
+	[ -n "$kernel" ] || die "no $sysroot/boot/vmlinuz-*-amd64 with modules: run e2e/vm/deps.sh"
 fi
 [ -r "$kernel" ] || die "cannot read kernel $kernel"
 kver=${kernel##*/vmlinuz-}
-[ -d "/lib/modules/$kver" ] || die "no /lib/modules/$kver for $kernel"
+[ -d "$sysroot/lib/modules/$kver" ] || die "no $sysroot/lib/modules/$kver for $kernel"
 
 cache=$here/.cache
 mkdir -p "$cache"
@@ -97,7 +118,7 @@ mkdir -p "$cache"
 # directly through its PVH entry point (CONFIG_PVH=y in Debian kernels), so
 # unpack it once. Falls back to the bzImage if anything does not fit.
 boot=$kernel
-if grep -qx CONFIG_PVH=y "/boot/config-$kver" 2>/dev/null && command -v xz >/dev/null; then
+if grep -qx CONFIG_PVH=y "$sysroot/boot/config-$kver" 2>/dev/null && command -v xz >/dev/null; then
 	vmlinux=$cache/vmlinux-$kver-$(stat -L -c %s-%Y "$kernel")
 	if [ ! -s "$vmlinux" ]; then
 		off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$kernel" | head -1 | cut -d: -f1 || true)
@@ -105,7 +126,7 @@ if grep -qx CONFIG_PVH=y "/boot/config-$kver" 2>/dev/null && command -v xz >/dev
 			tmp=$(mktemp "$cache/vmlinux.XXXXXX")
 			tail -c +$((off + 1)) "$kernel" | xz -dc --single-stream >"$tmp" 2>/dev/null || true
 			if [ "$(head -c 4 "$tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
-				find "$cache" -maxdepth 1 -name 'vmlinux-*' -delete
+				find "$cache" -maxdepth 1 -name "vmlinux-$kver-*" -delete
 				mv "$tmp" "$vmlinux"
 			fi
 			rm -f "$tmp"
@@ -115,13 +136,15 @@ if grep -qx CONFIG_PVH=y "/boot/config-$kver" 2>/dev/null && command -v xz >/dev
 fi
 
 # --- initramfs (cached) -----------------------------------------------------
-# Only 9p over virtio-pci is needed to reach the host's filesystem; the rest
-# of the modules are loaded from the host's /lib/modules after switch_root.
-# modprobe prints them in load order (dependencies first).
-modules=$(modprobe -a -S "$kver" --show-depends 9p 9pnet_virtio virtio_pci |
+# Only 9p over virtio-pci is needed to reach the guest's root filesystem;
+# the rest of the modules are loaded from its /lib/modules after
+# switch_root. modprobe prints them in load order (dependencies first), as
+# paths under -d ROOT. Compressed modules (Debian 13: .ko.xz) are unpacked
+# here: busybox insmod takes plain ELF.
+modules=$(modprobe -d "${sysroot:-/}" -a -S "$kver" --show-depends 9p 9pnet_virtio virtio_pci |
 	awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
 [ -n "$modules" ] || die "cannot resolve the 9p modules of kernel $kver"
-key=$({ cat "$here/init.sh"; echo "$modules"; } | sha256sum | cut -c1-16)
+key=$({ cat "$here/init.sh"; echo "$sysroot"; echo "$modules"; } | sha256sum | cut -c1-16)
 initrd=$cache/initramfs-$kver-$key.cpio.gz
 if [ ! -s "$initrd" ]; then
 	[ "$verbose" = 0 ] || echo "e2e/vm/run.sh: building $initrd" >&2
@@ -130,15 +153,22 @@ if [ ! -s "$initrd" ]; then
 	cp /bin/busybox "$tmp/bin/busybox"
 	install -m 755 "$here/init.sh" "$tmp/init"
 	for m in $modules; do
-		cp "$m" "$tmp/modules/"
-		echo "${m##*/}" >>"$tmp/modules/order"
+		b=${m##*/}
+		case $b in
+		*.ko.xz) xz -dc "$m" >"$tmp/modules/${b%.xz}" || die "cannot unpack $m (xz-utils)"; b=${b%.xz} ;;
+		*.ko.zst) zstd -qdc "$m" >"$tmp/modules/${b%.zst}" || die "cannot unpack $m (zstd)"; b=${b%.zst} ;;
+		*.ko.gz) gzip -dc "$m" >"$tmp/modules/${b%.gz}" || die "cannot unpack $m"; b=${b%.gz} ;;
+		*) cp "$m" "$tmp/modules/" ;;
+		esac
+		echo "$b" >>"$tmp/modules/order"
 	done
 	(cd "$tmp" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$tmp.cpio.gz"
 	mv "$tmp.cpio.gz" "$initrd" # atomic: concurrent runs see all or nothing
 	rm -rf "$tmp"
-	# Drop images of other kernels/init versions.
-	find "$cache" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -path "$initrd" -delete
+	# Drop older images of this kernel (other init.sh versions or roots);
+	# the other platform's kernel keeps its own.
+	find "$cache" -maxdepth 1 -name "initramfs-$kver-*.cpio.gz" ! -path "$initrd" -delete
 fi
 
 # --- run directory ------------------------------------------------------------
@@ -156,6 +186,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 printf '%s\n' "$repo" >"$outdir/repo-path"
+# The guest mounts the repository over its own path, which must exist in
+# the guest's (read-only) root: in a platform root, make it on the host.
+# Under a directory the guest covers with a tmpfs (/root, /tmp...), init.sh
+# makes it again in that tmpfs.
+if [ -n "$sysroot" ] && [ ! -d "$sysroot$repo" ]; then
+	mkdir -p "$sysroot$repo" || die "cannot make the repository's mount point $sysroot$repo"
+fi
 
 interactive=0
 rows=0 cols=0
@@ -238,12 +275,12 @@ qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot
 	-display none -nic none "${serial[@]}"
 	-kernel "$boot" -initrd "$initrd" -append "$append"
 	-device virtio-rng-pci
-	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap
+	-fsdev "local,id=root,path=${sysroot:-/},security_model=none,readonly=on,multidevs=remap"
 	-device virtio-9p-pci,fsdev=root,mount_tag=root
 	-fsdev "local,id=repo,path=$repo,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=repo,mount_tag=repo)
-case $repo in
-*,*) die "the repository path must not contain a comma (QEMU -fsdev syntax): $repo" ;;
+case $repo$sysroot in
+*,*) die "the repository and root paths must not contain a comma (QEMU -fsdev syntax): $repo $sysroot" ;;
 esac
 
 saved_tty=

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -67,6 +68,14 @@ type Instance struct {
 	ConfDir string
 	Reload  string // path of frr-reload.py
 	Vtysh   string
+	// DaemonDir holds FRR's daemons (default /usr/lib/frr): their
+	// --version tells FRR's release when zebra does not run.
+	DaemonDir string
+
+	// The detected version (Version), valid while zebra keeps verKey's pid.
+	verMu  sync.Mutex
+	ver    frr.Version
+	verKey string
 }
 
 // NewInstance returns the instance with the standard Debian paths.
@@ -75,7 +84,7 @@ func NewInstance(name string) *Instance {
 	if name != "" {
 		rd, cd = filepath.Join(rd, name), filepath.Join(cd, name)
 	}
-	return &Instance{Name: name, Run: ExecRunner{}, RunDir: rd, ConfDir: cd, Reload: "/usr/lib/frr/frr-reload.py", Vtysh: "vtysh"}
+	return &Instance{Name: name, Run: ExecRunner{}, RunDir: rd, ConfDir: cd, Reload: "/usr/lib/frr/frr-reload.py", Vtysh: "vtysh", DaemonDir: "/usr/lib/frr"}
 }
 
 func (i *Instance) vtyshArgs(args ...string) []string {
