@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	mnl "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -25,6 +26,7 @@ import (
 type Netlink struct {
 	h      *netlink.Handle
 	ns     netns.NsHandle // the namespace of h, for the raw bridge-port dump
+	raw    *mnl.Conn      // raw rtnetlink in ns, dialled on first use (svd.go)
 	Writes int
 
 	idx map[string]int // link indexes known during one Apply (lookup cache)
@@ -47,6 +49,9 @@ func Open() (*Netlink, error) {
 // Close releases the netlink sockets.
 func (n *Netlink) Close() {
 	n.h.Close()
+	if n.raw != nil {
+		_ = n.raw.Close()
+	}
 	_ = n.ns.Close()
 }
 
@@ -174,6 +179,12 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 				return s, fmt.Errorf("link %s: no bridge port flags", a.Name)
 			}
 			k.Learning, k.NeighSuppress = pi.Learning, pi.NeighSuppress
+			k.VLANTunnel = pi.VlanTunnel
+		}
+		if v, ok := l.(*netlink.Vxlan); ok && owned && v.FlowBased {
+			if err := n.observeSingle(&k, a.Index); err != nil {
+				return s, fmt.Errorf("link %s: %w", a.Name, err)
+			}
 		}
 		if k.Kind == kernel.KindDummy {
 			local, err := n.localRoutes(a.Index)
@@ -241,6 +252,24 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 		s.Routes = append(s.Routes, kr)
 	}
 	return s, nil
+}
+
+// observeSingle completes k, the VXLAN device with index idx in
+// external mode, when it is the single VXLAN device: its vnifilter flag,
+// VNI filter entries and VLAN-to-VNI maps.
+func (n *Netlink) observeSingle(k *kernel.Link, idx int) error {
+	on, err := n.vniFiltered(idx)
+	if err != nil || !on {
+		return err
+	}
+	k.VNIFilter = true
+	if k.VNIs, err = retry(func() ([]uint32, error) { return n.vniFilter(idx) }); err != nil {
+		return fmt.Errorf("vni filter: %w", err)
+	}
+	if k.Tunnels, err = retry(func() ([]kernel.Tunnel, error) { return n.tunnels(idx) }); err != nil {
+		return fmt.Errorf("vlan tunnel maps: %w", err)
+	}
+	return nil
 }
 
 // localRoutes returns the addresses that have a local route (table
@@ -368,6 +397,8 @@ func (n *Netlink) bridgePorts() (map[int]netlink.Protinfo, error) {
 					pi.Learning = on
 				case nl.IFLA_BRPORT_NEIGH_SUPPRESS:
 					pi.NeighSuppress = on
+				case nl.IFLA_BRPORT_VLAN_TUNNEL:
+					pi.VlanTunnel = on
 				}
 			}
 			out[int(ifi.Index)] = pi
@@ -575,6 +606,13 @@ func (n *Netlink) create(d kernel.Link) error {
 	case kernel.KindVRF:
 		l = &netlink.Vrf{LinkAttrs: attrs, Table: d.Table} // ip link add NAME type vrf table T
 	case kernel.KindVXLAN:
+		if d.VNIFilter {
+			if err := n.createSingle(d); err != nil {
+				return err
+			}
+			l = &netlink.Device{LinkAttrs: attrs}
+			break
+		}
 		// ip link add vxN type vxlan id N local VTEP dstport 4789 nolearning
 		vx := &netlink.Vxlan{LinkAttrs: attrs, VxlanId: int(d.VNI), SrcAddr: d.Local.AsSlice(), Port: kernel.VXLANPort, Learning: false}
 		if d.Group.IsValid() {
@@ -599,9 +637,18 @@ func (n *Netlink) create(d kernel.Link) error {
 	default:
 		return fmt.Errorf("cannot create a %s", d.Kind)
 	}
-	n.Writes++
-	if err := n.h.LinkAdd(l); err != nil {
-		return err
+	if !d.VNIFilter {
+		n.Writes++
+		if err := n.h.LinkAdd(l); err != nil {
+			return err
+		}
+	} else {
+		// createSingle's request carries no index back: look it up.
+		dev, err := n.h.LinkByName(d.Name)
+		if err != nil {
+			return err
+		}
+		l = dev
 	}
 	if i := l.Attrs().Index; i != 0 && n.idx != nil {
 		n.idx[d.Name] = i // LinkAdd looked it up
@@ -631,6 +678,11 @@ func (n *Netlink) create(d kernel.Link) error {
 	if d.Kind == kernel.KindVXLAN {
 		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrLearning}, kernel.LinkChange{Attr: kernel.AttrNeighSuppress})
 	}
+	if d.VNIFilter {
+		// In the order the kernel needs: the maps need the VLANs and
+		// vlan_tunnel.
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrVLANTunnel}, kernel.LinkChange{Attr: kernel.AttrVNIs}, kernel.LinkChange{Attr: kernel.AttrTunnels})
+	}
 	if len(d.Addrs) > 0 {
 		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrAddrs})
 	}
@@ -644,6 +696,13 @@ func (n *Netlink) set(d, o kernel.Link, changes kernel.LinkChanges) error {
 		return err
 	}
 	for _, c := range changes {
+		switch c.Attr {
+		case kernel.AttrVLANTunnel, kernel.AttrVNIs, kernel.AttrTunnels:
+			if err := n.setSingle(l, c.Attr, d, o); err != nil {
+				return fmt.Errorf("%s: %w", c.Attr, err)
+			}
+			continue
+		}
 		n.Writes++
 		switch c.Attr {
 		case kernel.AttrMTU:
