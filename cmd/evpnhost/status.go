@@ -124,6 +124,7 @@ machines.`,
 				return exitError{exitFailed, err}
 			}
 			setStates(wl, obs)
+			vxdev := vxlanDeviceLine(c.Context(), r, in, obs)
 			st, err := status.Collect(c.Context(), r.FRR, hostName(o), vtepOf(obs))
 			if err != nil {
 				return exitError{exitFailed, err}
@@ -144,9 +145,13 @@ machines.`,
 					Workloads []workloadRow  `json:"workloads"`
 					LastApply *fabric.Status `json:"lastApply,omitempty"`
 					Policy    *policyStatus  `json:"policy,omitempty"`
-				}{st, nets, wl, last, pol})
+					VXLAN     string         `json:"vxlanDevice,omitempty"`
+				}{st, nets, wl, last, pol, vxdev})
 			}
 			printStatus(c, st)
+			if vxdev != "" {
+				fmt.Fprintf(c.OutOrStdout(), "VXLAN device: %s\n\n", vxdev)
+			}
 			printNetworks(c, nets)
 			printWorkloads(c, wl)
 			printPolicy(c, pol)
@@ -300,4 +305,27 @@ func printLastApply(c *cobra.Command, st *fabric.Status) {
 	for _, e := range st.Errors {
 		fmt.Fprintf(w, "  %s: %s\n", e.Object, e.Error)
 	}
+}
+
+// vxlanDeviceLine says which VXLAN device mode the host uses and why:
+// the last applied intent's, resolved again against the facts, and what
+// the kernel holds when that differs (an apply is pending). "" when
+// there is neither intent nor VXLAN device.
+func vxlanDeviceLine(ctx context.Context, r *reconcile.Reconciler, in *api.Intent, obs kernel.State) string {
+	cur := reconcile.CurrentMode(obs)
+	if in == nil {
+		if cur == "" {
+			return ""
+		}
+		return cur + " (the kernel's VXLAN devices; no intent applied)"
+	}
+	var f api.Facts
+	if r.Facts != nil {
+		f = r.Facts(ctx)
+	}
+	res := reconcile.VXLANDevice(in, f, obs)
+	if cur != "" && cur != res.Mode {
+		return fmt.Sprintf("%s in the kernel; the intent resolves to %s: apply pending", cur, res)
+	}
+	return res.String()
 }

@@ -123,6 +123,17 @@ func (r *Reconciler) prepare(ctx context.Context, in *api.Intent) (*api.Intent, 
 	return &resolved, des, res, nil
 }
 
+// VXLANDevice is the vxlanDevice mode of in on a host whose kernel holds
+// obs, and why (status prints it).
+func VXLANDevice(in *api.Intent, f api.Facts, obs kernel.State) api.Resolution {
+	f.Current = currentMode(obs)
+	return api.ResolveVXLANDevice(in, f)
+}
+
+// CurrentMode is the vxlanDevice mode of the VXLAN devices evpnhost has
+// in obs, "" without any.
+func CurrentMode(obs kernel.State) string { return currentMode(obs) }
+
 // currentMode is the vxlanDevice mode of the VXLAN devices evpnhost has
 // in obs, "" without any.
 func currentMode(obs kernel.State) string {
@@ -217,8 +228,11 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 
 // run is one Apply as it goes through its steps.
 type run struct {
-	r   *Reconciler
-	in  *api.Intent
+	r  *Reconciler
+	in *api.Intent // host.vxlanDevice resolved (prepare)
+	// orig is the intent as given, saved for CNI, attach and status
+	// (which resolves host.vxlanDevice again to say why).
+	orig *api.Intent
 	des plan.Desired
 	res Result
 	// print is FRR's daemons' fingerprint at the start (FRRPrint).
@@ -257,6 +271,7 @@ func (a *run) prepare(ctx context.Context) error {
 		return err
 	}
 	a.unlock = unlock
+	a.orig = a.in
 	a.in, a.des, a.res, err = r.prepare(ctx, a.in)
 	if err != nil {
 		return err
@@ -357,7 +372,7 @@ func (a *run) enforcePolicy() error {
 // resolve networks and compile the policy from it.
 func (a *run) saveIntent() error {
 	a.r.log().Debug("saving the intent", "op", "save-intent")
-	return attach.SaveIntent(a.r.StateDir, a.in)
+	return attach.SaveIntent(a.r.StateDir, a.orig)
 }
 
 // addSessions, on a staged bring-up, waits for zebra to learn the L3VNIs
