@@ -233,8 +233,8 @@ type run struct {
 	// orig is the intent as given, saved for CNI, attach and status
 	// (which resolves host.vxlanDevice again to say why).
 	orig *api.Intent
-	des plan.Desired
-	res Result
+	des  plan.Desired
+	res  Result
 	// print is FRR's daemons' fingerprint at the start (FRRPrint).
 	print string
 	// unlock releases the state directory's lock; nil once released.
