@@ -112,10 +112,18 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 			}
 		}
 	}
-	vlans, err := retry(n.h.BridgeVlanList)
+	type vlanDump struct {
+		vlans   map[int][]vlanInfo
+		tunnels map[int][]kernel.Tunnel
+	}
+	bv, err := retry(func() (vlanDump, error) {
+		v, t, err := n.bridgeVLANs()
+		return vlanDump{v, t}, err
+	})
 	if err != nil {
 		return s, fmt.Errorf("list bridge vlans: %w", err)
 	}
+	vlans := bv.vlans
 	bridgeIdx := 0
 	for _, l := range links {
 		if l.Attrs().Alias == kernel.OwnerAlias && l.Attrs().Name == kernel.BridgeName && l.Type() == "bridge" {
@@ -161,15 +169,15 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 		if !owned {
 			k.Kind = kernel.KindPort
 		}
-		for _, vi := range vlans[int32(a.Index)] {
+		for _, vi := range vlans[a.Index] {
 			if k.Kind == kernel.KindBridge {
-				k.VLANs = append(k.VLANs, vi.Vid)
+				k.VLANs = append(k.VLANs, vi.vid)
 				continue
 			}
-			if vi.Flags&nl.BRIDGE_VLAN_INFO_PVID != 0 && vi.Flags&nl.BRIDGE_VLAN_INFO_UNTAGGED != 0 {
-				k.PVID = vi.Vid
+			if vi.flags&nl.BRIDGE_VLAN_INFO_PVID != 0 && vi.flags&nl.BRIDGE_VLAN_INFO_UNTAGGED != 0 {
+				k.PVID = vi.vid
 			} else {
-				k.VLANs = append(k.VLANs, vi.Vid)
+				k.VLANs = append(k.VLANs, vi.vid)
 			}
 		}
 		slices.Sort(k.VLANs)
@@ -184,6 +192,9 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 		if v, ok := l.(*netlink.Vxlan); ok && owned && v.FlowBased {
 			if err := n.observeSingle(&k, a.Index); err != nil {
 				return s, fmt.Errorf("link %s: %w", a.Name, err)
+			}
+			if k.VNIFilter {
+				k.Tunnels = bv.tunnels[a.Index]
 			}
 		}
 		if k.Kind == kernel.KindDummy {
@@ -255,8 +266,8 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 }
 
 // observeSingle completes k, the VXLAN device with index idx in
-// external mode, when it is the single VXLAN device: its vnifilter flag,
-// VNI filter entries and VLAN-to-VNI maps.
+// external mode, when it is the single VXLAN device: its vnifilter flag
+// and VNI filter entries.
 func (n *Netlink) observeSingle(k *kernel.Link, idx int) error {
 	on, err := n.vniFiltered(idx)
 	if err != nil || !on {
@@ -266,10 +277,7 @@ func (n *Netlink) observeSingle(k *kernel.Link, idx int) error {
 	if k.VNIs, err = retry(func() ([]uint32, error) { return n.vniFilter(idx) }); err != nil {
 		return fmt.Errorf("vni filter: %w", err)
 	}
-	if k.Tunnels, err = retry(func() ([]kernel.Tunnel, error) { return n.tunnels(idx) }); err != nil {
-		return fmt.Errorf("vlan tunnel maps: %w", err)
-	}
-	return nil
+	return nil // the maps come with the bridge VLAN dump
 }
 
 // localRoutes returns the addresses that have a local route (table
