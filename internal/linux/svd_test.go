@@ -98,13 +98,13 @@ func TestPrivilegedSingleVXLANRoundTrip(t *testing.T) {
 		wantAll(t, "ip -d link show evpnvx", out(t, "ip", "-d", "link", "show", "evpnvx"),
 			"vxlan external", "vnifilter", "local 10.0.0.1", "dstport 4789", "nolearning", "master evpnbr",
 			"link/ether "+mac, "vlan_tunnel on", "neigh_suppress on", "learning off", "mtu 1450")
-		vnis := out(t, "bridge", "vni", "show", "dev", "evpnvx")
-		wantAll(t, "bridge vni show", vnis, "10", "20", "30", "4001", "4002")
+		vnis := fields(out(t, "bridge", "vni", "show", "dev", "evpnvx"))
+		wantAll(t, "bridge vni show", vnis, " 10 ", " 20 ", " 30 ", " 4001-4002 ")
 		// iproute2 prints runs as ranges: 3000-3001 4001-4002.
 		tun := fields(out(t, "bridge", "vlan", "tunnelshow", "dev", "evpnvx"))
 		wantAll(t, "bridge vlan tunnelshow", tun, " 10 10 ", " 20 20 ", " 30 30 ", " 3000-3001 4001-4002 ")
-		vl := out(t, "bridge", "vlan", "show", "dev", "evpnvx")
-		wantAll(t, "bridge vlan show dev evpnvx", vl, "10", "20", "30", "3000", "3001")
+		vl := fields(out(t, "bridge", "vlan", "show", "dev", "evpnvx"))
+		wantAll(t, "bridge vlan show dev evpnvx", vl, " 10 ", " 20 ", " 30 ", " 3000 ", " 3001 ")
 		if strings.Contains(vl, "PVID") {
 			t.Errorf("the single device has no PVID:\n%s", vl)
 		}
