@@ -87,7 +87,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 		}
 		s.Sysctls = append(s.Sysctls, kernel.Sysctl{Name: k, Value: v})
 	}
-	links, err := retry(n.h.LinkList)
+	links, err := retry(n.linkList)
 	if err != nil {
 		return s, fmt.Errorf("list links: %w", err)
 	}
@@ -364,26 +364,21 @@ func (n *Netlink) bulk(links []netlink.Link) (map[int][]netlink.Addr, map[int][]
 // bridgePorts dumps the bridge port flags (IFLA_PROTINFO) of every port,
 // like `bridge -d link show`: LinkGetProtinfo does the same dump for
 // a single link.
+//
+// It goes through mdlayher/netlink (svd.go): the kernel sizes a link
+// dump's buffers by its largest link, which the single VXLAN device with
+// thousands of VLAN-to-VNI maps takes beyond the 64 KiB vishvananda reads.
 func (n *Netlink) bridgePorts() (map[int]netlink.Protinfo, error) {
-	cur, err := netns.Get()
-	if err != nil {
-		return nil, err
-	}
-	defer cur.Close()
-	sock, err := nl.GetNetlinkSocketAt(n.ns, cur, unix.NETLINK_ROUTE)
-	if err != nil {
-		return nil, err
-	}
-	defer sock.Close()
-	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: sock}}
-	req.AddData(nl.NewIfInfomsg(unix.AF_BRIDGE))
-	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	msgs, err := n.dump(unix.RTM_GETLINK, ifinfomsg(unix.AF_BRIDGE, 0))
 	if err != nil {
 		return nil, err // ErrDumpInterrupted included: retry dumps again
 	}
 	out := map[int]netlink.Protinfo{}
-	for _, m := range msgs {
+	for _, mm := range msgs {
+		m := mm.Data
+		if len(m) < unix.SizeofIfInfomsg {
+			continue
+		}
 		ifi := nl.DeserializeIfInfomsg(m)
 		attrs, err := nl.ParseRouteAttr(m[ifi.Len():])
 		if err != nil {
@@ -910,7 +905,7 @@ func writeSysctl(key, value string) error {
 // unicast ARP/NS, like `ip neigh change IP dev SVI use` would trigger.
 // It returns how many entries were refreshed.
 func (n *Netlink) RefreshNeighbors() (int, error) {
-	links, err := retry(n.h.LinkList)
+	links, err := retry(n.linkList)
 	if err != nil {
 		return 0, fmt.Errorf("list links: %w", err)
 	}

@@ -532,3 +532,35 @@ func (n *Netlink) VNIFilter() (bool, string) {
 	}
 	return false, fmt.Sprintf("kernel %s < 5.18", rel)
 }
+
+// linkList is netlink.LinkList read through mdlayher/netlink: the kernel
+// sizes the buffers of a link dump by its largest link (a bridge port's
+// VLAN-to-VNI maps count, even when not dumped), and beyond about 2000
+// maps of the single VXLAN device that form no ranges they exceed the
+// 64 KiB vishvananda reads at once: its LinkList then fails with EINVAL
+// (the truncated message). The messages are decoded by vishvananda.
+func (n *Netlink) linkList() ([]netlink.Link, error) {
+	ae := mnl.NewAttributeEncoder()
+	ae.Uint32(unix.IFLA_EXT_MASK, 1) // RTEXT_FILTER_VF, as LinkList asks
+	attrs, err := ae.Encode()
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := n.dump(unix.RTM_GETLINK, append(ifinfomsg(unix.AF_UNSPEC, 0), attrs...))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netlink.Link, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK {
+			continue
+		}
+		hdr := unix.NlMsghdr{Len: m.Header.Length, Type: uint16(m.Header.Type), Flags: uint16(m.Header.Flags), Seq: m.Header.Sequence, Pid: m.Header.PID}
+		l, err := netlink.LinkDeserialize(&hdr, m.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

@@ -159,7 +159,7 @@ func TestPrivilegedSingleVXLANModeSwitch(t *testing.T) {
 			des  kernel.State
 			want string
 		}{
-			{"per-vni -> single", single, "vxlanDevice per-vni -> single replaces vx10, vx20, vx30 and 2 more (5 devices) by evpnvx"},
+			{"per-vni -> single", single, "vxlanDevice per-vni -> single replaces vx4001, vx10, vx20 and 2 more (5 devices) by evpnvx"},
 			{"single -> per-vni", per, "vxlanDevice single -> per-vni replaces evpnvx by vx4001, vx10, vx20 and 2 more (5 devices)"},
 		} {
 			p := converge(t, nl, step.des)
