@@ -5,7 +5,7 @@ BIN := bin
 TESTBIN := $(BIN)/tests
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help deps build generate test test-unit testbins test-priv e2e demo bench fuzz lint fmt verify clean
+.PHONY: help deps build generate test test-unit testbins test-priv e2e soak demo bench fuzz lint fmt verify clean
 
 help: ## list targets (make verify checks that every target is here and in .PHONY)
 	@grep -E '^[A-Za-z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ test-priv: testbins ## privileged netns tests and lab scenarios, booting the VM 
 	e2e/vm/run-or-native.sh -e EVPNHOST_REQUIRE_KERNEL=1 -e EVPNHOST_REQUIRE_FRR=1 -e EVPNHOST_REQUIRE_ETCD=1 -e E2E_RUN -- e2e/privileged.sh
 
 e2e: test-priv ## alias of test-priv
+
+SOAK_N ?= 10
+soak: testbins ## run the lab's fault tests (TestFault*) SOAK_N times (default 10) in one lab, in the VM if needed; reports each run's result and time (scripts/soak.sh)
+	SOAK_N=$(SOAK_N) scripts/soak.sh
 
 demo: deps build ## bring up the demo fabric (2 TORs, 3 hosts), print status and reachability
 	e2e/vm/run-or-native.sh -- lab/demo.sh

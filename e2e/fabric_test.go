@@ -59,6 +59,11 @@ func (f *fabricLab) startAgent(host string) {
 	if host == "h2" {
 		extra = "--metrics-addr 127.0.0.1:9475"
 	}
+	// E2E_L3VNI_CHECK=PERIOD (0: off) overrides the agents' default
+	// L3VNI repair, e.g. to measure the fault tests without it.
+	if v := os.Getenv("E2E_L3VNI_CHECK"); v != "" {
+		extra += " --l3vni-check " + v
+	}
 	// The fallback when loading the saved configuration into a daemon
 	// restarted alone fails; on a lab host that is lab.sh frr-restart
 	// (systemctl restart frr on a server).
@@ -90,6 +95,46 @@ func (f *fabricLab) quiet(host string, d time.Duration) {
 		}
 		return nil
 	})
+}
+
+// stopAgent stops host's agent and waits until it exited.
+func (f *fabricLab) stopAgent(host string) {
+	f.t.Helper()
+	pid := f.agents[host]
+	delete(f.agents, host)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	eventually(f.t, 30*time.Second, host+"'s agent exited", func() error {
+		if syscall.Kill(pid, 0) == nil {
+			return fmt.Errorf("pid %d still runs", pid)
+		}
+		return nil
+	})
+}
+
+// repairs lists the L3VNI repairs the agents logged (op=l3vni-repair),
+// per host: "h1: 2 (vni=4001 vtep=10.0.0.2 repair=install, ...)".
+func (f *fabricLab) repairs() []string {
+	var out []string
+	for _, h := range []string{"h1", "h2", "h3"} {
+		b, _ := os.ReadFile(filepath.Join(f.logDir, h+".log"))
+		var rs []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.Contains(l, "op=l3vni-repair") {
+				continue
+			}
+			var kv []string
+			for _, w := range strings.Fields(l) {
+				for _, k := range []string{"time=", "vni=", "vtep=", "repair="} {
+					if strings.HasPrefix(w, k) {
+						kv = append(kv, w)
+					}
+				}
+			}
+			rs = append(rs, strings.Join(kv, " "))
+		}
+		out = append(out, fmt.Sprintf("%s: %d %v", h, len(rs), rs))
+	}
+	return out
 }
 
 func (f *fabricLab) stopAgents() {

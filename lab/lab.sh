@@ -14,8 +14,9 @@
 #   lab.sh down               remove everything the lab created (never fails)
 #   lab.sh status             BGP sessions and routes to other VTEPs per host
 #   lab.sh exec NS CMD...     ip netns exec <prefix>NS CMD...
-#   lab.sh frr-restart HOST   restart all FRR daemons of a host (unconfigured;
-#                             its agent configures them again)
+#   lab.sh frr-restart NODE   restart all FRR daemons of a host (unconfigured;
+#                             its agent configures them again) or of a TOR
+#                             (configured again from lab/TOR.conf)
 #   lab.sh host-down HOST     power a host off: its FRR, tapwire, namespace
 #                             (so its uplinks: the TOR ports go too) and its
 #                             workload namespaces are destroyed
@@ -825,16 +826,22 @@ cmd_status() {
 	status
 }
 
-# cmd_frr_restart HOST: stop and start every FRR daemon of a host, as
-# `systemctl restart frr` would on a real one. The daemons come back without
-# configuration: the host's evpnhost agent (or an apply) configures them.
+# cmd_frr_restart NODE: stop and start every FRR daemon of a host or TOR, as
+# `systemctl restart frr` would on a real one. A host's daemons come back
+# without configuration: its evpnhost agent (or an apply) configures them. A
+# TOR's come back with lab/TOR.conf, as a switch's FRR reads its startup
+# configuration (its links stay up; its BGP sessions reset).
 cmd_frr_restart() {
 	need_root
-	(( $# == 1 )) || die "usage: lab.sh frr-restart HOST"
+	(( $# == 1 )) || die "usage: lab.sh frr-restart NODE"
 	local n=$1
-	[[ " ${HOSTS[*]} " == *" $n "* ]] || die "frr-restart: $n is not a lab host (${HOSTS[*]})"
+	[[ " $(all_nodes) " == *" $n "* ]] || die "frr-restart: $n is not a lab node ($(all_nodes))"
 	frr_stop "$(ns "$n")"
 	frr_start "$n"
+	if [[ " ${TORS[*]} " == *" $n "* ]]; then
+		tor_config "$n"
+		log "  $(ns "$n") <- lab/$n.conf"
+	fi
 }
 
 is_host() { [[ " ${HOSTS[*]} " == *" $1 "* ]]; }

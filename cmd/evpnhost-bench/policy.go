@@ -549,6 +549,11 @@ const (
 	// cost, issue 15) that regenerating the report keeps.
 	validationBegin = "<!-- validation-bench:begin (hand-written, go test -bench ValidateLarge ./api) -->"
 	validationEnd   = "<!-- validation-bench:end -->"
+	// torflapBegin/End mark a hand-written section (the routed outage
+	// after a TOR flap with and without the agent's L3VNI repair, from
+	// TestFaultTORDown runs, issue 16) that regenerating the report keeps.
+	torflapBegin = "<!-- torflap-bench:begin (hand-written, TestFaultTORDown with and without E2E_L3VNI_CHECK=0) -->"
+	torflapEnd   = "<!-- torflap-bench:end -->"
 )
 
 // replaceSection puts section between the policy markers of doc, or
@@ -580,7 +585,7 @@ func keepSections(path, doc string) string {
 	if err != nil {
 		return doc
 	}
-	for _, m := range [][2]string{{policyBegin, policyEnd}, {failoverBegin, failoverEnd}, {convergenceBegin, convergenceEnd}, {validationBegin, validationEnd}} {
+	for _, m := range [][2]string{{policyBegin, policyEnd}, {failoverBegin, failoverEnd}, {convergenceBegin, convergenceEnd}, {validationBegin, validationEnd}, {torflapBegin, torflapEnd}} {
 		i := strings.Index(string(old), m[0])
 		j := strings.Index(string(old), m[1])
 		if i < 0 || j < i {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/internal/agent"
 	"github.com/evpnhost/evpnhost/internal/attach"
+	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/linux"
@@ -32,6 +33,7 @@ func agentCmd(o *options) *cobra.Command {
 	a := &agent.Agent{}
 	var file, host, metricsAddr, restartCmd string
 	var poll time.Duration
+	var l3note string // why the L3VNI check is on or off
 	e := &etcdFlags{}
 	c := &cobra.Command{
 		Use:   "agent (-f FILE | --etcd-endpoints URLS --host NAME)",
@@ -57,15 +59,19 @@ last success) to agent-status.json in the state directory and, with etcd, under
 PREFIX/status/HOST ('evpnhost fabric status'). --metrics-addr serves Prometheus metrics
 on /metrics. Stopping the agent leaves the dataplane as it is.
 
-FRR 8.4's zebra drops the router MACs of remote VTEPs from an L3VNI when it replaces the
-routes through them, as it does when one of the two TORs fails: routed traffic between
-hosts is then lost although every route looks right. With --l3vni-check PERIOD
-(experimental, off by default; see docs/agent.md) the agent compares each L3VNI's routes
-with the kernel's neighbor and FDB entries every PERIOD; a next hop lacking them at two
-checks in a row gets them installed again with the router MAC last seen for its VTEP
-(removed again once no route uses them); when none was seen, the agent bounces the
-L3VNI's SVI and FRR installs them (logged as l3vni-repair, counted in
-evpnhost_l3vni_repairs_total).
+FRR before 9.1 (except 8.4.5 and later 8.4 releases; Debian 12 ships 8.4.4) has a zebra
+defect, FRR #12391: it drops the router MACs of remote VTEPs from an L3VNI when it
+replaces the routes through them, as it does when one of the two TORs fails, and routed
+traffic between hosts is then lost although every route looks right. On such an FRR
+(or when its version cannot be read at start) the agent repairs it by default: every
+--l3vni-check period (2s) it compares each L3VNI's routes with the kernel's neighbor and
+FDB entries; a next hop lacking them at two checks in a row gets them installed again
+with the router MAC last seen for its VTEP (removed again once no route uses them);
+when none was seen, the agent bounces the L3VNI's SVI and FRR installs them. Each
+repair is logged as op=l3vni-repair with vni= and vtep=, and counted in
+evpnhost_l3vni_repairs_total. On an FRR with the fix the check is off unless
+--l3vni-check is given; --l3vni-check 0 turns it off everywhere (see docs/agent.md).
+'evpnhost apply' alone never repairs it; 'evpnhost status' shows the loss.
 
 An FRR daemon that restarts while zebra keeps running (bgpd crashed and watchfrr
 started it again) comes back without configuration, and a reload cannot see all it lost:
@@ -110,7 +116,18 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 			defer done()
 			a.Applier = r
 			a.Refresher = r.Kernel.(*linux.Netlink)
-			if a.L3Interval > 0 { // experimental, off by default
+			if a.L3Interval > 0 && !c.Flags().Changed("l3vni-check") {
+				// On by default only where FRR #12391 can strike.
+				vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				v, err := r.FRR.(*frrctl.Instance).Version(vctx)
+				cancel()
+				var on bool
+				on, l3note = l3vniDefault(v, err)
+				if !on {
+					a.L3Interval = 0
+				}
+			}
+			if a.L3Interval > 0 {
 				// The L3VNI check runs beside the reconciles: a netlink
 				// handle of its own.
 				l3nl, err := linux.Open()
@@ -168,6 +185,13 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 			}
 			a.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			r.Log = a.Log
+			if l3note == "" {
+				l3note = "on: --l3vni-check " + a.L3Interval.String()
+				if a.L3Interval <= 0 {
+					l3note = "off: --l3vni-check 0"
+				}
+			}
+			a.Log.Info("L3VNI router-MAC repair "+l3note, "op", "l3vni-check", "period", a.L3Interval.String())
 			if metricsAddr != "" {
 				sd := o.stateDirPath()
 				m := metrics.New(func(ctx context.Context) (status.Status, error) {
@@ -202,9 +226,23 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 	policyFlag(c, o)
 	c.Flags().DurationVar(&a.Resync, "resync", 30*time.Second, "full reconcile period")
 	c.Flags().DurationVar(&a.NeighRefresh, "neigh-refresh", 10*time.Second, "period of the stale-neighbor refresh (0 disables)")
-	c.Flags().DurationVar(&a.L3Interval, "l3vni-check", 0, "experimental, off by default: how often (e.g. 2s) the L3VNIs are checked for next hops that lost their router MAC, which FRR 8.4 does on a TOR failure; such a next hop at two checks in a row gets its entries installed again with the router MAC last seen, or its L3VNI SVI bounced when none was seen (0 disables)")
+	c.Flags().DurationVar(&a.L3Interval, "l3vni-check", 2*time.Second, "how often the L3VNIs are checked for next hops that lost their router MAC (FRR #12391: FRR before 9.1 except 8.4.5+, on a TOR failure); such a next hop at two checks in a row gets its entries installed again with the router MAC last seen, or its L3VNI SVI bounced when none was seen. Default: on (2s) when the FRR running at start has the defect or its version cannot be read, off on a fixed FRR; given explicitly it applies to any FRR; 0 disables")
 	c.Flags().DurationVar(&poll, "watch", time.Second, "how often the intent file is checked for changes")
 	c.Flags().DurationVar(&a.Debounce, "debounce", 300*time.Millisecond, "wait after a change before reconciling, so a burst costs one reconcile")
 	e.register(c)
 	return c
+}
+
+// l3vniDefault says whether the L3VNI repair runs when --l3vni-check is
+// not given, for the FRR version read at start (err: it could not be
+// read), and why.
+func l3vniDefault(v frr.Version, err error) (on bool, why string) {
+	switch {
+	case err != nil:
+		return true, fmt.Sprintf("on: FRR version unknown (%v), it may have %s", err, frr.RMACLossIssue)
+	case frr.HasRMACLoss(v):
+		return true, fmt.Sprintf("on: FRR %s has %s", v, frr.RMACLossIssue)
+	default:
+		return false, fmt.Sprintf("off: FRR %s has the fix of %s (--l3vni-check PERIOD turns it on)", v, frr.RMACLossIssue)
+	}
 }

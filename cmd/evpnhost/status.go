@@ -16,6 +16,8 @@ import (
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/fabric"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/linux"
+	"github.com/evpnhost/evpnhost/internal/plan"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
 	"github.com/evpnhost/evpnhost/internal/status"
 )
@@ -101,8 +103,12 @@ func statusCmd(o *options) *cobra.Command {
 		Short: "Show BGP sessions, the VTEP, VNIs and tenants of this host",
 		Long: `Read the kernel of this network namespace and the FRR instance's JSON state and
 print the BGP sessions (peer, state, uptime, prefixes received per family), the VTEP,
-and per VNI its type, tenant, MAC counts and remote VTEPs. --json prints the same for
-machines.`,
+and per VNI its type, tenant, MAC counts and remote VTEPs. It also compares each
+tenant's routes through its L3VNI with the kernel's neighbor and FDB entries and warns
+about every next hop whose router MAC is lost (FRR #12391, FRR before 9.1 except 8.4.5+,
+after a TOR failure): routed traffic to that VTEP is lost although the routes look
+right; 'evpnhost agent' repairs it, 'evpnhost apply' does not. --json prints the same
+for machines (l3vniHoles).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			r, done, err := o.reconciler()
@@ -129,6 +135,10 @@ machines.`,
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
+			holes, err := l3Holes(r.Kernel, in, reconcile.CurrentMode(obs) == api.VXLANSingle)
+			if err != nil {
+				return exitError{exitFailed, err}
+			}
 			nets := networks(in)
 			var last *fabric.Status
 			if a, err := agent.ReadStatus(o.stateDirPath()); err == nil {
@@ -145,13 +155,17 @@ machines.`,
 					Workloads []workloadRow  `json:"workloads"`
 					LastApply *fabric.Status `json:"lastApply,omitempty"`
 					Policy    *policyStatus  `json:"policy,omitempty"`
-					VXLAN     string         `json:"vxlanDevice,omitempty"`
-				}{st, nets, wl, last, pol, vxdev})
+					// L3VNIHoles are next hops of tenant routes whose
+					// router MAC the kernel lost (FRR #12391).
+					L3VNIHoles []l3HoleRow `json:"l3vniHoles"`
+					VXLAN      string      `json:"vxlanDevice,omitempty"`
+				}{st, nets, wl, last, pol, holes, vxdev})
 			}
 			printStatus(c, st)
 			if vxdev != "" {
 				fmt.Fprintf(c.OutOrStdout(), "VXLAN device: %s\n\n", vxdev)
 			}
+			printL3Holes(c, holes)
 			printNetworks(c, nets)
 			printWorkloads(c, wl)
 			printPolicy(c, pol)
@@ -161,6 +175,47 @@ machines.`,
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// l3HoleRow is a next hop of a tenant's routes through its L3VNI whose
+// router MAC, neighbor or FDB entry the kernel lacks.
+type l3HoleRow struct {
+	Tenant  string `json:"tenant"`
+	L3VNI   uint32 `json:"l3vni"`
+	VTEP    string `json:"vtep"`
+	NextHop string `json:"nextHop"`
+	Routes  int    `json:"routes"`
+	Problem string `json:"problem"`
+}
+
+// l3Holes checks the applied intent's L3VNIs against the kernel (none
+// before the first apply, none on the single VXLAN device: FRR >= 9, and
+// the check knows per-VNI devices only).
+func l3Holes(k reconcile.Kernel, in *api.Intent, single bool) ([]l3HoleRow, error) {
+	rows := []l3HoleRow{}
+	nl, ok := k.(*linux.Netlink)
+	if in == nil || !ok || single {
+		return rows, nil
+	}
+	hops, err := nl.L3NextHops(plan.L3VNIs(in))
+	if err != nil {
+		return nil, fmt.Errorf("check the L3VNIs' router MACs: %w", err)
+	}
+	for _, h := range hops {
+		if h.Problem != "" {
+			rows = append(rows, l3HoleRow{Tenant: h.Tenant, L3VNI: h.VNI, VTEP: h.Gateway.Unmap().String(),
+				NextHop: h.Gateway.String(), Routes: h.Routes, Problem: h.Problem})
+		}
+	}
+	return rows, nil
+}
+
+func printL3Holes(c *cobra.Command, rows []l3HoleRow) {
+	w := c.OutOrStdout()
+	for _, r := range rows {
+		fmt.Fprintf(w, "warning: tenant %s: L3VNI %d: next hop %s (VTEP %s, %d routes): %s: routed traffic to it is lost (FRR #12391); only 'evpnhost agent' repairs it (docs/agent.md)\n",
+			r.Tenant, r.L3VNI, r.NextHop, r.VTEP, r.Routes, r.Problem)
+	}
 }
 
 func printStatus(c *cobra.Command, st status.Status) {

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/evpnhost/evpnhost/internal/kernel"
@@ -140,7 +139,7 @@ func (l *l3Loop) install(hops []kernel.L3Hole) (present map[hopKey]bool, bounce 
 	a, log := l.a, l.log
 	present = map[hopKey]bool{}
 	holes := map[hopKey]bool{}
-	installedFor := map[string][]string{} // tenant -> next hops
+	installedFor := map[string]bool{} // tenants repaired
 	for _, h := range hops {
 		k := hopKey{h.SVI, h.Gateway}
 		present[k] = true
@@ -167,12 +166,13 @@ func (l *l3Loop) install(hops []kernel.L3Hole) (present map[hopKey]bool, bounce 
 			continue
 		}
 		l.installed[k] = h
-		installedFor[h.Tenant] = append(installedFor[h.Tenant], h.Gateway.String()+" "+h.MAC+" ("+h.Problem+")")
+		installedFor[h.Tenant] = true
+		log.Warn("zebra lost the router MAC of a remote VTEP that routes use; installed it again",
+			"op", "l3vni-repair", "vni", h.VNI, "vtep", h.Gateway.Unmap(), "tenant", h.Tenant, "next-hop", h.Gateway,
+			"mac", h.MAC, "routes", h.Routes, "repair", "install", "problem", h.Problem)
 	}
 	l.prev = holes
 	for _, t := range slices.Sorted(maps.Keys(installedFor)) {
-		log.Warn("zebra lost router MACs of remote VTEPs that routes use; installed them again",
-			"op", "l3vni-repair", "tenant", t, "next-hops", strings.Join(installedFor[t], "; "))
 		if o, ok := a.Observer.(L3Observer); ok {
 			o.L3VNIRepaired(t)
 		}
@@ -208,12 +208,11 @@ func (l *l3Loop) bounce(holes []kernel.L3Hole, now time.Time) {
 	due := l.bounces.due(holes, now)
 	for _, svi := range slices.Sorted(maps.Keys(due)) {
 		hs := due[svi]
-		desc := make([]string, len(hs))
-		for i, h := range hs {
-			desc[i] = h.Gateway.String() + ": " + h.Problem
+		for _, h := range hs {
+			l.log.Warn("zebra lost the router MAC of a remote VTEP that routes use, router MAC unknown; bouncing the L3VNI SVI so FRR installs it again",
+				"op", "l3vni-repair", "vni", h.VNI, "vtep", h.Gateway.Unmap(), "tenant", h.Tenant, "next-hop", h.Gateway,
+				"routes", h.Routes, "repair", "bounce", "svi", svi, "problem", h.Problem)
 		}
-		l.log.Warn("zebra lost router MACs of remote VTEPs that routes use, router MAC unknown; bouncing the L3VNI SVI so FRR installs them again",
-			"op", "l3vni-repair", "tenant", hs[0].Tenant, "svi", svi, "next-hops", strings.Join(desc, "; "))
 		if err := a.L3Repair(svi); err != nil {
 			l.log.Error("L3VNI repair failed", "op", "l3vni-repair", "svi", svi, "cause", err)
 			continue

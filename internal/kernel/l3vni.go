@@ -12,6 +12,7 @@ import (
 // and its VXLAN device (the router MACs of other VTEPs are on it).
 type L3VNI struct {
 	Tenant string
+	VNI    uint32 // the L3VNI (4001)
 	Table  uint32
 	SVI    string // vlan3001
 	VXLAN  string // vx4001

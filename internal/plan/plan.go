@@ -318,7 +318,7 @@ func L3VNIs(in *api.Intent) []kernel.L3VNI {
 		if in.Host.VXLANDevice == api.VXLANSingle {
 			vx = SingleVXLAN
 		}
-		out = append(out, kernel.L3VNI{Tenant: t.Name, Table: t.Table(), SVI: sviName(lv[t.Name]), VXLAN: vx, VLAN: lv[t.Name]})
+		out = append(out, kernel.L3VNI{Tenant: t.Name, VNI: t.L3VNI, Table: t.Table(), SVI: sviName(lv[t.Name]), VXLAN: vx, VLAN: lv[t.Name]})
 	}
 	return out
 }
