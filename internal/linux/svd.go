@@ -321,15 +321,16 @@ func (n *Netlink) bridgeVLANs() (map[int][]vlanInfo, map[int][]kernel.Tunnel, er
 			continue
 		}
 		idx := int(int32(binary.NativeEndian.Uint32(m.Data[4:8])))
-		ad, err := mnl.NewAttributeDecoder(m.Data[unix.SizeofIfInfomsg:])
+		spec := afSpec(m.Data[unix.SizeofIfInfomsg:])
+		if spec == nil {
+			continue
+		}
+		af, err := mnl.NewAttributeDecoder(spec)
 		if err != nil {
 			return nil, nil, err
 		}
-		for ad.Next() {
-			if ad.Type() != unix.IFLA_AF_SPEC {
-				continue
-			}
-			ad.Nested(func(af *mnl.AttributeDecoder) error {
+		{
+			err := func(af *mnl.AttributeDecoder) error {
 				var begin *kernel.Tunnel
 				var vbegin uint16
 				for af.Next() {
@@ -381,11 +382,11 @@ func (n *Netlink) bridgeVLANs() (map[int][]vlanInfo, map[int][]kernel.Tunnel, er
 						}
 					}
 				}
-				return nil
-			})
-		}
-		if err := ad.Err(); err != nil {
-			return nil, nil, err
+				return af.Err()
+			}(af)
+			if err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	for i := range vlans {
@@ -395,6 +396,26 @@ func (n *Netlink) bridgeVLANs() (map[int][]vlanInfo, map[int][]kernel.Tunnel, er
 		slices.SortFunc(tunnels[i], func(a, b kernel.Tunnel) int { return int(a.VLAN) - int(b.VLAN) })
 	}
 	return vlans, tunnels, nil
+}
+
+// afSpec is the payload of IFLA_AF_SPEC among the attributes b of a
+// bridge link message, nil without one. The kernel writes it last, and
+// its 16-bit length wraps when it holds more than 64 KiB (a port with
+// 4000 VLAN-to-VNI maps that form no ranges): the payload is taken to
+// the end of the message instead.
+func afSpec(b []byte) []byte {
+	for len(b) >= 4 {
+		l := int(binary.NativeEndian.Uint16(b[0:2]))
+		if binary.NativeEndian.Uint16(b[2:4])&^(unix.NLA_F_NESTED|unix.NLA_F_NET_BYTEORDER) == unix.IFLA_AF_SPEC {
+			return b[4:]
+		}
+		al := (l + 3) &^ 3
+		if l < 4 || al > len(b) {
+			return nil
+		}
+		b = b[al:]
+	}
+	return nil
 }
 
 // vlanInfo is one VLAN of a bridge or port (struct bridge_vlan_info).

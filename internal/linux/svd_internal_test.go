@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"os"
 	"runtime"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/evpnhost/evpnhost/internal/kernel"
 )
@@ -96,5 +98,34 @@ func TestPrivilegedVNIFilterMessages(t *testing.T) {
 	}
 	if on, err := n.vniFiltered(vx.Attrs().Index); err != nil || on {
 		t.Fatalf("vx10: vnifilter %v, %v", on, err)
+	}
+}
+
+// TestAFSpecWrapped: IFLA_AF_SPEC is found after other attributes, also
+// when its payload exceeds 64 KiB and its 16-bit length wrapped.
+func TestAFSpecWrapped(t *testing.T) {
+	attr := func(typ uint16, payload []byte) []byte {
+		b := make([]byte, 4, 4+len(payload)+3)
+		binary.NativeEndian.PutUint16(b[0:2], uint16(4+len(payload))) // wraps beyond 64 KiB
+		binary.NativeEndian.PutUint16(b[2:4], typ)
+		b = append(b, payload...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	var inner []byte
+	for v := 1; v <= 9000; v++ { // 9000 * 8 bytes = 72 KB
+		vi := make([]byte, 4)
+		binary.NativeEndian.PutUint16(vi[2:4], uint16(v))
+		inner = append(inner, attr(iflaBridgeVLANInfo, vi)...)
+	}
+	msg := append(attr(unix.IFLA_IFNAME, []byte("evpnvx\x00")), attr(unix.IFLA_AF_SPEC|unix.NLA_F_NESTED, inner)...)
+	got := afSpec(msg)
+	if len(got) != len(inner) {
+		t.Fatalf("payload %d bytes, want %d", len(got), len(inner))
+	}
+	if afSpec(attr(unix.IFLA_IFNAME, []byte("x\x00"))) != nil {
+		t.Fatal("found an AF_SPEC that is not there")
 	}
 }
