@@ -41,6 +41,9 @@ type Host struct {
 	// Multicast is the PIM-SM underlay used by networks with multicast
 	// replication (docs/bum-replication.md); nil: none.
 	Multicast *HostMulticast `yaml:"multicast,omitempty" json:"multicast,omitempty"`
+	// VXLANDevice is how VNIs map to VXLAN devices: VXLANSingle or
+	// VXLANPerVNI; "" resolves at apply time (ResolveVXLANDevice).
+	VXLANDevice string `yaml:"vxlanDevice,omitempty" json:"vxlanDevice,omitempty"`
 }
 
 // Tenant is a VRF with its L3VNI and its networks.

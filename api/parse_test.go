@@ -21,7 +21,7 @@ func TestParse(t *testing.T) {
 		{"unknown tenant field", "tenants:\n  - name: red\n    l3VNI: 5\n", `line 3: unknown field "l3VNI" in a tenant (known: name, l3vni, vrfTable, vlan, rd, routeTargets, networks, imports, policy)`},
 		{"unknown rt field", "tenants:\n  - routeTargets: {both: [1:1]}\n", `line 2: unknown field "both" in routeTargets (known: import, export)`},
 		{"unknown workload field", "workloads:\n  - {name: a, ip: 1.2.3.4}\n", `line 2: unknown field "ip" in a workload (known: name, network, interface, mac, ips)`},
-		{"two unknown", "host:\n  nam: a\n  asn: 1\n  vtepp: x\n", "line 2: unknown field \"nam\" in host (known: name, asn, routerID, vtep, uplinks, bfd, mtu, multicast)\nline 4: unknown field \"vtepp\" in host (known: name, asn, routerID, vtep, uplinks, bfd, mtu, multicast)"},
+		{"two unknown", "host:\n  nam: a\n  asn: 1\n  vtepp: x\n", "line 2: unknown field \"nam\" in host (known: name, asn, routerID, vtep, uplinks, bfd, mtu, multicast, vxlanDevice)\nline 4: unknown field \"vtepp\" in host (known: name, asn, routerID, vtep, uplinks, bfd, mtu, multicast, vxlanDevice)"},
 		{"duplicate key", "host:\n  name: a\n  name: b\n", `line 3: mapping key "name" already defined at line 2`},
 		{"negative asn", "host: {asn: -1}\n", "line 1: cannot unmarshal !!int `-1` into uint32"},
 		{"vlan overflow", "tenants: [{networks: [{vlan: 70000}]}]\n", "line 1: cannot unmarshal !!int `70000` into uint16"},

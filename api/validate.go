@@ -157,7 +157,7 @@ func (in *Intent) Validate() error {
 	v.tenants(in)
 	v.imports(in)
 	v.workloads(in)
-	v.bridgePorts(in)
+	v.vxlanDevice(in)
 	if len(v.problems) == 0 {
 		return nil
 	}
@@ -165,22 +165,10 @@ func (in *Intent) Validate() error {
 }
 
 // MaxBridgePorts is the Linux bridge's port limit (BR_MAX_PORTS - 1).
-// Every VNI (one VXLAN device each) and every workload is a port of the
-// one bridge evpnbr.
+// Every workload is a port of the one bridge evpnbr, and so is every VNI's
+// VXLAN device with host.vxlanDevice per-vni (the single VXLAN device is
+// one port for all VNIs).
 const MaxBridgePorts = 1023
-
-// bridgePorts checks that every VXLAN device and workload fits on the
-// bridge: the kernel refuses the 1024th port ("exchange full").
-func (v *validator) bridgePorts(in *Intent) {
-	n := len(in.Workloads)
-	for _, t := range in.Tenants {
-		n += 1 + len(t.Networks)
-	}
-	if n > MaxBridgePorts {
-		v.add("tenants", "%d VNIs and workloads need %d ports on the bridge; a Linux bridge holds at most %d "+
-			"(one VXLAN device per VNI, as FRR 8.4 requires)", n, n, MaxBridgePorts)
-	}
-}
 
 type validator struct {
 	problems []FieldError

@@ -241,6 +241,7 @@ func TestL3VLANExhausted(t *testing.T) {
 		nets = append(nets, Network{Name: fmt.Sprintf("n%d", vid), VNI: uint32(100000 + vid), VLAN: uint16(vid)})
 	}
 	in.Tenants[1].Networks = append(in.Tenants[1].Networks, nets...)
+	in.Host.VXLANDevice = VXLANPerVNI
 	err := in.Validate()
 	// So many networks also exceed the bridge's port limit: that problem
 	// is reported too (see TestValidateBridgePortLimit), and only that
@@ -285,7 +286,7 @@ func TestCheckRD(t *testing.T) {
 }
 
 func TestValidateBridgePortLimit(t *testing.T) {
-	in := &Intent{Host: Host{Name: "h1", ASN: 65101, VTEP: "10.0.0.1", Uplinks: []string{"up1"}}}
+	in := &Intent{Host: Host{Name: "h1", ASN: 65101, VTEP: "10.0.0.1", Uplinks: []string{"up1"}, VXLANDevice: VXLANPerVNI}}
 	in.Tenants = []Tenant{{Name: "red", L3VNI: 100000, VLAN: 4000}}
 	for i := 1; i <= 1023; i++ {
 		in.Tenants[0].Networks = append(in.Tenants[0].Networks, Network{Name: fmt.Sprintf("n%d", i), VNI: uint32(i), VLAN: uint16(i)})

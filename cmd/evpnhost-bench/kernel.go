@@ -50,8 +50,9 @@ func kernelCmd(args []string) error {
 	runs := fs.Int("noop-runs", 5, "no-op re-applies")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of cold apply and no-op runs")
 	verify := fs.Bool("verify", false, "only report what evpnhost would still change here (sysctls aside)")
+	single := fs.Bool("single", false, "one VXLAN device for every VNI (host.vxlanDevice: single)")
 	_ = fs.Parse(args)
-	c := bench.Case{VNIs: *vnis, Tenants: *tenants}
+	c := bench.Case{VNIs: *vnis, Tenants: *tenants, Single: *single}
 	in := bench.Intent(c)
 	if *verify {
 		return verifyCmd(in)

@@ -140,6 +140,13 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 					if err != nil {
 						return nil, nil // nothing applied yet
 					}
+					if _, err := net.InterfaceByName(plan.SingleVXLAN); err == nil {
+						// The single VXLAN device runs on FRR >= 9 only,
+						// whose zebra keeps the router MACs (FRR #12391,
+						// fixed in 8.4.5 and 9.1); the check knows per-VNI
+						// devices only.
+						return nil, nil
+					}
 					return l3nl.L3NextHops(plan.L3VNIs(in))
 				}
 				a.L3Install = l3nl.InstallL3Entry

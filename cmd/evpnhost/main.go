@@ -132,11 +132,13 @@ func (o *options) reconciler() (*reconcile.Reconciler, func(), error) {
 	if o.verbose {
 		level = slog.LevelInfo
 	}
+	inst := frrctl.NewInstance(o.instance)
 	r := &reconcile.Reconciler{
 		Kernel:   nl,
-		FRR:      frrctl.NewInstance(o.instance),
+		FRR:      inst,
 		StateDir: sd,
 		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Facts:    func(ctx context.Context) api.Facts { return facts(ctx, inst, nl) },
 	}
 	enf, err := o.enforcer()
 	if err != nil {
@@ -146,6 +148,17 @@ func (o *options) reconciler() (*reconcile.Reconciler, func(), error) {
 	enf.Log = r.Log
 	r.Policy = enf
 	return r, func() { nl.Close(); enf.Close() }, nil
+}
+
+// facts are what host.vxlanDevice's default depends on: FRR's version and
+// the kernel's vnifilter.
+func facts(ctx context.Context, inst *frrctl.Instance, nl *linux.Netlink) api.Facts {
+	var f api.Facts
+	if v, err := inst.Version(ctx); err == nil && v.Known() {
+		f.FRRVersion, f.FRRMajor = v.String(), v.Major
+	}
+	f.VNIFilter, f.VNIFilterWhy = nl.VNIFilter()
+	return f
 }
 
 func (o *options) stateDirPath() string {
@@ -187,9 +200,15 @@ Exit status 0 whether or not changes are pending.`,
 
 func printPlan(c *cobra.Command, res reconcile.Result) {
 	w := c.OutOrStdout()
+	if res.VXLANDevice.Mode != "" {
+		fmt.Fprintf(w, "VXLAN device: %s\n", res.VXLANDevice)
+	}
 	if !res.Changed() {
 		fmt.Fprintln(w, "No changes: the host matches the intent.")
 		return
+	}
+	if res.Kernel.Outage != "" {
+		fmt.Fprintf(w, "Outage: %s.\n", res.Kernel.Outage)
 	}
 	fmt.Fprintf(w, "Kernel operations (%d):\n", res.Kernel.Len())
 	for _, op := range res.Kernel.Ops() {

@@ -134,11 +134,12 @@ for machines (l3vniHoles).`,
 				return exitError{exitFailed, err}
 			}
 			setStates(wl, obs)
+			vxdev := vxlanDeviceLine(c.Context(), r, in, obs)
 			st, err := status.Collect(c.Context(), r.FRR, hostName(o), vtepOf(obs))
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
-			holes, err := l3Holes(r.Kernel, in)
+			holes, err := l3Holes(r.Kernel, in, reconcile.CurrentMode(obs) == api.VXLANSingle)
 			if err != nil {
 				return exitError{exitFailed, err}
 			}
@@ -161,9 +162,13 @@ for machines (l3vniHoles).`,
 					// L3VNIHoles are next hops of tenant routes whose
 					// router MAC the kernel lost (FRR #12391).
 					L3VNIHoles []l3HoleRow `json:"l3vniHoles"`
-				}{st, nets, wl, last, pol, holes})
+					VXLAN      string      `json:"vxlanDevice,omitempty"`
+				}{st, nets, wl, last, pol, holes, vxdev})
 			}
 			printStatus(c, st)
+			if vxdev != "" {
+				fmt.Fprintf(c.OutOrStdout(), "VXLAN device: %s\n\n", vxdev)
+			}
 			printL3Holes(c, holes)
 			printNetworks(c, nets)
 			printWorkloads(c, wl)
@@ -188,11 +193,12 @@ type l3HoleRow struct {
 }
 
 // l3Holes checks the applied intent's L3VNIs against the kernel (none
-// before the first apply).
-func l3Holes(k reconcile.Kernel, in *api.Intent) ([]l3HoleRow, error) {
+// before the first apply, none on the single VXLAN device: FRR >= 9, and
+// the check knows per-VNI devices only).
+func l3Holes(k reconcile.Kernel, in *api.Intent, single bool) ([]l3HoleRow, error) {
 	rows := []l3HoleRow{}
 	nl, ok := k.(*linux.Netlink)
-	if in == nil || !ok {
+	if in == nil || !ok || single {
 		return rows, nil
 	}
 	hops, err := nl.L3NextHops(plan.L3VNIs(in))
@@ -358,4 +364,27 @@ func printLastApply(c *cobra.Command, st *fabric.Status) {
 	for _, e := range st.Errors {
 		fmt.Fprintf(w, "  %s: %s\n", e.Object, e.Error)
 	}
+}
+
+// vxlanDeviceLine says which VXLAN device mode the host uses and why:
+// the last applied intent's, resolved again against the facts, and what
+// the kernel holds when that differs (an apply is pending). "" when
+// there is neither intent nor VXLAN device.
+func vxlanDeviceLine(ctx context.Context, r *reconcile.Reconciler, in *api.Intent, obs kernel.State) string {
+	cur := reconcile.CurrentMode(obs)
+	if in == nil {
+		if cur == "" {
+			return ""
+		}
+		return cur + " (the kernel's VXLAN devices; no intent applied)"
+	}
+	var f api.Facts
+	if r.Facts != nil {
+		f = r.Facts(ctx)
+	}
+	res := reconcile.VXLANDevice(in, f, obs)
+	if cur != "" && cur != res.Mode {
+		return fmt.Sprintf("%s in the kernel; the intent resolves to %s: apply pending", cur, res)
+	}
+	return res.String()
 }

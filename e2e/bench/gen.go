@@ -18,9 +18,26 @@ import (
 type Case struct {
 	VNIs    int `json:"vnis"`
 	Tenants int `json:"tenants"`
+	// Single puts every VNI on the single VXLAN device
+	// (host.vxlanDevice: single); false: one device per VNI.
+	Single bool `json:"single,omitempty"`
 }
 
-func (c Case) String() string { return fmt.Sprintf("vnis=%d,tenants=%d", c.VNIs, c.Tenants) }
+func (c Case) String() string {
+	s := fmt.Sprintf("vnis=%d,tenants=%d", c.VNIs, c.Tenants)
+	if c.Single {
+		s += ",single"
+	}
+	return s
+}
+
+// Mode is the case's host.vxlanDevice.
+func (c Case) Mode() string {
+	if c.Single {
+		return api.VXLANSingle
+	}
+	return api.VXLANPerVNI
+}
 
 // MaxBridgePorts is the kernel's limit of ports per bridge (BR_MAX_PORTS
 // 1024, port numbers 1-1023): enslaving one more fails with EXFULL
@@ -33,13 +50,16 @@ const MaxBridgePorts = api.MaxBridgePorts
 // (VNIs+Tenants <= MaxBridgePorts; the VLAN limit, 4094, is then no
 // concern). 4000 L2VNIs, or 1000 L2VNIs with 100 or 500 tenants, cannot be
 // built with one VXLAN device per VNI. The largest case goes last.
+// The single-device cases follow: one device carries every VNI, so they
+// go to 4000 L2VNIs.
 var Matrix = []Case{
-	{100, 10}, {500, 10}, {500, 100}, {500, 500}, {1000, 10},
+	{100, 10, false}, {500, 10, false}, {500, 100, false}, {500, 500, false}, {1000, 10, false},
+	{100, 10, true}, {1000, 10, true}, {1000, 100, true}, {4000, 10, true},
 }
 
 // MicroMatrix is what the Go micro-benchmarks of the pure parts use: no
 // kernel involved, so it goes up to the VLAN limit (4000 L2VNIs).
-var MicroMatrix = []Case{{100, 10}, {1000, 10}, {4000, 10}, {1000, 100}, {1000, 500}}
+var MicroMatrix = []Case{{100, 10, false}, {1000, 10, false}, {4000, 10, false}, {1000, 100, false}, {1000, 500, false}}
 
 // VTEP of the generated host.
 const VTEP = "10.0.0.1"
@@ -53,7 +73,7 @@ func Intent(c Case) *api.Intent {
 	if c.VNIs+c.Tenants > api.MaxVLAN {
 		panic(fmt.Sprintf("%v does not fit into %d VLANs", c, api.MaxVLAN))
 	}
-	in := &api.Intent{Host: api.Host{Name: "bench", ASN: 65101, VTEP: VTEP, Uplinks: []string{"up1"}}}
+	in := &api.Intent{Host: api.Host{Name: "bench", ASN: 65101, VTEP: VTEP, Uplinks: []string{"up1"}, VXLANDevice: c.Mode()}}
 	for t := 1; t <= c.Tenants; t++ {
 		in.Tenants = append(in.Tenants, api.Tenant{Name: fmt.Sprintf("t%d", t), L3VNI: uint32(100000 + t),
 			VRFTable: uint32(1000 + t), VLAN: uint16(c.VNIs + t)})
@@ -92,19 +112,36 @@ func Batch(s kernel.State) (ipCreate, bridge, ipUp string) {
 		if l.Master != "" {
 			fmt.Fprintf(&opts, " master %s", l.Master)
 		}
-		switch l.Kind {
-		case kernel.KindBridge:
+		switch {
+		case l.Kind == kernel.KindBridge:
 			fmt.Fprintf(&ip, "link add %s%s type bridge vlan_filtering 1 vlan_default_pvid 0\n", l.Name, opts.String())
 			for _, r := range vlanRanges(l.VLANs) {
 				fmt.Fprintf(&br, "vlan add dev %s vid %s self\n", l.Name, r)
 			}
-		case kernel.KindVRF:
+		case l.Kind == kernel.KindVRF:
 			fmt.Fprintf(&ip, "link add %s%s type vrf table %d\n", l.Name, opts.String(), l.Table)
-		case kernel.KindVXLAN:
+		case l.Kind == kernel.KindVXLAN && l.VNIFilter:
+			// The single VXLAN device: FRR's doc/user/evpn.rst sequence.
+			fmt.Fprintf(&ip, "link add %s%s type vxlan external vnifilter local %s dstport %d nolearning\n", l.Name, opts.String(), l.Local, kernel.VXLANPort)
+			for _, r := range vlanRanges(l.VLANs) {
+				fmt.Fprintf(&br, "vlan add dev %s vid %s\n", l.Name, r)
+			}
+			fmt.Fprintf(&br, "link set dev %s vlan_tunnel on learning off neigh_suppress %s\n", l.Name, onOff(l.NeighSuppress))
+			for _, r := range vniRanges(l.VNIs) {
+				fmt.Fprintf(&br, "vni add dev %s vni %s\n", l.Name, r)
+			}
+			for _, r := range kernel.TunnelRanges(l.Tunnels) {
+				if r.First == r.Last {
+					fmt.Fprintf(&br, "vlan add dev %s vid %d tunnel_info id %d\n", l.Name, r.First.VLAN, r.First.VNI)
+				} else {
+					fmt.Fprintf(&br, "vlan add dev %s vid %d-%d tunnel_info id %d-%d\n", l.Name, r.First.VLAN, r.Last.VLAN, r.First.VNI, r.Last.VNI)
+				}
+			}
+		case l.Kind == kernel.KindVXLAN:
 			fmt.Fprintf(&ip, "link add %s%s type vxlan id %d local %s dstport %d nolearning\n", l.Name, opts.String(), l.VNI, l.Local, kernel.VXLANPort)
 			fmt.Fprintf(&br, "vlan add dev %s vid %d pvid untagged\n", l.Name, l.PVID)
 			fmt.Fprintf(&br, "link set dev %s learning off neigh_suppress %s\n", l.Name, onOff(l.NeighSuppress))
-		case kernel.KindVLAN:
+		case l.Kind == kernel.KindVLAN:
 			fmt.Fprintf(&ip, "link add link %s name %s%s type vlan id %d\n", l.Parent, l.Name, opts.String(), l.VLANID)
 			for _, a := range l.Addrs {
 				nodad := ""
@@ -212,6 +249,23 @@ func Objects(s kernel.State) (links, addrs, routes, fdb int) {
 func vlanRanges(v []uint16) []string {
 	v = slices.Clone(v)
 	slices.Sort(v)
+	var out []string
+	for i := 0; i < len(v); {
+		j := i
+		for j+1 < len(v) && v[j+1] == v[j]+1 {
+			j++
+		}
+		if i == j {
+			out = append(out, fmt.Sprint(v[i]))
+		} else {
+			out = append(out, fmt.Sprintf("%d-%d", v[i], v[j]))
+		}
+		i = j + 1
+	}
+	return out
+}
+
+func vniRanges(v []uint32) []string {
 	var out []string
 	for i := 0; i < len(v); {
 		j := i

@@ -137,6 +137,10 @@ func (o Op) links() []string {
 type Plan struct {
 	Main []Op
 	Up   []Op
+	// Outage is set when the plan moves the host between the per-VNI
+	// VXLAN devices and the single VXLAN device (vxlanDevice): what is
+	// replaced and which traffic stops meanwhile, for plan to print.
+	Outage string
 }
 
 // Len is the number of operations.
@@ -223,6 +227,8 @@ func Diff(desired, observed State) Plan {
 			dels = append(dels, Op{Action: ActDelete, Object: r.Key(), Route: &r})
 		}
 	}
+	sw := modeSwitch(desired.Links, obs.Links, desLinks)
+	p.Outage = sw.outage()
 	for _, kind := range []Kind{KindVLAN, KindVXLAN, KindPort, KindVRF, KindBridge, KindDummy} {
 		for _, o := range obs.Links {
 			if o.Kind != kind {
@@ -238,7 +244,7 @@ func Diff(desired, observed State) Plan {
 				}
 				continue
 			}
-			dels = append(dels, Op{Action: ActDelete, Object: o.Key(), Link: &o})
+			dels = append(dels, Op{Action: ActDelete, Object: o.Key(), Detail: sw.deleted[o.Name], Link: &o})
 		}
 	}
 
@@ -274,6 +280,11 @@ func Diff(desired, observed State) Plan {
 			if ch := linkChanges(d, o); len(ch) > 0 {
 				adds = append(adds, Op{Action: ActSet, Object: d.Key(), Detail: ch.String(), Link: &d, Old: &o, Changes: ch})
 			}
+		case !ok && sw.created[d.Name] != "":
+			// A device of the other vxlanDevice mode took its VNIs:
+			// shown as a replace (Apply creates it like an add).
+			bare := later(d)
+			adds = append(adds, Op{Action: ActReplace, Object: d.Key(), Detail: sw.created[d.Name], Link: &bare})
 		case !ok:
 			bare := later(d)
 			adds = append(adds, Op{Action: ActAdd, Object: d.Key(), Detail: bare.String(), Link: &bare})
@@ -327,6 +338,87 @@ func Diff(desired, observed State) Plan {
 	p.Main = slices.Concat(pre, dels, adds, post, loDels)
 	p.Up = append(p.Up, addrs...)
 	return p
+}
+
+// vxlanSwitch is a move between the two vxlanDevice modes: the devices of
+// one mode deleted, those of the other created in their place.
+type vxlanSwitch struct {
+	from, to string
+	old, new []string          // device names, in plan order
+	vnis     int               // VNIs carried by the new devices
+	deleted  map[string]string // old device -> detail of its delete
+	created  map[string]string // new device -> detail of its replace
+}
+
+func vxlanMode(l Link) string {
+	if l.VNIFilter {
+		return "single"
+	}
+	return "per-vni"
+}
+
+// modeSwitch finds the VXLAN devices to delete whose mode differs from
+// that of a VXLAN device to create. Without one of each there is no
+// switch (adding or removing VNIs in one mode is not one).
+func modeSwitch(desired, observed []Link, desLinks map[string]Link) vxlanSwitch {
+	sw := vxlanSwitch{deleted: map[string]string{}, created: map[string]string{}}
+	obsNames := map[string]bool{}
+	for _, o := range observed {
+		obsNames[o.Name] = true
+	}
+	newModes := map[string]bool{}
+	for _, d := range desired {
+		if d.Kind == KindVXLAN && !obsNames[d.Name] {
+			newModes[vxlanMode(d)] = true
+		}
+	}
+	for _, o := range observed {
+		if _, kept := desLinks[o.Name]; o.Kind != KindVXLAN || kept {
+			continue
+		}
+		if m := vxlanMode(o); !newModes[m] && len(newModes) == 1 {
+			sw.from, sw.old = m, append(sw.old, o.Name)
+		}
+	}
+	if len(sw.old) == 0 {
+		return vxlanSwitch{}
+	}
+	for _, d := range desired {
+		if d.Kind != KindVXLAN || obsNames[d.Name] {
+			continue
+		}
+		sw.to, sw.new = vxlanMode(d), append(sw.new, d.Name)
+		if d.VNIFilter {
+			sw.vnis += len(d.VNIs)
+		} else {
+			sw.vnis++
+		}
+	}
+	for _, o := range sw.old {
+		sw.deleted[o] = fmt.Sprintf("vxlanDevice %s -> %s: replaced by %s", sw.from, sw.to, names(sw.new))
+	}
+	for _, d := range sw.new {
+		sw.created[d] = fmt.Sprintf("vxlanDevice %s -> %s: replaces %s", sw.from, sw.to, names(sw.old))
+	}
+	return sw
+}
+
+// outage is what plan says about the switch, "" without one.
+func (sw vxlanSwitch) outage() string {
+	if len(sw.old) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("vxlanDevice %s -> %s replaces %s by %s: bridged and routed traffic of all %d VNIs "+
+		"stops from the deletion until the new device is up and zebra has learnt its VNIs again "+
+		"(remote MACs and routes are learnt again from BGP)", sw.from, sw.to, names(sw.old), names(sw.new), sw.vnis)
+}
+
+// names lists devices, at most 4 of them by name.
+func names(ns []string) string {
+	if len(ns) <= 4 {
+		return strings.Join(ns, ", ")
+	}
+	return fmt.Sprintf("%s and %d more (%d devices)", strings.Join(ns[:3], ", "), len(ns)-3, len(ns))
 }
 
 func routeDetail(r Route) string {
@@ -389,6 +481,9 @@ func replaceReason(d, o Link) string {
 			r = append(r, fmt.Sprintf("table %d -> %d", o.Table, d.Table))
 		}
 	case KindVXLAN:
+		if d.VNIFilter != o.VNIFilter {
+			r = append(r, fmt.Sprintf("vnifilter %s -> %s", onOff(o.VNIFilter), onOff(d.VNIFilter)))
+		}
 		if d.VNI != o.VNI {
 			r = append(r, fmt.Sprintf("id %d -> %d", o.VNI, d.VNI))
 		}
@@ -427,6 +522,9 @@ const (
 	AttrPVID          LinkAttr = "pvid"
 	AttrNeighSuppress LinkAttr = "neigh_suppress"
 	AttrLearning      LinkAttr = "learning"
+	AttrVLANTunnel    LinkAttr = "vlan_tunnel"
+	AttrVNIs          LinkAttr = "vnis"    // VNI filter entries of the single device
+	AttrTunnels       LinkAttr = "tunnels" // its VLAN-to-VNI maps
 	AttrAddrs         LinkAttr = "addrs"
 )
 
@@ -443,8 +541,10 @@ func (c LinkChange) String() string {
 		return fmt.Sprintf("%s %q -> %q", c.Attr, c.From, c.To)
 	case AttrVLANs:
 		return fmt.Sprintf("%s [%s] -> [%s]", c.Attr, c.From, c.To)
-	case AttrNeighSuppress, AttrLearning:
+	case AttrNeighSuppress, AttrLearning, AttrVLANTunnel:
 		return fmt.Sprintf("%s %s", c.Attr, c.To)
+	case AttrVNIs, AttrTunnels:
+		return fmt.Sprintf("%s [%s] -> [%s]", c.Attr, c.From, c.To)
 	}
 	return fmt.Sprintf("%s %s -> %s", c.Attr, c.From, c.To)
 }
@@ -485,6 +585,12 @@ func change(a LinkAttr, d, o Link) LinkChange {
 		c.From, c.To = onOff(o.NeighSuppress), onOff(d.NeighSuppress)
 	case AttrLearning:
 		c.From, c.To = onOff(o.Learning), onOff(d.Learning)
+	case AttrVLANTunnel:
+		c.From, c.To = onOff(o.VLANTunnel), onOff(d.VLANTunnel)
+	case AttrVNIs:
+		c.From, c.To = joinVNIs(o.VNIs), joinVNIs(d.VNIs)
+	case AttrTunnels:
+		c.From, c.To = joinTunnels(o.Tunnels), joinTunnels(d.Tunnels)
 	case AttrAddrs:
 		c.From, c.To = fmt.Sprint(o.Addrs), fmt.Sprint(d.Addrs)
 	}
@@ -515,6 +621,17 @@ func linkChanges(d, o Link) LinkChanges {
 	}
 	if d.Kind == KindVXLAN && d.Learning != o.Learning {
 		add(AttrLearning)
+	}
+	// The single device's maps need its VLANs (added above) and the
+	// vlan_tunnel flag; they follow in that order.
+	if d.Kind == KindVXLAN && d.VNIFilter && d.VLANTunnel != o.VLANTunnel {
+		add(AttrVLANTunnel)
+	}
+	if d.Kind == KindVXLAN && d.VNIFilter && !slices.Equal(d.VNIs, o.VNIs) {
+		add(AttrVNIs)
+	}
+	if d.Kind == KindVXLAN && d.VNIFilter && !slices.Equal(d.Tunnels, o.Tunnels) {
+		add(AttrTunnels)
 	}
 	if !slices.Equal(d.Addrs, o.Addrs) {
 		add(AttrAddrs)

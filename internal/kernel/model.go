@@ -93,7 +93,24 @@ type Link struct {
 	NeighSuppress bool
 	// Learning is MAC learning on a bridge port.
 	Learning bool
-	Addrs    []netip.Prefix // IPv6 ones are added without DAD
+
+	// The single VXLAN device (vxlanDevice: single, docs/intent.md):
+	// VNIFilter is `external vnifilter` (VNI is then 0), VLANTunnel the
+	// bridge port flag vlan_tunnel, VNIs the device's VNI filter entries
+	// (`bridge vni add`) and Tunnels its VLAN-to-VNI maps (`bridge vlan
+	// add ... tunnel_info id VNI`), both sorted. VLANs are then the
+	// device's tagged VLANs, PVID 0.
+	VNIFilter  bool
+	VLANTunnel bool
+	VNIs       []uint32
+	Tunnels    []Tunnel
+	Addrs      []netip.Prefix // IPv6 ones are added without DAD
+}
+
+// Tunnel maps a bridge VLAN to a VNI on the single VXLAN device.
+type Tunnel struct {
+	VLAN uint16
+	VNI  uint32
 }
 
 // Route is a protocol-208 route in a VRF table: the unreachable default
@@ -134,16 +151,18 @@ func (s Sysctl) Key() string { return "sysctl " + s.Name }
 func (l Link) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s type %s", l.Name, l.Kind)
-	switch l.Kind {
-	case KindVRF:
+	switch {
+	case l.Kind == KindVRF:
 		fmt.Fprintf(&b, " table %d", l.Table)
-	case KindVXLAN:
+	case l.Kind == KindVXLAN && l.VNIFilter:
+		fmt.Fprintf(&b, " external vnifilter local %s dstport %d nolearning", l.Local, VXLANPort)
+	case l.Kind == KindVXLAN:
 		fmt.Fprintf(&b, " id %d local %s", l.VNI, l.Local)
 		if l.Group.IsValid() {
 			fmt.Fprintf(&b, " group %s dev %s ttl %d", l.Group, l.Dev, l.TTL)
 		}
 		fmt.Fprintf(&b, " dstport %d nolearning", VXLANPort)
-	case KindVLAN:
+	case l.Kind == KindVLAN:
 		fmt.Fprintf(&b, " link %s id %d", l.Parent, l.VLANID)
 	}
 	if l.Master != "" {
@@ -164,6 +183,9 @@ func (l Link) String() string {
 	if l.Kind == KindVXLAN {
 		fmt.Fprintf(&b, " neigh_suppress %s", onOff(l.NeighSuppress))
 	}
+	if l.VNIFilter {
+		fmt.Fprintf(&b, " vlan_tunnel %s vnis %s tunnels %s", onOff(l.VLANTunnel), joinVNIs(l.VNIs), joinTunnels(l.Tunnels))
+	}
 	for _, a := range l.Addrs {
 		fmt.Fprintf(&b, " addr %s", a)
 	}
@@ -176,6 +198,63 @@ func joinVLANs(v []uint16) string {
 		s[i] = fmt.Sprint(x)
 	}
 	return strings.Join(s, ",")
+}
+
+// joinVNIs writes VNIs as sorted ranges: 10-12,20.
+func joinVNIs(v []uint32) string {
+	var parts []string
+	for i := 0; i < len(v); {
+		j := i
+		for j+1 < len(v) && v[j+1] == v[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, fmt.Sprint(v[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", v[i], v[j]))
+		}
+		i = j + 1
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ",")
+}
+
+// joinTunnels writes VLAN-to-VNI maps as ranges where both VLAN and VNI
+// go up by one: 10-12=1010-1012,20=2000.
+func joinTunnels(t []Tunnel) string {
+	var parts []string
+	for _, r := range TunnelRanges(t) {
+		if r.Last == r.First {
+			parts = append(parts, fmt.Sprintf("%d=%d", r.First.VLAN, r.First.VNI))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d=%d-%d", r.First.VLAN, r.Last.VLAN, r.First.VNI, r.Last.VNI))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ",")
+}
+
+// TunnelRange is a run of VLAN-to-VNI maps where VLAN and VNI both go up
+// by one from First to Last: the kernel takes and reports such a run as
+// one range.
+type TunnelRange struct{ First, Last Tunnel }
+
+// TunnelRanges groups maps sorted by VLAN into ranges.
+func TunnelRanges(t []Tunnel) []TunnelRange {
+	var out []TunnelRange
+	for i := 0; i < len(t); {
+		j := i
+		for j+1 < len(t) && t[j+1].VLAN == t[j].VLAN+1 && t[j+1].VNI == t[j].VNI+1 {
+			j++
+		}
+		out = append(out, TunnelRange{t[i], t[j]})
+		i = j + 1
+	}
+	return out
 }
 
 func onOff(b bool) string {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	mnl "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -25,6 +26,7 @@ import (
 type Netlink struct {
 	h      *netlink.Handle
 	ns     netns.NsHandle // the namespace of h, for the raw bridge-port dump
+	raw    *mnl.Conn      // raw rtnetlink in ns, dialled on first use (svd.go)
 	Writes int
 
 	idx map[string]int // link indexes known during one Apply (lookup cache)
@@ -47,6 +49,9 @@ func Open() (*Netlink, error) {
 // Close releases the netlink sockets.
 func (n *Netlink) Close() {
 	n.h.Close()
+	if n.raw != nil {
+		_ = n.raw.Close()
+	}
 	_ = n.ns.Close()
 }
 
@@ -82,7 +87,7 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 		}
 		s.Sysctls = append(s.Sysctls, kernel.Sysctl{Name: k, Value: v})
 	}
-	links, err := retry(n.h.LinkList)
+	links, err := retry(n.linkList)
 	if err != nil {
 		return s, fmt.Errorf("list links: %w", err)
 	}
@@ -107,10 +112,18 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 			}
 		}
 	}
-	vlans, err := retry(n.h.BridgeVlanList)
+	type vlanDump struct {
+		vlans   map[int][]vlanInfo
+		tunnels map[int][]kernel.Tunnel
+	}
+	bv, err := retry(func() (vlanDump, error) {
+		v, t, err := n.bridgeVLANs()
+		return vlanDump{v, t}, err
+	})
 	if err != nil {
 		return s, fmt.Errorf("list bridge vlans: %w", err)
 	}
+	vlans := bv.vlans
 	bridgeIdx := 0
 	for _, l := range links {
 		if l.Attrs().Alias == kernel.OwnerAlias && l.Attrs().Name == kernel.BridgeName && l.Type() == "bridge" {
@@ -156,15 +169,15 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 		if !owned {
 			k.Kind = kernel.KindPort
 		}
-		for _, vi := range vlans[int32(a.Index)] {
+		for _, vi := range vlans[a.Index] {
 			if k.Kind == kernel.KindBridge {
-				k.VLANs = append(k.VLANs, vi.Vid)
+				k.VLANs = append(k.VLANs, vi.vid)
 				continue
 			}
-			if vi.Flags&nl.BRIDGE_VLAN_INFO_PVID != 0 && vi.Flags&nl.BRIDGE_VLAN_INFO_UNTAGGED != 0 {
-				k.PVID = vi.Vid
+			if vi.flags&nl.BRIDGE_VLAN_INFO_PVID != 0 && vi.flags&nl.BRIDGE_VLAN_INFO_UNTAGGED != 0 {
+				k.PVID = vi.vid
 			} else {
-				k.VLANs = append(k.VLANs, vi.Vid)
+				k.VLANs = append(k.VLANs, vi.vid)
 			}
 		}
 		slices.Sort(k.VLANs)
@@ -174,6 +187,15 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 				return s, fmt.Errorf("link %s: no bridge port flags", a.Name)
 			}
 			k.Learning, k.NeighSuppress = pi.Learning, pi.NeighSuppress
+			k.VLANTunnel = pi.VlanTunnel
+		}
+		if v, ok := l.(*netlink.Vxlan); ok && owned && v.FlowBased {
+			if err := n.observeSingle(&k, a.Index); err != nil {
+				return s, fmt.Errorf("link %s: %w", a.Name, err)
+			}
+			if k.VNIFilter {
+				k.Tunnels = bv.tunnels[a.Index]
+			}
 		}
 		if k.Kind == kernel.KindDummy {
 			local, err := n.localRoutes(a.Index)
@@ -241,6 +263,21 @@ func (n *Netlink) Observe(sysctlKeys []string, ports []string) (kernel.State, er
 		s.Routes = append(s.Routes, kr)
 	}
 	return s, nil
+}
+
+// observeSingle completes k, the VXLAN device with index idx in
+// external mode, when it is the single VXLAN device: its vnifilter flag
+// and VNI filter entries.
+func (n *Netlink) observeSingle(k *kernel.Link, idx int) error {
+	on, err := n.vniFiltered(idx)
+	if err != nil || !on {
+		return err
+	}
+	k.VNIFilter = true
+	if k.VNIs, err = retry(func() ([]uint32, error) { return n.vniFilter(idx) }); err != nil {
+		return fmt.Errorf("vni filter: %w", err)
+	}
+	return nil // the maps come with the bridge VLAN dump
 }
 
 // localRoutes returns the addresses that have a local route (table
@@ -327,26 +364,21 @@ func (n *Netlink) bulk(links []netlink.Link) (map[int][]netlink.Addr, map[int][]
 // bridgePorts dumps the bridge port flags (IFLA_PROTINFO) of every port,
 // like `bridge -d link show`: LinkGetProtinfo does the same dump for
 // a single link.
+//
+// It goes through mdlayher/netlink (svd.go): the kernel sizes a link
+// dump's buffers by its largest link, which the single VXLAN device with
+// thousands of VLAN-to-VNI maps takes beyond the 64 KiB vishvananda reads.
 func (n *Netlink) bridgePorts() (map[int]netlink.Protinfo, error) {
-	cur, err := netns.Get()
-	if err != nil {
-		return nil, err
-	}
-	defer cur.Close()
-	sock, err := nl.GetNetlinkSocketAt(n.ns, cur, unix.NETLINK_ROUTE)
-	if err != nil {
-		return nil, err
-	}
-	defer sock.Close()
-	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: sock}}
-	req.AddData(nl.NewIfInfomsg(unix.AF_BRIDGE))
-	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	msgs, err := n.dump(unix.RTM_GETLINK, ifinfomsg(unix.AF_BRIDGE, 0))
 	if err != nil {
 		return nil, err // ErrDumpInterrupted included: retry dumps again
 	}
 	out := map[int]netlink.Protinfo{}
-	for _, m := range msgs {
+	for _, mm := range msgs {
+		m := mm.Data
+		if len(m) < unix.SizeofIfInfomsg {
+			continue
+		}
 		ifi := nl.DeserializeIfInfomsg(m)
 		attrs, err := nl.ParseRouteAttr(m[ifi.Len():])
 		if err != nil {
@@ -368,6 +400,8 @@ func (n *Netlink) bridgePorts() (map[int]netlink.Protinfo, error) {
 					pi.Learning = on
 				case nl.IFLA_BRPORT_NEIGH_SUPPRESS:
 					pi.NeighSuppress = on
+				case nl.IFLA_BRPORT_VLAN_TUNNEL:
+					pi.VlanTunnel = on
 				}
 			}
 			out[int(ifi.Index)] = pi
@@ -575,6 +609,13 @@ func (n *Netlink) create(d kernel.Link) error {
 	case kernel.KindVRF:
 		l = &netlink.Vrf{LinkAttrs: attrs, Table: d.Table} // ip link add NAME type vrf table T
 	case kernel.KindVXLAN:
+		if d.VNIFilter {
+			if err := n.createSingle(d); err != nil {
+				return err
+			}
+			l = &netlink.Device{LinkAttrs: attrs}
+			break
+		}
 		// ip link add vxN type vxlan id N local VTEP dstport 4789 nolearning
 		vx := &netlink.Vxlan{LinkAttrs: attrs, VxlanId: int(d.VNI), SrcAddr: d.Local.AsSlice(), Port: kernel.VXLANPort, Learning: false}
 		if d.Group.IsValid() {
@@ -599,9 +640,18 @@ func (n *Netlink) create(d kernel.Link) error {
 	default:
 		return fmt.Errorf("cannot create a %s", d.Kind)
 	}
-	n.Writes++
-	if err := n.h.LinkAdd(l); err != nil {
-		return err
+	if !d.VNIFilter {
+		n.Writes++
+		if err := n.h.LinkAdd(l); err != nil {
+			return err
+		}
+	} else {
+		// createSingle's request carries no index back: look it up.
+		dev, err := n.h.LinkByName(d.Name)
+		if err != nil {
+			return err
+		}
+		l = dev
 	}
 	if i := l.Attrs().Index; i != 0 && n.idx != nil {
 		n.idx[d.Name] = i // LinkAdd looked it up
@@ -631,6 +681,11 @@ func (n *Netlink) create(d kernel.Link) error {
 	if d.Kind == kernel.KindVXLAN {
 		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrLearning}, kernel.LinkChange{Attr: kernel.AttrNeighSuppress})
 	}
+	if d.VNIFilter {
+		// In the order the kernel needs: the maps need the VLANs and
+		// vlan_tunnel.
+		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrVLANTunnel}, kernel.LinkChange{Attr: kernel.AttrVNIs}, kernel.LinkChange{Attr: kernel.AttrTunnels})
+	}
 	if len(d.Addrs) > 0 {
 		ch = append(ch, kernel.LinkChange{Attr: kernel.AttrAddrs})
 	}
@@ -644,6 +699,13 @@ func (n *Netlink) set(d, o kernel.Link, changes kernel.LinkChanges) error {
 		return err
 	}
 	for _, c := range changes {
+		switch c.Attr {
+		case kernel.AttrVLANTunnel, kernel.AttrVNIs, kernel.AttrTunnels:
+			if err := n.setSingle(l, c.Attr, d, o); err != nil {
+				return fmt.Errorf("%s: %w", c.Attr, err)
+			}
+			continue
+		}
 		n.Writes++
 		switch c.Attr {
 		case kernel.AttrMTU:
@@ -843,7 +905,7 @@ func writeSysctl(key, value string) error {
 // unicast ARP/NS, like `ip neigh change IP dev SVI use` would trigger.
 // It returns how many entries were refreshed.
 func (n *Netlink) RefreshNeighbors() (int, error) {
-	links, err := retry(n.h.LinkList)
+	links, err := retry(n.linkList)
 	if err != nil {
 		return 0, fmt.Errorf("list links: %w", err)
 	}

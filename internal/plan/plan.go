@@ -75,6 +75,16 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 
 	defMTU := h.UnderlayMTU() - api.VXLANOverhead
 	l3vlan := in.L3VLAN()
+	single := h.VXLANDevice == api.VXLANSingle
+	// The single VXLAN device: every VNI's VLAN, filter entry and map
+	// (docs/intent.md); its MTU is the largest network's.
+	svd := kernel.Link{Name: SingleVXLAN, Kind: kernel.KindVXLAN, VNIFilter: true, VLANTunnel: true, Local: vtep,
+		Master: kernel.BridgeName, MTU: defMTU, MAC: RouterMAC(vtep), NeighSuppress: true, Learning: false, Up: true}
+	carry := func(vni uint32, vlan uint16) {
+		svd.VLANs = append(svd.VLANs, vlan)
+		svd.VNIs = append(svd.VNIs, vni)
+		svd.Tunnels = append(svd.Tunnels, kernel.Tunnel{VLAN: vlan, VNI: vni})
+	}
 	bridge := kernel.Link{Name: kernel.BridgeName, Kind: kernel.KindBridge, MAC: RouterMAC(vtep), Up: true}
 	var vrfs, vxlans, svis, ports []kernel.Link
 	var groups []netip.Prefix       // multicast groups of the networks
@@ -86,9 +96,17 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 		lv := l3vlan[t.Name]
 		bridge.VLANs = append(bridge.VLANs, lv)
 		vrfs = append(vrfs, kernel.Link{Name: t.Name, Kind: kernel.KindVRF, Table: t.Table(), Up: true})
-		vxlans = append(vxlans, vxlan(t.L3VNI, lv, vtep, defMTU, true))
-		svis = append(svis, kernel.Link{Name: sviName(lv), Kind: kernel.KindVLAN, Parent: kernel.BridgeName,
-			VLANID: lv, Master: t.Name, MTU: defMTU, Up: true})
+		l3svi := kernel.Link{Name: sviName(lv), Kind: kernel.KindVLAN, Parent: kernel.BridgeName,
+			VLANID: lv, Master: t.Name, MTU: defMTU, Up: true}
+		if single {
+			// One router MAC per VTEP: on the bridge, the device and the
+			// L3 SVIs (FRR's SVD; per-VRF SVI MACs blackhole, FRR #22577).
+			carry(t.L3VNI, lv)
+			l3svi.MAC = RouterMAC(vtep)
+		} else {
+			vxlans = append(vxlans, vxlan(t.L3VNI, lv, vtep, defMTU, true))
+		}
+		svis = append(svis, l3svi)
 		devsOf[t.Name] = append(devsOf[t.Name], sviName(lv))
 		for _, af := range []string{"0.0.0.0/0", "::/0"} {
 			k.Routes = append(k.Routes, kernel.Route{Table: t.Table(), Dst: netip.MustParsePrefix(af), Metric: kernel.UnreachableMetric})
@@ -102,14 +120,19 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 			mtu := n.MTUOr(h.UnderlayMTU())
 			netVLAN[t.Name+"/"+n.Name] = n.VLAN
 			bridge.VLANs = append(bridge.VLANs, n.VLAN)
-			vx := vxlan(n.VNI, n.VLAN, vtep, mtu, n.Suppress())
-			if g := n.Group(); g.IsValid() {
-				vx.Group, vx.Dev, vx.TTL = g, MulticastDev, MulticastTTL
-				if !slices.Contains(groups, netip.PrefixFrom(g, 32)) {
-					groups = append(groups, netip.PrefixFrom(g, 32))
+			if single {
+				carry(n.VNI, n.VLAN)
+				svd.MTU = max(svd.MTU, mtu)
+			} else {
+				vx := vxlan(n.VNI, n.VLAN, vtep, mtu, n.Suppress())
+				if g := n.Group(); g.IsValid() {
+					vx.Group, vx.Dev, vx.TTL = g, MulticastDev, MulticastTTL
+					if !slices.Contains(groups, netip.PrefixFrom(g, 32)) {
+						groups = append(groups, netip.PrefixFrom(g, 32))
+					}
 				}
+				vxlans = append(vxlans, vx)
 			}
-			vxlans = append(vxlans, vx)
 			gws := n.GatewayPrefixes()
 			slices.SortFunc(gws, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 			mac := n.GatewayMAC().String()
@@ -138,6 +161,12 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 		d.FRR.VRFs = append(d.FRR.VRFs, vrf)
 	}
 	slices.Sort(bridge.VLANs)
+	if single {
+		slices.Sort(svd.VLANs)
+		slices.Sort(svd.VNIs)
+		slices.SortFunc(svd.Tunnels, func(a, b kernel.Tunnel) int { return int(a.VLAN) - int(b.VLAN) })
+		vxlans = []kernel.Link{svd}
+	}
 	var dummies []kernel.Link
 	if len(groups) > 0 {
 		m := h.Multicast
@@ -290,10 +319,17 @@ func L3VNIs(in *api.Intent) []kernel.L3VNI {
 	lv := in.L3VLAN()
 	out := make([]kernel.L3VNI, 0, len(in.Tenants))
 	for _, t := range in.Tenants {
-		out = append(out, kernel.L3VNI{Tenant: t.Name, VNI: t.L3VNI, Table: t.Table(), SVI: sviName(lv[t.Name]), VXLAN: VXLANName(t.L3VNI), VLAN: lv[t.Name]})
+		vx := VXLANName(t.L3VNI)
+		if in.Host.VXLANDevice == api.VXLANSingle {
+			vx = SingleVXLAN
+		}
+		out = append(out, kernel.L3VNI{Tenant: t.Name, VNI: t.L3VNI, Table: t.Table(), SVI: sviName(lv[t.Name]), VXLAN: vx, VLAN: lv[t.Name]})
 	}
 	return out
 }
+
+// SingleVXLAN is the single VXLAN device (host.vxlanDevice: single).
+const SingleVXLAN = "evpnvx"
 
 // VXLANName is the device of a VNI.
 func VXLANName(vni uint32) string { return fmt.Sprintf("vx%d", vni) }

@@ -51,6 +51,9 @@ func reserved(in *api.Intent, links []kernel.Link, iface string) string {
 		case kernel.KindVRF:
 			return fmt.Sprintf("interface %s is the VRF of tenant %s", iface, iface)
 		case kernel.KindVXLAN:
+			if l.VNIFilter {
+				return fmt.Sprintf("interface %s is evpnhost's single VXLAN device", iface)
+			}
 			return fmt.Sprintf("interface %s is evpnhost's VXLAN device of VNI %d", iface, l.VNI)
 		case kernel.KindVLAN:
 			return fmt.Sprintf("interface %s is evpnhost's SVI of VLAN %d", iface, l.VLANID)

@@ -59,6 +59,11 @@ type Reconciler struct {
 	// Policy enforces the tenants' policies after the kernel step; nil:
 	// policies are not enforced.
 	Policy Policy
+	// Facts gathers what the default of host.vxlanDevice depends on
+	// (FRR's version, the kernel's vnifilter); Current is filled from the
+	// kernel here. nil: nothing is known, an unset field resolves to
+	// per-vni and single is refused.
+	Facts func(ctx context.Context) api.Facts
 	// FRRPrint fingerprints FRR's daemons (frrctl.Instance.PIDs). When it
 	// changed between the start of an apply and its reload, a daemon
 	// restarted meanwhile and came back empty: the apply fails rather
@@ -76,6 +81,8 @@ type Result struct {
 	FRRReloads int
 	Staged     bool     // first bring-up of L3VNIs: neighbors configured last
 	Missing    []string // workload interfaces that do not exist
+	// VXLANDevice is the vxlanDevice mode in use and why.
+	VXLANDevice api.Resolution
 	// MissingAttachments are run-time attachments (CNI, evpnhost attach)
 	// whose interface does not exist: left out, not an error (their
 	// container or VM is gone; its DEL or detach removes the record).
@@ -90,22 +97,62 @@ type record struct {
 	Tenants []string `json:"tenants"`
 }
 
-// prepare builds the desired state (the intent plus the recorded
-// attachments) and the kernel plan against what the kernel holds now.
-func (r *Reconciler) prepare(in *api.Intent) (plan.Desired, Result, error) {
+// prepare resolves host.vxlanDevice, builds the desired state (the
+// intent plus the recorded attachments) and the kernel plan against what
+// the kernel holds now. The intent it returns has vxlanDevice set to the
+// mode in use.
+func (r *Reconciler) prepare(ctx context.Context, in *api.Intent) (*api.Intent, plan.Desired, Result, error) {
 	var res Result
 	atts, err := r.attachments(in)
 	if err != nil {
-		return plan.Desired{}, res, err
+		return in, plan.Desired{}, res, err
 	}
-	des := plan.BuildWith(in, atts)
-	kp, missing, err := r.kernelPlan(des)
+	var facts api.Facts
+	if r.Facts != nil {
+		facts = r.Facts(ctx)
+	}
+	// The sysctls and ports to observe do not depend on the mode.
+	obs, err := r.observe(plan.BuildWith(in, atts))
 	if err != nil {
-		return des, res, err
+		return in, plan.Desired{}, res, err
 	}
-	res.Kernel = kp
+	facts.Current = currentMode(obs)
+	res.VXLANDevice = api.ResolveVXLANDevice(in, facts)
+	if err := api.CheckVXLANDevice(in, res.VXLANDevice.Mode, facts); err != nil {
+		return in, plan.Desired{}, res, err
+	}
+	resolved := *in
+	resolved.Host.VXLANDevice = res.VXLANDevice.Mode
+	des := plan.BuildWith(&resolved, atts)
+	missing := skipMissingPorts(&des.Kernel, obs)
+	res.Kernel = kernel.Diff(des.Kernel, obs)
 	res.Missing, res.MissingAttachments = splitMissing(missing, atts)
-	return des, res, nil
+	return &resolved, des, res, nil
+}
+
+// VXLANDevice is the vxlanDevice mode of in on a host whose kernel holds
+// obs, and why (status prints it).
+func VXLANDevice(in *api.Intent, f api.Facts, obs kernel.State) api.Resolution {
+	f.Current = currentMode(obs)
+	return api.ResolveVXLANDevice(in, f)
+}
+
+// CurrentMode is the vxlanDevice mode of the VXLAN devices evpnhost has
+// in obs, "" without any.
+func CurrentMode(obs kernel.State) string { return currentMode(obs) }
+
+// currentMode is the vxlanDevice mode of the VXLAN devices evpnhost has
+// in obs, "" without any.
+func currentMode(obs kernel.State) string {
+	for _, l := range obs.Links {
+		if l.Kind == kernel.KindVXLAN {
+			if l.VNIFilter {
+				return api.VXLANSingle
+			}
+			return api.VXLANPerVNI
+		}
+	}
+	return ""
 }
 
 // Plan computes what Apply would do, changing nothing.
@@ -120,7 +167,7 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 		return res, err
 	}
 	defer unlock()
-	des, res, err := r.prepare(in)
+	in, des, res, err := r.prepare(ctx, in)
 	res.FRRVersion = ver
 	if err != nil {
 		return res, err
@@ -190,10 +237,13 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 
 // run is one Apply as it goes through its steps.
 type run struct {
-	r   *Reconciler
-	in  *api.Intent
-	des plan.Desired
-	res Result
+	r  *Reconciler
+	in *api.Intent // host.vxlanDevice resolved (prepare)
+	// orig is the intent as given, saved for CNI, attach and status
+	// (which resolves host.vxlanDevice again to say why).
+	orig *api.Intent
+	des  plan.Desired
+	res  Result
 	// print is FRR's daemons' fingerprint at the start (FRRPrint).
 	print string
 	// unlock releases the state directory's lock; nil once released.
@@ -231,7 +281,8 @@ func (a *run) prepare(ctx context.Context) error {
 		return err
 	}
 	a.unlock = unlock
-	a.des, a.res, err = r.prepare(a.in)
+	a.orig = a.in
+	a.in, a.des, a.res, err = r.prepare(ctx, a.in)
 	a.des.FRR.Version, a.res.FRRVersion = ver, ver
 	if err != nil {
 		return err
@@ -332,7 +383,7 @@ func (a *run) enforcePolicy() error {
 // resolve networks and compile the policy from it.
 func (a *run) saveIntent() error {
 	a.r.log().Debug("saving the intent", "op", "save-intent")
-	return attach.SaveIntent(a.r.StateDir, a.in)
+	return attach.SaveIntent(a.r.StateDir, a.orig)
 }
 
 // addSessions, on a staged bring-up, waits for zebra to learn the L3VNIs
@@ -552,7 +603,9 @@ func (r *Reconciler) frrDelta(ctx context.Context, c frr.Config, in *api.Intent,
 	return conf, delta, nil
 }
 
-func (r *Reconciler) kernelPlan(des plan.Desired) (kernel.Plan, []string, error) {
+// observe reads the kernel objects des concerns: the owned ones, its
+// sysctls and its ports.
+func (r *Reconciler) observe(des plan.Desired) (kernel.State, error) {
 	var keys, ports []string
 	for _, s := range des.Kernel.Sysctls {
 		keys = append(keys, s.Name)
@@ -564,10 +617,9 @@ func (r *Reconciler) kernelPlan(des plan.Desired) (kernel.Plan, []string, error)
 	}
 	obs, err := r.Kernel.Observe(keys, ports)
 	if err != nil {
-		return kernel.Plan{}, nil, fmt.Errorf("observe kernel: %w", err)
+		return obs, fmt.Errorf("observe kernel: %w", err)
 	}
-	missing := skipMissingPorts(&des.Kernel, obs)
-	return kernel.Diff(des.Kernel, obs), missing, nil
+	return obs, nil
 }
 
 // skipMissingPorts drops workloads whose interface does not exist (yet)

@@ -113,6 +113,9 @@ func kindLine(l kernel.Link) string {
 	case kernel.KindVRF:
 		return fmt.Sprintf("vrf table %d", l.Table)
 	case kernel.KindVXLAN:
+		if l.VNIFilter {
+			return fmt.Sprintf("vxlan external vnifilter local %s dstport %d nolearning", l.Local, kernel.VXLANPort)
+		}
 		s := fmt.Sprintf("vxlan id %d local %s", l.VNI, l.Local)
 		if l.Group.IsValid() {
 			s += fmt.Sprintf(" group %s dev %s ttl %d", l.Group, l.Dev, l.TTL)
@@ -138,6 +141,15 @@ func portLine(l kernel.Link) string {
 	}
 	if l.Kind == kernel.KindVXLAN {
 		s += " learning " + onOff(l.Learning) + " neigh_suppress " + onOff(l.NeighSuppress)
+	}
+	if l.VNIFilter {
+		s += " vlan_tunnel " + onOff(l.VLANTunnel)
+		for _, t := range l.Tunnels {
+			s += fmt.Sprintf("\n    tunnel_info vid %d id %d", t.VLAN, t.VNI)
+		}
+		for _, v := range l.VNIs {
+			s += fmt.Sprintf("\n    vni %d", v)
+		}
 	}
 	return s
 }

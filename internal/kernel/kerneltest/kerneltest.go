@@ -287,7 +287,14 @@ func (k *Kernel) create(d kernel.Link) error {
 	}
 	l.VLANs, l.Addrs = slices.Clone(d.VLANs), slices.Clone(d.Addrs)
 	slices.Sort(l.VLANs)
+	// The single device's settings come with the set calls, as in
+	// kernel.Netlink; the kind (vnifilter) is fixed at creation.
+	l.VLANTunnel, l.VNIs, l.Tunnels = false, nil, nil
 	k.st.Links = append(k.st.Links, l)
+	if d.VNIFilter {
+		ch := kernel.LinkChanges{{Attr: kernel.AttrVLANTunnel}, {Attr: kernel.AttrVNIs}, {Attr: kernel.AttrTunnels}}
+		return k.set(d, ch)
+	}
 	return nil
 }
 
@@ -317,6 +324,25 @@ func (k *Kernel) set(d kernel.Link, changes kernel.LinkChanges) error {
 			l.Master = d.Master
 		case kernel.AttrVLANs:
 			l.VLANs = slices.Sorted(slices.Values(d.VLANs))
+			// A VLAN leaving a port takes its tunnel map with it.
+			l.Tunnels = slices.DeleteFunc(l.Tunnels, func(t kernel.Tunnel) bool { return !slices.Contains(l.VLANs, t.VLAN) })
+		case kernel.AttrVLANTunnel:
+			if !l.VNIFilter {
+				return fmt.Errorf("vlan_tunnel on %s: not the single VXLAN device: %w", l.Name, syscall.EINVAL)
+			}
+			l.VLANTunnel = d.VLANTunnel
+		case kernel.AttrVNIs:
+			if !l.VNIFilter {
+				return fmt.Errorf("vni filter on %s: no vnifilter: %w", l.Name, syscall.EOPNOTSUPP)
+			}
+			l.VNIs = slices.Sorted(slices.Values(d.VNIs))
+		case kernel.AttrTunnels:
+			for _, t := range d.Tunnels {
+				if !l.VLANTunnel || !slices.Contains(l.VLANs, t.VLAN) {
+					return fmt.Errorf("tunnel_info vid %d on %s (vlan_tunnel %v, vlans %v): %w", t.VLAN, l.Name, l.VLANTunnel, l.VLANs, syscall.EINVAL)
+				}
+			}
+			l.Tunnels = slices.Clone(d.Tunnels)
 		case kernel.AttrPVID:
 			l.PVID = d.PVID
 		case kernel.AttrLearning:
@@ -377,6 +403,7 @@ func clone(s kernel.State) kernel.State {
 	}
 	for i := range c.Links {
 		c.Links[i].VLANs, c.Links[i].Addrs = slices.Clone(c.Links[i].VLANs), slices.Clone(c.Links[i].Addrs)
+		c.Links[i].VNIs, c.Links[i].Tunnels = slices.Clone(c.Links[i].VNIs), slices.Clone(c.Links[i].Tunnels)
 	}
 	return c
 }
