@@ -51,7 +51,7 @@ EVPNHOST_PLATFORMS ?= bookworm trixie
 # Left out on FRR 10.3 until the product handles it (docs/testing.md, "Two
 # platforms"): TestOverlayRemoveTenant, TestLeakSameHost,
 # TestLeakOneWayDataPlane.
-E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|StatusPerTenant|UnknownWorkloadKeptFresh)|TestLeak(OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane)|TestFaultTORDown|TestCNI.*|TestDocker)$$
+E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|StatusPerTenant|UnknownWorkloadKeptFresh)|TestLeak(SameHost|OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane|OneWayDataPlane)|TestFaultTORDown|TestCNI.*|TestDocker)$$
 export EVPNHOST_PLATFORMS E2E_RUN_TRIXIE
 
 test-priv: testbins ## privileged netns tests and lab scenarios on each platform (EVPNHOST_PLATFORMS: bookworm, then trixie), one VM boot each if needed
