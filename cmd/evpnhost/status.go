@@ -111,8 +111,11 @@ and per VNI its type, tenant, MAC counts and remote VTEPs. It also compares each
 tenant's routes through its L3VNI with the kernel's neighbor and FDB entries and warns
 about every next hop whose router MAC is lost (FRR #12391, FRR before 9.1 except 8.4.5+,
 after a TOR failure): routed traffic to that VTEP is lost although the routes look
-right; 'evpnhost agent' repairs it, 'evpnhost apply' does not. --json prints the same
-for machines (l3vniHoles).`,
+right; 'evpnhost agent' repairs it, 'evpnhost apply' does not. It warns about every
+uplink whose MTU is below what VXLAN needs (the largest network MTU + 50 bytes of
+headers): large frames through it are fragmented or dropped, small ones pass, so
+nothing else shows it; evpnhost never changes an uplink's MTU. --json prints the same
+for machines (l3vniHoles, uplinkMTU).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			r, done, err := o.reconciler()
@@ -129,6 +132,9 @@ for machines (l3vniHoles).`,
 			for _, w := range wl {
 				ports = append(ports, w.Interface)
 			}
+			if in != nil {
+				ports = append(ports, in.Host.Uplinks...) // their MTU
+			}
 			obs, err := r.Kernel.Observe(nil, ports)
 			if err != nil {
 				return exitError{exitFailed, err}
@@ -142,6 +148,10 @@ for machines (l3vniHoles).`,
 			holes, err := l3Holes(r.Kernel, in, reconcile.CurrentMode(obs) == api.VXLANSingle)
 			if err != nil {
 				return exitError{exitFailed, err}
+			}
+			uplinks := plan.CheckUplinks(in, obs)
+			if uplinks == nil {
+				uplinks = []plan.UplinkIssue{}
 			}
 			nets := networks(in)
 			var last *fabric.Status
@@ -163,13 +173,17 @@ for machines (l3vniHoles).`,
 					// router MAC the kernel lost (FRR #12391).
 					L3VNIHoles []l3HoleRow `json:"l3vniHoles"`
 					VXLAN      string      `json:"vxlanDevice,omitempty"`
-				}{st, nets, wl, last, pol, holes, vxdev})
+					// UplinkMTU are uplinks whose MTU is below what the
+					// networks' VXLAN frames need.
+					UplinkMTU []plan.UplinkIssue `json:"uplinkMTU"`
+				}{st, nets, wl, last, pol, holes, vxdev, uplinks})
 			}
 			printStatus(c, st)
 			if vxdev != "" {
 				fmt.Fprintf(c.OutOrStdout(), "VXLAN device: %s\n\n", vxdev)
 			}
 			printL3Holes(c, holes)
+			printUplinkIssues(c, uplinks)
 			printNetworks(c, nets)
 			printWorkloads(c, wl)
 			printPolicy(c, pol)
@@ -212,6 +226,12 @@ func l3Holes(k reconcile.Kernel, in *api.Intent, single bool) ([]l3HoleRow, erro
 		}
 	}
 	return rows, nil
+}
+
+func printUplinkIssues(c *cobra.Command, us []plan.UplinkIssue) {
+	for _, u := range us {
+		fmt.Fprintf(c.OutOrStdout(), "warning: uplink %s: %s (evpnhost does not set the uplinks' MTU: raise it on the host and its TOR port)\n", u.Uplink, u.Problem)
+	}
 }
 
 func printL3Holes(c *cobra.Command, rows []l3HoleRow) {
