@@ -64,6 +64,11 @@ func (f *fabricLab) startAgent(host string) {
 	if v := os.Getenv("E2E_L3VNI_CHECK"); v != "" {
 		extra += " --l3vni-check " + v
 	}
+	// E2E_BFD_REPAIR=DURATION (0: off) likewise for the BFD stall repair
+	// (FRR 10, TestFaultTORDown).
+	if v := os.Getenv("E2E_BFD_REPAIR"); v != "" {
+		extra += " --bfd-repair " + v
+	}
 	// The fallback when loading the saved configuration into a daemon
 	// restarted alone fails; on a lab host that is lab.sh frr-restart
 	// (systemctl restart frr on a server).
@@ -113,6 +118,30 @@ func (f *fabricLab) stopAgent(host string) {
 
 // repairs lists the L3VNI repairs the agents logged (op=l3vni-repair),
 // per host: "h1: 2 (vni=4001 vtep=10.0.0.2 repair=install, ...)".
+// bfdRepairs lists the agents' BFD stall repairs (op=bfd-repair with
+// bfd=off or bfd=on), per host.
+func (f *fabricLab) bfdRepairs() []string {
+	var out []string
+	for _, h := range []string{"h1", "h2", "h3"} {
+		b, _ := os.ReadFile(filepath.Join(f.logDir, h+".log"))
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.Contains(l, "op=bfd-repair") || !strings.Contains(l, " bfd=") {
+				continue
+			}
+			kv := []string{h}
+			for _, w := range strings.Fields(l) {
+				for _, k := range []string{"time=", "uplink=", "bfd=", "why=", "down-for=", "bfd-off-for="} {
+					if strings.HasPrefix(w, k) {
+						kv = append(kv, w)
+					}
+				}
+			}
+			out = append(out, strings.Join(kv, " "))
+		}
+	}
+	return out
+}
+
 func (f *fabricLab) repairs() []string {
 	var out []string
 	for _, h := range []string{"h1", "h2", "h3"} {

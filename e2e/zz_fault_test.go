@@ -282,7 +282,7 @@ func TestFaultTORDown(t *testing.T) {
 	defer stop()
 	if out, err := labCmd("converge"); err != nil {
 		ps, _ := run("sh", "-c", "ps -eo pid,stat,pcpu,etime,args | grep -E 'zebra|bgpd|bfdd|evpnhost' | grep -v grep")
-		if v.Major == 10 && onlyTor1SessionsDown(out) {
+		if frr.HasBFDStall(v) && os.Getenv("E2E_BFD_REPAIR") == "0" && onlyTor1SessionsDown(out) {
 			// Reproduced without evpnhost (2026-12-06, two plain FRR 10.3
 			// instances in namespaces): BGP unnumbered with "neighbor IF
 			// bfd" on both ends, one end's port down 5 s and up again: the
@@ -291,9 +291,13 @@ func TestFaultTORDown(t *testing.T) {
 			// more than 90 s. FRR 8.4.4 is Established again after 3 s,
 			// 10.3 with BFD on one end only after 4-7 s. Here both ends run
 			// BFD (lab/tor1.conf, the hosts' "bfd: true").
-			t.Skipf("FRR %s defect: BGP unnumbered sessions with BFD on both ends do not come back after a port flap (BFD session deleted and never re-created; FRR 8.4.4 recovers in 3 s; closest upstream report: FRR #18742, BFD from BGP peers not started on 10.2/10.3.0); tor1's sessions stayed down after its ports came back:\n%s", v, out)
+			// The agents take BFD off a neighbor whose session stays
+			// down while its link is up, until it is Established
+			// (--bfd-repair, on by default on FRR 10); E2E_BFD_REPAIR=0
+			// runs them without it.
+			t.Skipf("FRR %s defect: %s; FRR 8.4.4 recovers in 3 s; the agents run with --bfd-repair 0 (E2E_BFD_REPAIR=0), so nothing repairs it; tor1's sessions stayed down after its ports came back:\n%s", v, frr.BFDStallIssue, out)
 		}
-		t.Fatalf("lab did not converge after tor1 came back: %v\n%s\nprocesses:\n%s", err, out, ps)
+		t.Fatalf("lab did not converge after tor1 came back: %v\n%s\nprocesses:\n%s\nagents' BFD repairs: %s", err, out, ps, strings.Join(f.bfdRepairs(), "; "))
 	}
 	conv := time.Since(restore)
 	t.Logf("tor1 back: all sessions Established, ECMP through up1+up2 on every host, VTEP pings %s after the restore", conv.Round(time.Millisecond))
@@ -318,6 +322,7 @@ func TestFaultTORDown(t *testing.T) {
 	rmacs, _ := run("vtysh", "-N", "h1", "-c", "show evpn rmac vni 4001")
 	t.Logf("h1's router MACs of red's L3VNI after the flap:\n%s", rmacs)
 	t.Logf("agents' L3VNI repairs: %s", strings.Join(f.repairs(), "; "))
+	t.Logf("agents' BFD repairs: %s", strings.Join(f.bfdRepairs(), "; "))
 	if rok {
 		// Repaired: status agrees (it checks the kernel, not FRR).
 		eventually(t, routedBound, "evpnhost status on h1 and h2 flags no lost router MAC", func() error {
@@ -649,4 +654,84 @@ func TestFaultTORFRRRestart(t *testing.T) {
 	mustPing(t, "rweb1", "10.1.10.100") // bm1, behind tor1 (its type-2/3 routes)
 	recovered(t, "tor1's FRR restarted", p, r, pm, rm, 15*time.Second, bound)
 	t.Logf("agents' L3VNI repairs: %s", strings.Join(f.repairs(), "; "))
+}
+
+// TestFaultUplinkMTU: h1's up1 gets an MTU of 1400 (one path of the
+// underlay lowered below the 1500 that VXLAN needs for the networks'
+// 1450-byte frames, e.g. a link reconfigured by hand), with the agents
+// running. Small packets still pass and BGP stays up, so nothing else
+// shows it; large frames through that path are fragmented or dropped.
+// evpnhost must say so: `evpnhost status` on h1 flags up1 (and only
+// up1; the other hosts nothing), h1's agent logs op=uplink-mtu for it;
+// once the MTU is back, the status is clean and the agent logs that too.
+func TestFaultUplinkMTU(t *testing.T) {
+	const within = time.Minute // the agent checks after each reconcile: events, 30 s resync
+	f := startFabric(t)
+	_, off := f.logSince("h1", 0)
+	restore := func() {
+		if out, err := run("ip", "-n", "h1", "link", "set", "up1", "mtu", "1500"); err != nil {
+			t.Errorf("h1 up1 mtu 1500: %v %s", err, out)
+		}
+	}
+	t.Cleanup(restore)
+	if out, err := run("ip", "-n", "h1", "link", "set", "up1", "mtu", "1400"); err != nil {
+		t.Fatalf("h1 up1 mtu 1400: %v %s", err, out)
+	}
+	uplinkIssues := func(host string) []string {
+		out, code := evpnhost(host, "status", "--json")
+		var st struct {
+			Uplinks []struct {
+				Uplink    string
+				MTU, Need int
+			} `json:"uplinkMTU"`
+		}
+		if err := json.NewDecoder(strings.NewReader(out)).Decode(&st); err != nil {
+			t.Fatalf("%s: evpnhost status --json: exit %d: %v\n%s", host, code, err, out)
+		}
+		var us []string
+		for _, u := range st.Uplinks {
+			us = append(us, fmt.Sprintf("%s %d<%d", u.Uplink, u.MTU, u.Need))
+		}
+		return us
+	}
+	if got := uplinkIssues("h1"); len(got) != 1 || got[0] != "up1 1400<1500" {
+		t.Errorf("h1 status --json uplinkMTU = %v, want [up1 1400<1500]", got)
+	}
+	for _, h := range []string{"h2", "h3"} {
+		if got := uplinkIssues(h); len(got) != 0 {
+			t.Errorf("%s status --json uplinkMTU = %v, want none", h, got)
+		}
+	}
+	out, _ := evpnhost("h1", "status")
+	if !strings.Contains(out, "warning: uplink up1: MTU 1400 is below the 1500 VXLAN needs") {
+		t.Errorf("h1 status does not warn about up1:\n%s", out)
+	}
+	took := eventually(t, within, "h1's agent logs op=uplink-mtu for up1", func() error {
+		if log, _ := f.logSince("h1", off); !strings.Contains(log, "op=uplink-mtu uplink=up1 mtu=1400 need=1500") {
+			return fmt.Errorf("not logged yet")
+		}
+		return nil
+	})
+	t.Logf("h1's agent logged up1's MTU %s after it was lowered", took.Round(time.Millisecond))
+	// What it means: small packets pass, full-size ones (1450 bytes, DF)
+	// may not, depending on the path ECMP hashes them to (printed only).
+	mustPing(t, "rweb1", "10.1.10.12")
+	big, _ := run("ip", "netns", "exec", "rweb1", "ping", "-n", "-c", "10", "-i", "0.2", "-W", "1", "-M", "do", "-s", "1422", "10.1.10.12")
+	t.Logf("rweb1 -> rweb2, 1450-byte packets with up1 at 1400:\n%s", lastLinesOf(big, 2))
+
+	_, off = f.logSince("h1", 0)
+	restore()
+	if got := uplinkIssues("h1"); len(got) != 0 {
+		t.Errorf("h1 status --json uplinkMTU = %v after the MTU is back, want none", got)
+	}
+	eventually(t, within, "h1's agent logs up1's MTU is large enough again", func() error {
+		if log, _ := f.logSince("h1", off); !strings.Contains(log, "op=uplink-mtu uplink=up1 was=1400 need=1500") {
+			return fmt.Errorf("not logged yet")
+		}
+		return nil
+	})
+	if out, err := labCmd("converge"); err != nil {
+		t.Fatalf("lab did not converge after up1's MTU was restored: %v\n%s", err, out)
+	}
+	mustPing(t, "rweb1", "10.1.10.12", "-M", "do", "-s", "1422")
 }

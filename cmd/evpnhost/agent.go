@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/agent"
 	"github.com/evpnhost/evpnhost/internal/attach"
 	"github.com/evpnhost/evpnhost/internal/frr"
@@ -33,7 +34,8 @@ func agentCmd(o *options) *cobra.Command {
 	a := &agent.Agent{}
 	var file, host, metricsAddr, restartCmd string
 	var poll time.Duration
-	var l3note string // why the L3VNI check is on or off
+	var l3note string  // why the L3VNI check is on or off
+	var bfdnote string // why the BFD repair is on or off
 	e := &etcdFlags{}
 	c := &cobra.Command{
 		Use:   "agent (-f FILE | --etcd-endpoints URLS --host NAME)",
@@ -72,6 +74,20 @@ repair is logged as op=l3vni-repair with vni= and vtep=, and counted in
 evpnhost_l3vni_repairs_total. On an FRR with the fix the check is off unless
 --l3vni-check is given; --l3vni-check 0 turns it off everywhere (see docs/agent.md).
 'evpnhost apply' alone never repairs it; 'evpnhost status' shows the loss.
+
+FRR 10 (tested: 10.3) with BGP unnumbered and BFD on both ends (host.bfd and the TOR's)
+leaves a session down after its port flapped: bgpd deletes the BFD session and never
+makes it again, BGP stays Active for minutes (closest upstream report FRR #18742). With
+host.bfd, on FRR 10.0 and later (or an unknown version), the agent reads each uplink's
+carrier and BGP state every 2 s; an uplink with carrier whose session stayed down for
+--bfd-repair (15s) gets BFD taken off the uplinks' peer group until the session is
+Established (at most 30 s; no reconcile runs meanwhile), then BFD is put back. Logged as
+op=bfd-repair; --bfd-repair 0 turns it off, an explicit duration turns it on anywhere.
+
+After every reconcile the agent compares the uplinks' MTU with what VXLAN needs for the
+networks (the largest network MTU + 50 bytes of headers) and logs an uplink below it once
+(op=uplink-mtu), and again when it is fixed: large frames through it are fragmented or
+dropped while small ones pass. evpnhost never changes an uplink's MTU.
 
 An FRR daemon that restarts while zebra keeps running (bgpd crashed and watchfrr
 started it again) comes back without configuration, and a reload cannot see all it lost:
@@ -116,15 +132,27 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 			defer done()
 			a.Applier = r
 			a.Refresher = r.Kernel.(*linux.Netlink)
+			var frrV frr.Version
+			var frrErr error
+			if (a.L3Interval > 0 && !c.Flags().Changed("l3vni-check")) || (a.BFDStuck > 0 && !c.Flags().Changed("bfd-repair")) {
+				vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				frrV, frrErr = r.FRR.(*frrctl.Instance).Version(vctx)
+				cancel()
+			}
 			if a.L3Interval > 0 && !c.Flags().Changed("l3vni-check") {
 				// On by default only where FRR #12391 can strike.
-				vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				v, err := r.FRR.(*frrctl.Instance).Version(vctx)
-				cancel()
 				var on bool
-				on, l3note = l3vniDefault(v, err)
+				on, l3note = l3vniDefault(frrV, frrErr)
 				if !on {
 					a.L3Interval = 0
+				}
+			}
+			if a.BFDStuck > 0 && !c.Flags().Changed("bfd-repair") {
+				// On by default only where the BFD stall can strike.
+				var on bool
+				on, bfdnote = bfdRepairDefault(frrV, frrErr)
+				if !on {
+					a.BFDStuck = 0
 				}
 			}
 			if a.L3Interval > 0 {
@@ -152,6 +180,32 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 				a.L3Install = l3nl.InstallL3Entry
 				a.L3Remove = l3nl.RemoveL3Entry
 				a.L3Repair = l3nl.BounceLink
+			}
+			a.UplinkCheck = uplinkCheck
+			if a.BFDStuck > 0 {
+				inst := r.FRR.(*frrctl.Instance)
+				a.BFDCheck = func() ([]agent.UplinkSession, error) {
+					in, err := attach.LoadIntent(o.stateDirPath())
+					if err != nil || !in.Host.BFD {
+						return nil, nil // nothing applied yet, or no BFD
+					}
+					return uplinkSessions(ctx, inst, in.Host.Uplinks)
+				}
+				a.BFDToggle = func(on bool) error {
+					in, err := attach.LoadIntent(o.stateDirPath())
+					if err != nil {
+						return err
+					}
+					// BFD is on the uplinks' peer group: 10.3 ignores
+					// "no neighbor UPLINK bfd" on one member.
+					cmd := "neighbor " + frr.PeerGroup + " bfd"
+					if !on {
+						cmd = "no " + cmd
+					}
+					tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+					defer cancel()
+					return inst.ConfigureRunning(tctx, fmt.Sprintf("router bgp %d", in.Host.ASN), cmd)
+				}
 			}
 			a.StateDir = o.stateDirPath()
 			a.Version = version
@@ -192,6 +246,13 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 				}
 			}
 			a.Log.Info("L3VNI router-MAC repair "+l3note, "op", "l3vni-check", "period", a.L3Interval.String())
+			if bfdnote == "" {
+				bfdnote = "on: --bfd-repair " + a.BFDStuck.String()
+				if a.BFDStuck <= 0 {
+					bfdnote = "off: --bfd-repair 0"
+				}
+			}
+			a.Log.Info("BFD stall repair "+bfdnote, "op", "bfd-repair", "after", a.BFDStuck.String())
 			if metricsAddr != "" {
 				sd := o.stateDirPath()
 				m := metrics.New(func(ctx context.Context) (status.Status, error) {
@@ -227,10 +288,65 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 	c.Flags().DurationVar(&a.Resync, "resync", 30*time.Second, "full reconcile period")
 	c.Flags().DurationVar(&a.NeighRefresh, "neigh-refresh", 10*time.Second, "period of the stale-neighbor refresh (0 disables)")
 	c.Flags().DurationVar(&a.L3Interval, "l3vni-check", 2*time.Second, "how often the L3VNIs are checked for next hops that lost their router MAC (FRR #12391: FRR before 9.1 except 8.4.5+, on a TOR failure); such a next hop at two checks in a row gets its entries installed again with the router MAC last seen, or its L3VNI SVI bounced when none was seen. Default: on (2s) when the FRR running at start has the defect or its version cannot be read, off on a fixed FRR; given explicitly it applies to any FRR; 0 disables")
+	c.Flags().DurationVar(&a.BFDStuck, "bfd-repair", 15*time.Second, "with host.bfd: how long an uplink's BGP session may stay down while its link is up before the agent takes BFD off the uplinks' neighbors (their peer group: all uplinks) until the session is Established (at most 30 s), then puts it back (FRR 10 with BGP unnumbered and BFD on both ends does not bring a session back after a port flap; closest upstream report FRR #18742); logged as op=bfd-repair. Default: on (15s) when the FRR running at start is 10.0 or later or its version cannot be read, off on older FRR; given explicitly it applies to any FRR; 0 disables")
 	c.Flags().DurationVar(&poll, "watch", time.Second, "how often the intent file is checked for changes")
 	c.Flags().DurationVar(&a.Debounce, "debounce", 300*time.Millisecond, "wait after a change before reconciling, so a burst costs one reconcile")
 	e.register(c)
 	return c
+}
+
+// uplinkCheck compares the MTU of in's uplinks with what its networks'
+// VXLAN frames need (plan.CheckUplinks), reading only the uplinks.
+func uplinkCheck(in *api.Intent) ([]plan.UplinkIssue, error) {
+	var obs kernel.State
+	for _, u := range in.Host.Uplinks {
+		ifi, err := net.InterfaceByName(u)
+		if err != nil {
+			continue // missing: its BGP session says so
+		}
+		obs.Links = append(obs.Links, kernel.Link{Name: u, Kind: kernel.KindPort, MTU: ifi.MTU})
+	}
+	return plan.CheckUplinks(in, obs), nil
+}
+
+// bfdRepairDefault says whether the BFD stall repair runs when
+// --bfd-repair is not given, for the FRR version read at start (err: it
+// could not be read), and why.
+func bfdRepairDefault(v frr.Version, err error) (on bool, why string) {
+	switch {
+	case err != nil:
+		return true, fmt.Sprintf("on: FRR version unknown (%v), it may have the defect: %s", err, frr.BFDStallIssue)
+	case frr.HasBFDStall(v):
+		return true, fmt.Sprintf("on: FRR %s: %s", v, frr.BFDStallIssue)
+	default:
+		return false, fmt.Sprintf("off: FRR %s brings such sessions back (--bfd-repair DURATION turns it on)", v)
+	}
+}
+
+// uplinkSessions reads each uplink's carrier (the kernel) and BGP state
+// (bgpd's summary; "" when bgpd has no such neighbor).
+func uplinkSessions(ctx context.Context, inst *frrctl.Instance, uplinks []string) ([]agent.UplinkSession, error) {
+	var sum struct {
+		IPv4 struct {
+			Peers map[string]struct {
+				State string `json:"state"`
+			} `json:"peers"`
+		} `json:"ipv4Unicast"`
+	}
+	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := inst.JSON(jctx, "show bgp summary json", &sum); err != nil {
+		return nil, err
+	}
+	var out []agent.UplinkSession
+	for _, u := range uplinks {
+		s := agent.UplinkSession{Uplink: u, State: sum.IPv4.Peers[u].State}
+		if ifi, err := net.InterfaceByName(u); err == nil {
+			s.Carrier = ifi.Flags&net.FlagRunning != 0
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // l3vniDefault says whether the L3VNI repair runs when --l3vni-check is

@@ -21,11 +21,13 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/fabric"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	"github.com/evpnhost/evpnhost/internal/plan"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
 	"github.com/evpnhost/evpnhost/internal/state"
 )
@@ -104,6 +106,27 @@ type Agent struct {
 	L3Repair   func(svi string) error
 	L3Interval time.Duration
 	L3Holdoff  time.Duration
+	// UplinkCheck lists the uplinks whose MTU is below what the applied
+	// intent's VXLAN frames need (plan.CheckUplinks on the kernel's
+	// uplinks); checked after every reconcile, each change logged
+	// (op=uplink-mtu): a lowered MTU drops or fragments large frames
+	// only, which nothing else reports. nil: not checked.
+	UplinkCheck func(in *api.Intent) ([]plan.UplinkIssue, error)
+	// BFDCheck lists the applied intent's uplinks with their carrier and
+	// BGP state, when host.bfd is on (nil: none). An uplink whose link is
+	// up and whose session stayed down for BFDStuck gets BFD taken off its
+	// uplinks' neighbors (BFDToggle(false): the peer group's) until the
+	// session is Established, for at most 30 s, then put back
+	// (BFDToggle(true)): FRR 10.3 with BGP unnumbered and BFD on both ends does not
+	// bring a session back after its port flapped (bfdRepair,
+	// frr.BFDStallIssue). Polled every BFDPoll (default 2 s) in a
+	// goroutine of its own; nil or BFDStuck 0 disables it.
+	BFDCheck  func() ([]UplinkSession, error)
+	BFDToggle func(on bool) error
+	BFDStuck  time.Duration
+	BFDPoll   time.Duration
+	// frrMu is held by a reconcile and by the BFD repair while BFD is off.
+	frrMu sync.Mutex
 	// Retry is the first delay after a failed reconcile; it doubles up to
 	// MaxRetry.
 	Retry, MaxRetry time.Duration
@@ -124,6 +147,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	t := l.tickers()
 	defer t.Stop()
 	if wait := l.repair(); wait != nil {
+		defer wait()
+	}
+	if wait := l.bfdRepair(); wait != nil {
 		defer wait()
 	}
 	l.run(t)

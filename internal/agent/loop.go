@@ -10,6 +10,7 @@ import (
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/fabric"
+	"github.com/evpnhost/evpnhost/internal/plan"
 	"github.com/evpnhost/evpnhost/internal/reconcile"
 )
 
@@ -27,6 +28,8 @@ type loop struct {
 	statusDirty bool          // the last report failed
 
 	frr frrState
+
+	uplinks map[string]plan.UplinkIssue // uplink problems logged, by uplink
 
 	// schedule
 	backoff  time.Duration
@@ -141,11 +144,41 @@ func (l *loop) reconcile(reason string) {
 		cause = c
 	}
 	l.schedule(cause)
+	if use != nil {
+		l.checkUplinks(use.Intent)
+	}
 	if l.a.Observer != nil {
 		l.a.Observer.Reconciled(time.Since(start), cause, l.st)
 	}
 	l.a.writeStatus(l.st, l.log)
 	l.statusDirty = !l.a.report(l.ctx, l.st, l.log)
+}
+
+// checkUplinks logs each uplink MTU problem when it appears or changes,
+// and when it is gone.
+func (l *loop) checkUplinks(in *api.Intent) {
+	if l.a.UplinkCheck == nil {
+		return
+	}
+	issues, err := l.a.UplinkCheck(in)
+	if err != nil {
+		l.log.Warn("uplink check failed", "op", "uplink-mtu", "cause", err)
+		return
+	}
+	now := map[string]plan.UplinkIssue{}
+	for _, u := range issues {
+		now[u.Uplink] = u
+		if l.uplinks[u.Uplink] != u {
+			l.log.Warn("uplink MTU too small for VXLAN; evpnhost does not change it: raise it on the host and its TOR port",
+				"op", "uplink-mtu", "uplink", u.Uplink, "mtu", u.MTU, "need", u.Need, "problem", u.Problem)
+		}
+	}
+	for name, u := range l.uplinks {
+		if _, ok := now[name]; !ok {
+			l.log.Info("uplink MTU large enough for VXLAN again", "op", "uplink-mtu", "uplink", name, "was", u.MTU, "need", u.Need)
+		}
+	}
+	l.uplinks = now
 }
 
 // load reads the intent from the source; when it cannot be used, the last
@@ -179,7 +212,9 @@ func (l *loop) apply(use *Loaded, reason string, start time.Time) string {
 	if l.a.Host == "" {
 		l.st.Host = use.Intent.Host.Name
 	}
+	l.a.frrMu.Lock() // not while the BFD repair has BFD off
 	res, err := l.a.Applier.Apply(l.ctx, use.Intent)
+	l.a.frrMu.Unlock()
 	var missing *reconcile.MissingError
 	if err != nil && !errors.As(err, &missing) {
 		l.st.Errors = append(l.st.Errors, applyErrors(err)...)
@@ -268,6 +303,21 @@ func (l *loop) repair() (wait func()) {
 	go func() {
 		defer close(done)
 		l.a.l3Loop(l.ctx, l.log)
+	}()
+	return func() { <-done }
+}
+
+// bfdRepair starts the BFD repair (bfdLoop) in a goroutine of its own;
+// wait returns once it ended (after ctx did, BFD put back); nil when it
+// is disabled.
+func (l *loop) bfdRepair() (wait func()) {
+	if l.a.BFDCheck == nil || l.a.BFDToggle == nil || l.a.BFDStuck <= 0 {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.a.bfdLoop(l.ctx, l.log)
 	}()
 	return func() { <-done }
 }

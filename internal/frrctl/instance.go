@@ -319,6 +319,18 @@ func (i *Instance) Configure(ctx context.Context, lines ...string) error {
 	return nil
 }
 
+// ConfigureRunning runs configuration commands in one vtysh session
+// (from `configure terminal`) without saving them: a temporary change the
+// next reconcile may undo (the agent's BFD repair).
+func (i *Instance) ConfigureRunning(ctx context.Context, lines ...string) error {
+	args := []string{"-c", "configure terminal"}
+	for _, l := range lines {
+		args = append(args, "-c", l)
+	}
+	_, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs(args...)...)
+	return err
+}
+
 // Restore loads the saved startup configuration (ConfDir/frr.conf) into
 // each named daemon, as FRR's init script does (`vtysh -b -d DAEMON`) for a
 // daemon it starts alone. A daemon restarted while zebra keeps running

@@ -1,0 +1,86 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func acts(as []bfdAction) string {
+	var s []string
+	for _, a := range as {
+		s = append(s, fmt.Sprintf("%s %s %s", a.Uplink, onOff(a.On), a.Why))
+	}
+	return strings.Join(s, "; ")
+}
+
+// The BFD repair takes BFD off an uplink whose link is up and whose
+// session stayed down for stuck, puts it back once the session is
+// Established, and leaves healthy, carrier-less and briefly-down uplinks
+// alone.
+func TestBFDRepairStuckThenEstablished(t *testing.T) {
+	r := newBFDRepair(15 * time.Second)
+	t0 := time.Unix(1000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	sess := func(up1, up2 string, carrier1 bool) []UplinkSession {
+		return []UplinkSession{{Uplink: "up1", Carrier: carrier1, State: up1}, {Uplink: "up2", Carrier: true, State: up2}}
+	}
+	steps := []struct {
+		at   int
+		ss   []UplinkSession
+		want string
+	}{
+		{0, sess("Established", "Established", true), ""},
+		{2, sess("Idle", "Established", false), ""},   // link down: nothing to repair
+		{10, sess("Active", "Established", true), ""}, // link back: down since 10
+		{20, sess("Active", "Established", true), ""}, // 10 s: normal recovery time
+		{24, sess("Connect", "Established", true), ""},
+		{25, sess("Active", "Established", true), "up1 off stuck"},
+		{27, sess("Active", "Established", true), ""}, // off, waiting
+		{31, sess("Established", "Established", true), "up1 on established"},
+		{33, sess("Established", "Established", true), ""},
+	}
+	for _, s := range steps {
+		if got := acts(r.step(s.ss, at(s.at))); got != s.want {
+			t.Errorf("t=%d: %q, want %q", s.at, got, s.want)
+		}
+	}
+}
+
+// A session that does not come back with BFD off gets BFD back after the
+// window, and the next attempt waits a holdoff that doubles; losing the
+// carrier while BFD is off puts it back at once.
+func TestBFDRepairWindowAndHoldoff(t *testing.T) {
+	r := newBFDRepair(10 * time.Second)
+	t0 := time.Unix(1000, 0)
+	down := []UplinkSession{{Uplink: "up1", Carrier: true, State: "Active"}}
+	var log []string
+	for s := 0; s <= 200; s += 2 {
+		if a := acts(r.step(down, t0.Add(time.Duration(s)*time.Second))); a != "" {
+			log = append(log, fmt.Sprintf("%d %s", s, a))
+		}
+	}
+	// off at 10 (stuck), on at 40 (30 s window), holdoff 30 s: off at 70,
+	// on at 100, holdoff 60 s: off at 160, on at 190.
+	want := "10 up1 off stuck|40 up1 on window|70 up1 off stuck|100 up1 on window|160 up1 off stuck|190 up1 on window"
+	if got := strings.Join(log, "|"); got != want {
+		t.Errorf("actions:\n%s\nwant\n%s", got, want)
+	}
+	r = newBFDRepair(10 * time.Second)
+	r.step(down, t0)
+	if got := acts(r.step(down, t0.Add(10*time.Second))); got != "up1 off stuck" {
+		t.Fatalf("got %q", got)
+	}
+	if got := acts(r.step([]UplinkSession{{Uplink: "up1", State: "Idle"}}, t0.Add(12*time.Second))); got != "up1 on no-carrier" {
+		t.Errorf("carrier lost while off: %q, want up1 on no-carrier", got)
+	}
+	r.step(down, t0.Add(20*time.Second))
+	r.step(down, t0.Add(30*time.Second))
+	if got := acts(r.stop(t0.Add(31 * time.Second))); got != "up1 on stop" {
+		t.Errorf("stop while off: %q, want up1 on stop", got)
+	}
+	if got := acts(r.step(nil, t0.Add(32*time.Second))); got != "" {
+		t.Errorf("after stop: %q", got)
+	}
+}
