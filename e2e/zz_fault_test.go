@@ -733,5 +733,11 @@ func TestFaultUplinkMTU(t *testing.T) {
 	if out, err := labCmd("converge"); err != nil {
 		t.Fatalf("lab did not converge after up1's MTU was restored: %v\n%s", err, out)
 	}
+	// The VXLAN device answered the large packets with "fragmentation
+	// needed" (ping's errors above): rweb1 keeps that path MTU for 10
+	// min unless flushed.
+	if out, err := run("ip", "-n", "rweb1", "route", "flush", "cache"); err != nil {
+		t.Logf("rweb1: ip route flush cache: %v %s", err, out)
+	}
 	mustPing(t, "rweb1", "10.1.10.12", "-M", "do", "-s", "1422")
 }
