@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 // TestMatrixValid: every generated intent passes validation, and the
 // baselines describe the same objects as the desired state.
 func TestMatrixValid(t *testing.T) {
-	for _, c := range Matrix {
+	for _, c := range append(slices.Clone(Matrix), SingleMatrix...) {
 		if !c.Single && c.VNIs+c.Tenants > MaxBridgePorts {
 			t.Fatalf("%v needs more bridge ports than the kernel allows", c)
 		}
@@ -56,6 +57,9 @@ func TestMatrixValid(t *testing.T) {
 		ifs := Interfaces(k)
 		if n := strings.Count(ifs, "\nauto "); n != links {
 			t.Fatalf("%v: interfaces has %d stanzas, want %d", c, n, links)
+		}
+		if c.Single && !strings.Contains(ifs, "    bridge-vlan-vni-map 1-") {
+			t.Fatalf("%v: interfaces has no bridge-vlan-vni-map:\n%.800s", c, ifs)
 		}
 	}
 }
