@@ -132,8 +132,20 @@ func measureFRR(c bench.Case, daemonDir string, timeout time.Duration) (r FRRRes
 		if d == "zebra" {
 			a = append(a, "-s", "90000000")
 		}
+		// Its output goes to a file, stdin from /dev/null: FRR 10's
+		// daemons keep the descriptors they were started with after -d,
+		// and a pipe would never reach its end.
+		logf, err := os.CreateTemp("", "evpnhost-bench-"+d+"-*.log")
+		if err != nil {
+			return r, err
+		}
 		cmd := exec.Command(filepath.Join(daemonDir, d), a...)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		cmd.Stdout, cmd.Stderr = logf, logf
+		err = cmd.Run()
+		logf.Close()
+		out, _ := os.ReadFile(logf.Name())
+		os.Remove(logf.Name())
+		if err != nil {
 			return r, fmt.Errorf("start %s: %v: %s", d, err, tail(string(out)))
 		}
 		started = append(started, d)
