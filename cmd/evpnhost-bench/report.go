@@ -298,7 +298,7 @@ func markdown(r Results, micro, svg, duration string) string {
 	} else {
 		w("```\n%s```\n", micro)
 	}
-	w("\n## Reproduce\n\n```sh\nmake bench                      # everything, writes this file (VM when the kernel lacks VRF/802.1Q)\nBENCH_CASES=100x10,1000x10 make bench   # a subset\nBENCH_IFUPDOWN2_MAX=100 make bench      # ifupdown2 only at 100 L2VNIs\nEVPNHOST_BENCH_CPUPROFILE=/path/prof make bench   # CPU profile per evpnhost case\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_CONVERGENCE=0 make bench   # only the failover benchmark (BENCH_FAILOVER_REPS=N)\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_FAILOVER=0 make bench     # only the lab convergence benchmark (BENCH_CONVERGENCE_REPS=N)\n```\n")
+	w("\n## Reproduce\n\n```sh\nmake bench                      # everything, writes this file (VM when the kernel lacks VRF/802.1Q)\nBENCH_CASES=100x10,1000x10 make bench   # a subset\nBENCH_IFUPDOWN2_MAX=100 make bench      # ifupdown2 only at 100 L2VNIs\nEVPNHOST_BENCH_CPUPROFILE=/path/prof make bench   # CPU profile per evpnhost case\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_CONVERGENCE=0 make bench   # only the failover benchmark (BENCH_FAILOVER_REPS=N)\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_FAILOVER=0 make bench     # only the lab convergence benchmark (BENCH_CONVERGENCE_REPS=N)\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_FAILOVER=0 BENCH_CONVERGENCE=0 make bench   # only the single VXLAN device cases (Debian 13 VM; BENCH_SINGLE_CASES, BENCH_SINGLE_IFUPDOWN2_MAX)\n```\n")
 	w("\n%s", perfNotes)
 	return b.String()
 }

@@ -59,6 +59,7 @@ func runCmd(args []string) error {
 	batchMax := fs.Int("batch-max", 4000, "largest VNI count the ip/bridge -batch baseline runs at")
 	withFRR := fs.String("frr", "", "directory of FRR's daemons (/usr/lib/frr): also time until FRR shows every VNI; empty: skip")
 	ifuTenants := fs.Int("ifupdown2-tenants", 10, "tenant count of the cases ifupdown2 is measured in")
+	ifuTimeout := fs.Duration("ifupdown2-timeout", 20*time.Minute, "give up on one ifreload -a after this (reported as an error with the time)")
 	_ = fs.Parse(args)
 
 	matrix := bench.Matrix
@@ -120,7 +121,7 @@ func runCmd(args []string) error {
 		}
 		// The L2VNI series only (it takes minutes per case).
 		if *ifu != "" && c.VNIs <= *ifuMax && c.Tenants == *ifuTenants {
-			cr.Ifupdown2 = runIfupdown2(self, *ifu, c, des)
+			cr.Ifupdown2 = runIfupdown2(self, *ifu, c, des, *ifuTimeout)
 			logf("   ifupdown2: cold %.0f ms, no-op %.0f ms (residual %d) %s %s", cr.Ifupdown2.ColdMs, cr.Ifupdown2.NoopMs,
 				cr.Ifupdown2.Residual, cr.Ifupdown2.Error, cr.Ifupdown2.NoopError)
 			settle()
@@ -210,7 +211,7 @@ func runBatch(self, work string, c bench.Case, des kernel.State) *ToolResult {
 // runIfupdown2 runs `ifreload -a` twice (cold, then no-op) in a fresh
 // namespace, the interfaces file being dir/interfaces (scripts/bench.sh
 // points the unpacked ifupdown2's own configuration at it).
-func runIfupdown2(self, dir string, c bench.Case, des kernel.State) *ToolResult {
+func runIfupdown2(self, dir string, c bench.Case, des kernel.State, timeout time.Duration) *ToolResult {
 	r := &ToolResult{Residual: -1}
 	ns := "bench-ifupdown2"
 	_ = exec.Command("ip", "netns", "del", ns).Run()
@@ -230,11 +231,14 @@ func runIfupdown2(self, dir string, c bench.Case, des kernel.State) *ToolResult 
 	}
 	reload := func(what string) (float64, string) {
 		t0 := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "/usr/bin/python3", filepath.Join(dir, "ifreload"), "-a").CombinedOutput()
 		d := ms(time.Since(t0))
 		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("log.%d-%d.%s", c.VNIs, c.Tenants, what)), out, 0o644)
+		if ctx.Err() != nil {
+			return d, fmt.Sprintf("ifreload -a: not done after %v (stopped)", timeout)
+		}
 		if err != nil {
 			return d, fmt.Sprintf("ifreload -a: %v: %s", err, tail(string(out)))
 		}

@@ -39,6 +39,12 @@ func singleCmd(args []string) error {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fmt.Errorf("%s: %w", *in, err)
 	}
+	slices.SortStableFunc(r.Cases, func(a, b CaseResult) int {
+		if a.Case.Tenants != b.Case.Tenants {
+			return a.Case.Tenants - b.Case.Tenants
+		}
+		return a.Case.VNIs - b.Case.VNIs
+	})
 	if err := os.WriteFile(*svg, []byte(singlePlot(r)), 0o644); err != nil {
 		return err
 	}
