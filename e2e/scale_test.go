@@ -99,16 +99,20 @@ func TestScaleSingleVXLAN(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "h3.yaml"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// lab.sh with the scale intents, and a convergence deadline for
+	// bgpd busy with 8000 VNIs' routes under emulation.
 	withIntents := func(args ...string) (string, error) {
-		old, had := os.LookupEnv("LAB_INTENTS")
-		os.Setenv("LAB_INTENTS", dir)
-		defer func() {
-			if had {
-				os.Setenv("LAB_INTENTS", old)
-			} else {
-				os.Unsetenv("LAB_INTENTS")
-			}
-		}()
+		for k, v := range map[string]string{"LAB_INTENTS": dir, "LAB_TIMEOUT": "300"} {
+			old, had := os.LookupEnv(k)
+			os.Setenv(k, v)
+			defer func() {
+				if had {
+					os.Setenv(k, old)
+				} else {
+					os.Unsetenv(k)
+				}
+			}()
+		}
 		return labCmd(args...)
 	}
 	scaled := map[string]bool{}

@@ -26,18 +26,28 @@ const sonicMsPerVNI = 50000.0 / 500
 // its plot) from the results of `run` on the Debian 13 VM.
 func singleCmd(args []string) error {
 	fs := flag.NewFlagSet("single", flag.ExitOnError)
-	in := fs.String("results", "bin/bench/single.json", "results of run with the single-device cases")
+	in := fs.String("results", "bin/bench/single.json", "results of run with the single-device cases (comma-separated files are merged)")
 	md := fs.String("md", "docs/benchmarks.md", "report whose section to replace")
 	svg := fs.String("svg", "docs/benchmarks-single.svg", "plot to write")
 	duration := fs.String("duration", "", "how long the run took")
 	_ = fs.Parse(args)
-	b, err := os.ReadFile(*in)
-	if err != nil {
-		return err
-	}
+	// Several results files (comma-separated) are merged: the machine and
+	// start time of the first, the cases of all.
 	var r Results
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
+	for i, file := range strings.Split(*in, ",") {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		var part Results
+		if err := json.Unmarshal(b, &part); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		if i == 0 {
+			r = part
+			continue
+		}
+		r.Cases = append(r.Cases, part.Cases...)
 	}
 	slices.SortStableFunc(r.Cases, func(a, b CaseResult) int {
 		if a.Case.Tenants != b.Case.Tenants {
