@@ -80,7 +80,9 @@ func frrCmd(args []string) error {
 
 func measureFRR(c bench.Case, daemonDir string, timeout time.Duration) (r FRRResult, err error) {
 	if err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "up1"}}); err != nil {
-		return r, fmt.Errorf("create up1: %w", err)
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "up1"}, PeerName: "up1p"}); err != nil {
+			return r, fmt.Errorf("create up1: %w", err)
+		}
 	}
 	if lo, err := netlink.LinkByName("lo"); err == nil {
 		_ = netlink.LinkSetUp(lo)

@@ -291,6 +291,9 @@ func markdown(r Results, micro, svg, duration string) string {
 	w("More VNIs per host need a single VXLAN device with VNI filtering (`vnifilter`, kernel ≥ 5.18) and FRR's single-VXLAN-device support, which came after 8.4 (FRRouting/frr#12364): Debian 12's FRR 8.4.4 has none of it (its zebra has no VLAN-to-VNI map code) and maps a VNI only to a VXLAN device of its own. ")
 	w("The per-VNI matrix therefore stops at 1000 L2VNIs with 10 tenants and pairs 500 tenants with 500 L2VNIs; the single VXLAN device (FRR >= 9, `host.vxlanDevice: single`) cases go to 4000: see *Single VXLAN device* below (the Debian 13 VM).\n")
 
+	// The single VXLAN device's section (evpnhost-bench single, on the
+	// Debian 13 VM) goes here; keepSections carries it over.
+	w("\n%s\n%s\n", singleBegin, singleEnd)
 	w("\n## Go micro-benchmarks (pure parts, native)\n\n")
 	w("`go test -bench` of `kernel.Diff` (cold: desired against empty; no-op: desired against itself), `plan.Build` and `frr.Render` at the same sizes, run on the host (not in the VM):\n\n")
 	if micro == "" {
