@@ -20,8 +20,9 @@ build: ## build bin/evpnhost, bin/evpnhost-cni, and the CNI test tools (bin/cnit
 	$(GO) build -o $(BIN)/cnitool github.com/containernetworking/cni/cnitool
 	$(GO) build -o $(BIN)/cni/host-local github.com/containernetworking/plugins/plugins/ipam/host-local
 
-generate: ## regenerate the eBPF objects and their Go bindings (bpf2go, clang); a unit test checks the committed ones are current
+generate: ## regenerate the eBPF objects and their Go bindings (bpf2go, clang; a unit test checks the committed ones are current), the Kubernetes deepcopy code and CRDs (controller-gen)
 	$(GO) generate ./internal/policy/ebpf
+	@GO=$(GO) scripts/kube-gen.sh
 
 test: deps build test-unit test-priv ## everything: unit, FRR goldens, privileged netns tests and the lab e2e (in the VM when the kernel lacks VRF/802.1Q)
 
@@ -90,8 +91,9 @@ fmt: ## gofmt -w
 	gofmt -w .
 
 # The packages whose tests take -update to rewrite their goldens.
-GOLDEN_PKGS := ./api ./internal/frr ./internal/plan ./internal/policy ./internal/kernel/kerneltest ./internal/reconcile ./internal/attach
+GOLDEN_PKGS := ./api ./internal/frr ./internal/plan ./internal/policy ./internal/kernel/kerneltest ./internal/reconcile ./internal/attach ./internal/kube
 verify: ## regenerate the eBPF objects, the goldens and go.mod/go.sum and fail on any diff; check make help, README's layout, that git tracks no binary
+	@GO=$(GO) scripts/kube-gen.sh --check
 	@$(MAKE) --no-print-directory generate
 	@GO=$(GO) scripts/check-ebpf.sh
 	$(GO) test -count=1 $(GOLDEN_PKGS) -args -update
