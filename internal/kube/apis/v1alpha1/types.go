@@ -364,6 +364,11 @@ type HostUnderlayStatus struct {
 	// last applied successfully.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// AppliedRevision is the highest resourceVersion among the objects of
+	// the intent last applied successfully (the API server's etcd
+	// revision): the host has converged on every change up to it.
+	// +optional
+	AppliedRevision int64 `json:"appliedRevision,omitempty"`
 	// AppliedIntent identifies the intent last applied successfully: the
 	// first 16 hex digits of its SHA-256 (evpnhost agent logs the same).
 	// +optional
