@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -20,26 +21,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.yaml from FromIntent's current output")
 
-// Manifests renders objs as a multi-document YAML stream.
 func manifests(t *testing.T, objs Objects) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	add := func(o any) {
-		y, err := yaml.Marshal(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString("---\n")
-		b.Write(y)
+	b, err := Manifests(objs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	add(objs.Host)
-	for i := range objs.Tenants {
-		add(&objs.Tenants[i])
-	}
-	for i := range objs.Networks {
-		add(&objs.Networks[i])
-	}
-	return b.Bytes()
+	return b
 }
 
 // sortedIntent orders tenants and networks by name, as Compose does (and
@@ -236,5 +224,47 @@ func TestComposeErrors(t *testing.T) {
 				t.Errorf("an intent path is left in\n%s", all)
 			}
 		})
+	}
+}
+
+func TestNAD(t *testing.T) {
+	got, err := NAD("red/web", NADOptions{Namespace: "apps", Subnet: "10.1.10.0/24", RangeStart: "10.1.10.100", RangeEnd: "10.1.10.199"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "nad-red-web.yaml")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("NAD differs from %s:\n%s", golden, got)
+	}
+	// The config is the CNI plugin's (docs/workloads.md).
+	var nad struct {
+		Spec struct{ Config string } `json:"spec"`
+	}
+	if err := yaml.Unmarshal(got, &nad); err != nil {
+		t.Fatal(err)
+	}
+	var conf map[string]any
+	if err := json.Unmarshal([]byte(nad.Spec.Config), &conf); err != nil {
+		t.Fatal(err)
+	}
+	if conf["type"] != "evpnhost-cni" || conf["network"] != "red/web" || conf["name"] != "red-web" || conf["mode"] != "bridged" {
+		t.Errorf("config %v", conf)
+	}
+	for _, bad := range []struct {
+		ref string
+		o   NADOptions
+	}{{"red", NADOptions{}}, {"red/web", NADOptions{Mode: "l2"}}, {"red/web", NADOptions{RangeStart: "10.1.10.1"}}} {
+		if _, err := NAD(bad.ref, bad.o); err == nil {
+			t.Errorf("NAD(%q, %+v) accepted", bad.ref, bad.o)
+		}
 	}
 }
