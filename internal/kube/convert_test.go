@@ -93,6 +93,9 @@ func decodeManifests(t *testing.T, b []byte) Objects {
 	t.Helper()
 	var objs Objects
 	for _, doc := range strings.Split(string(b), "---\n") {
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			continue
+		}
 		if strings.TrimSpace(doc) == "" {
 			continue
 		}
@@ -267,4 +270,30 @@ func TestNAD(t *testing.T) {
 			t.Errorf("NAD(%q, %+v) accepted", bad.ref, bad.o)
 		}
 	}
+}
+
+// TestExampleManifest: contrib/kubernetes/example.yaml composes into a
+// valid intent.
+func TestExampleManifest(t *testing.T) {
+	b, err := os.ReadFile("../../contrib/kubernetes/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Compose("node1", decodeManifests(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Intent.Tenants) != 1 || len(c.Intent.Tenants[0].Networks) != 1 {
+		t.Fatalf("%+v", c.Intent)
+	}
+}
+
+func stripComments(doc string) string {
+	var out []string
+	for _, l := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
