@@ -62,8 +62,8 @@ func kubeNADCmd() *cobra.Command {
 evpnhost-cni's for the network: pods name it in their k8s.v1.cni.cncf.io/networks
 annotation, KubeVirt VMs in a multus network with the bridge binding. With --subnet
 the addresses come from host-local IPAM over that range (give each node its own
-range, or use a cluster IPAM); without it the plugin gets none (KubeVirt's bridge
-binding: the guest brings its own addresses).`,
+range, or use a cluster IPAM); without it the configuration has no ipam, for a chain
+whose previous plugin allocates the addresses (evpnhost-cni fails ADD with neither).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			b, err := evkube.NAD(ref, o)

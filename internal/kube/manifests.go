@@ -49,14 +49,14 @@ type NADOptions struct {
 	Mode      string // bridged (default) or routed
 	// Subnet, when set, makes the IPAM host-local over it (RangeStart and
 	// RangeEnd bound it; give each node its own range or use a cluster
-	// IPAM); empty: no ipam (KubeVirt's bridge binding: the VM's own
-	// addresses, DHCP or static, inside the guest).
+	// IPAM); empty: no ipam, for a chain whose previous plugin allocates
+	// the addresses (evpnhost-cni fails ADD with neither).
 	Subnet, RangeStart, RangeEnd string
 }
 
 // NAD is the Multus NetworkAttachmentDefinition that attaches pods (and
 // KubeVirt VMs' bridge binding) to network ref (tenant/network) through
-// evpnhost-cni, as YAML.
+// evpnhost-cni, as YAML (docs/workloads.md).
 func NAD(ref string, o NADOptions) ([]byte, error) {
 	tenant, network, ok := api.SplitNetworkRef(ref)
 	if !ok {
