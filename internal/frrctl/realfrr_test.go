@@ -23,6 +23,32 @@ import (
 	"github.com/evpnhost/evpnhost/internal/reconcile"
 )
 
+// skipOrRequire skips the test, or fails it when EVPNHOST_REQUIRE_FRR is
+// set (make test sets it where FRR is installed: a real-FRR test must not
+// turn into a silent skip there).
+func skipOrRequire(t *testing.T, format string, args ...any) {
+	t.Helper()
+	why := fmt.Sprintf(format, args...)
+	if os.Getenv("EVPNHOST_REQUIRE_FRR") != "" {
+		t.Fatalf("%s, and EVPNHOST_REQUIRE_FRR is set", why)
+	}
+	t.Skip(why)
+}
+
+// installedFRR is the version of the FRR installed here, read from its
+// zebra binary as evpnhost reads it; the test is skipped (or fails, see
+// skipOrRequire) when there is none.
+func installedFRR(t *testing.T) frr.Version {
+	t.Helper()
+	probe := NewInstance("evpnhost-no-such-pathspace")
+	probe.RunDir = t.TempDir()
+	ver, err := probe.Version(context.Background())
+	if err != nil {
+		skipOrRequire(t, "no FRR: %v", err)
+	}
+	return ver
+}
+
 // startFRR starts the named FRR daemons of the FRR installed here in a
 // pathspace of their own, inside a network namespace of their own (the
 // way the lab runs each host's FRR), and stops them at the end of the
@@ -32,10 +58,7 @@ import (
 func startFRR(t *testing.T, daemons ...string) *Instance {
 	t.Helper()
 	skip := func(why string) *Instance {
-		if os.Getenv("EVPNHOST_REQUIRE_FRR") != "" {
-			t.Fatalf("cannot start FRR (%s) and EVPNHOST_REQUIRE_FRR is set", why)
-		}
-		t.Skip(why)
+		skipOrRequire(t, "cannot start FRR (%s)", why)
 		return nil
 	}
 	if os.Geteuid() != 0 {
@@ -151,12 +174,7 @@ func waitGone(pid int, within time.Duration) bool {
 // check names them; with mgmtd started, the same
 // apply passes.
 func TestApplyVerifiedRealFRR(t *testing.T) {
-	probe := NewInstance("evpnhost-no-such-pathspace")
-	probe.RunDir = t.TempDir()
-	ver, err := probe.Version(context.Background())
-	if err != nil {
-		t.Skipf("no FRR: %v", err)
-	}
+	ver := installedFRR(t)
 	daemons := []string{"zebra", "bgpd", "staticd", "bfdd", "pimd"}
 	if ver.MgmtdRequired() {
 		daemons = append([]string{"mgmtd"}, daemons...)
@@ -346,12 +364,7 @@ func kernelHasVRF(ns string) bool {
 // the saved configuration into the restarted daemon (Restore, what the
 // agent does) brings every rendered line back.
 func TestRestoreRestartedAloneRealFRR(t *testing.T) {
-	probe := NewInstance("evpnhost-no-such-pathspace")
-	probe.RunDir = t.TempDir()
-	ver, err := probe.Version(context.Background())
-	if err != nil {
-		t.Skipf("no FRR: %v", err)
-	}
+	ver := installedFRR(t)
 	if !ver.MgmtdRequired() {
 		t.Skipf("FRR %s has no mgmtd", ver)
 	}
@@ -403,12 +416,7 @@ func TestRestoreRestartedAloneRealFRR(t *testing.T) {
 // every rendered line is back in the running configuration. The intent's
 // reconciles are counted, not applied: the kernel here has no VRF.
 func TestAgentRestoresRealFRR(t *testing.T) {
-	probe := NewInstance("evpnhost-no-such-pathspace")
-	probe.RunDir = t.TempDir()
-	ver, err := probe.Version(context.Background())
-	if err != nil {
-		t.Skipf("no FRR: %v", err)
-	}
+	ver := installedFRR(t)
 	if !ver.MgmtdRequired() {
 		t.Skipf("FRR %s has no mgmtd", ver)
 	}
