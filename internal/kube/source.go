@@ -16,9 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/evpnhost/evpnhost/api"
@@ -53,8 +54,6 @@ type Source struct {
 
 	mu       sync.Mutex
 	started  bool
-	shared   dynamicinformer.DynamicSharedInformerFactory // tenants, networks
-	own      dynamicinformer.DynamicSharedInformerFactory // this node's HostUnderlay
 	tenants  cache.SharedIndexInformer
 	networks cache.SharedIndexInformer
 	hosts    cache.SharedIndexInformer
@@ -86,15 +85,11 @@ func (s *Source) Start(ctx context.Context) {
 	s.started = true
 	s.changes = make(chan struct{}, 1)
 	s.applied = map[int64]composition{}
-	s.shared = dynamicinformer.NewDynamicSharedInformerFactory(s.Client, s.Resync)
-	s.own = dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.Client, s.Resync, "", func(o *metav1.ListOptions) {
-		// Only this node's HostUnderlay: RBAC may then grant a node its
-		// own object only (resourceNames).
-		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", s.Host).String()
-	})
-	s.tenants = s.shared.ForResource(v1.TenantsResource).Informer()
-	s.networks = s.shared.ForResource(v1.NetworksResource).Informer()
-	s.hosts = s.own.ForResource(v1.HostUnderlaysResource).Informer()
+	s.tenants = s.informer(v1.TenantsResource, "")
+	s.networks = s.informer(v1.NetworksResource, "")
+	// Only this node's HostUnderlay: RBAC may then grant a node its own
+	// object only (resourceNames).
+	s.hosts = s.informer(v1.HostUnderlaysResource, fields.OneTermEqualSelector("metadata.name", s.Host).String())
 	for _, inf := range []cache.SharedIndexInformer{s.tenants, s.networks, s.hosts} {
 		_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 			s.mu.Lock()
@@ -116,8 +111,27 @@ func (s *Source) Start(ctx context.Context) {
 			},
 		})
 	}
-	s.shared.Start(ctx.Done())
-	s.own.Start(ctx.Done())
+	for _, inf := range []cache.SharedIndexInformer{s.tenants, s.networks, s.hosts} {
+		go inf.RunWithContext(ctx)
+	}
+}
+
+// informer is a shared informer of one resource over the dynamic client
+// (client-go's dynamicinformer would link every built-in API group into
+// the binary).
+func (s *Source) informer(gvr schema.GroupVersionResource, fieldSelector string) cache.SharedIndexInformer {
+	r := s.Client.Resource(gvr)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = fieldSelector
+			return r.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = fieldSelector
+			return r.Watch(ctx, o)
+		},
+	}
+	return cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, s.Resync, cache.Indexers{})
 }
 
 func (s *Source) signal() {
