@@ -33,6 +33,8 @@ import (
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vishvananda/netns"
+
 	"github.com/evpnhost/evpnhost/internal/fabric/fabrictest"
 )
 
@@ -82,7 +84,7 @@ func Start(t testing.TB) *Server {
 			t.Logf("last lines of the API servers' log:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
 		}
 	})
-	go s.proxy()
+	go s.proxy(ln)
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -187,10 +189,14 @@ func (s *Server) Dynamic() dynamic.Interface {
 	return c
 }
 
-// WriteKubeconfig writes a kubeconfig file for Config and returns its path.
-func (s *Server) WriteKubeconfig(path string) string {
+// WriteKubeconfig writes a kubeconfig file for Config and returns its
+// path; server, when given, replaces the URL (ListenIn's).
+func (s *Server) WriteKubeconfig(path string, server ...string) string {
 	s.t.Helper()
 	c := s.Config()
+	if len(server) > 0 {
+		c.Host = server[0]
+	}
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.TLSClientConfig.CAData}
 	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{ClientCertificateData: c.TLSClientConfig.CertData, ClientKeyData: c.TLSClientConfig.KeyData}
@@ -202,11 +208,60 @@ func (s *Server) WriteKubeconfig(path string) string {
 	return path
 }
 
+// ListenIn opens another entrance of the proxy, on 127.0.0.1 of the
+// network namespace nsPath (/run/netns/NAME: a lab host's, whose agent
+// cannot reach this process's loopback), and returns its URL. It closes
+// with the test.
+func (s *Server) ListenIn(nsPath string) string {
+	s.t.Helper()
+	ln, err := listenInNS(nsPath)
+	if err != nil {
+		s.t.Fatalf("listen in %s: %v", nsPath, err)
+	}
+	s.t.Cleanup(func() { ln.Close() })
+	go s.proxy(ln)
+	return "https://" + ln.Addr().String()
+}
+
+// listenInNS listens on 127.0.0.1 in another network namespace: the
+// socket belongs to the namespace it was made in, whichever thread then
+// uses it.
+func listenInNS(nsPath string) (net.Listener, error) {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer orig.Close()
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer ns.Close()
+	if err := netns.Set(ns); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	ln, lerr := net.Listen("tcp", "127.0.0.1:0")
+	if err := netns.Set(orig); err != nil {
+		// This thread stays locked and dies with its goroutine: it is in
+		// the wrong namespace.
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, fmt.Errorf("back to the original namespace: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ln, lerr
+}
+
 // proxy forwards every connection to the running server; while it is
 // down, connections are refused (closed).
-func (s *Server) proxy() {
+func (s *Server) proxy(ln net.Listener) {
 	for {
-		c, err := s.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
