@@ -282,7 +282,7 @@ func TestAPIServerAgent(t *testing.T) {
 	if cond(h, v1.ConditionReady).Status != metav1.ConditionTrue || cond(h, v1.ConditionDegraded).Status != metav1.ConditionFalse {
 		t.Errorf("conditions %+v", h.Status.Conditions)
 	}
-	if h.Status.ObservedGeneration != h.Generation || h.Status.AppliedGenerations["Network/red.web"] != 1 || h.Status.Source != kube.SourceName || h.Status.AppliedIntent == "" || h.Status.ErrorCount != 0 {
+	if h.Status.ObservedGeneration != h.Generation || h.Status.AppliedRevision <= 0 || h.Status.AppliedGenerations["Network/red.web"] != 1 || h.Status.Source != kube.SourceName || h.Status.AppliedIntent == "" || h.Status.ErrorCount != 0 {
 		t.Errorf("status %+v", h.Status)
 	}
 	table(t, s.Config(), map[string]string{"NAME": host, "READY": "True", "CONVERGED": "True", "REASON": v1.ReasonApplied, "ERRORS": "0", "VTEP": want.Host.VTEP})
