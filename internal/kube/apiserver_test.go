@@ -239,18 +239,22 @@ func TestAPIServerAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	src := &kube.Source{Client: cli, Host: host, Timeout: 2 * time.Second}
-	src.Start(ctx)
+	stateDir := t.TempDir()
 	rec := &recorder{}
-	a := &agent.Agent{Source: src, Reporter: src, Applier: rec, StateDir: t.TempDir(), Host: host, Version: "test",
-		Debounce: 10 * time.Millisecond, Resync: time.Hour, Retry: 200 * time.Millisecond}
-	done := make(chan error)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	startAgent := func(rec *recorder) (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		src := &kube.Source{Client: cli, Host: host, Timeout: 2 * time.Second}
+		src.Start(ctx)
+		a := &agent.Agent{Source: src, Reporter: src, Applier: rec, StateDir: stateDir, Host: host, Version: "test",
+			Debounce: 10 * time.Millisecond, Resync: time.Hour, Retry: 200 * time.Millisecond}
+		done := make(chan error)
+		go func() { done <- a.Run(ctx) }()
+		var once sync.Once
+		stop = func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(stop)
+		return stop
+	}
+	stop := startAgent(rec)
 
 	converged := func(what string, check func(*api.Intent) string) {
 		t.Helper()
@@ -355,6 +359,29 @@ func TestAPIServerAgent(t *testing.T) {
 		return ""
 	})
 	table(t, s.Config(), map[string]string{"NAME": host, "READY": "True", "CONVERGED": "True", "ERRORS": "0"})
+
+	// An agent that starts while the API server is down applies the last
+	// good intent kept in its state directory, and the API's once it is
+	// back.
+	stop()
+	lastGood := rec.last()
+	s.Stop()
+	rec2 := &recorder{}
+	startAgent(rec2)
+	eventually(t, "the last good intent applied while the API is down", func() string {
+		if in := rec2.last(); in == nil || !reflect.DeepEqual(in, lastGood) {
+			return "not applied yet"
+		}
+		return ""
+	})
+	s.Up()
+	c = s.Dynamic()
+	mustCreate(t, c, kube.KindNetwork, net("blue.app", "blue", 60, 60, "10.2.60.1/24"))
+	rec = rec2
+	converged("a network created once the API server is back", hasNet("blue/app"))
+	if h, _ := getHost(t, c, host); h.Status.Source != kube.SourceName {
+		t.Errorf("source %q, want %s", h.Status.Source, kube.SourceName)
+	}
 }
 
 func (r *recorder) count() int {

@@ -162,6 +162,15 @@ func (s *Server) Stop() {
 	}
 }
 
+// Up starts the API server again after Stop, on the same etcd and at
+// the same address.
+func (s *Server) Up() {
+	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 // Restart stops the API server and starts a new one on the same etcd, at
 // the same address (the proxy's).
 func (s *Server) Restart() {
