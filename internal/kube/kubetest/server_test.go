@@ -2,10 +2,10 @@ package kubetest
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"net"
 	"runtime"
 	"testing"
 	"time"
