@@ -165,6 +165,19 @@ func TestKubeAgents(t *testing.T) {
 	}
 	took := k.converged(3 * time.Minute)
 	t.Logf("3 agents converged on the Kubernetes intent %s after start", took.Round(time.Millisecond))
+	// What the start cost (TestFabricAgents converges in about 15 s on
+	// etcd; here it took 1m44s in the first VM run): each agent's load,
+	// apply and status lines until now.
+	for _, h := range []string{"h1", "h2", "h3"} {
+		b, _ := os.ReadFile(filepath.Join(k.logDir, h+".log"))
+		var ls []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "op=load") || strings.Contains(l, "op=apply") || strings.Contains(l, "op=status") || strings.Contains(l, "level=ERROR") {
+				ls = append(ls, l)
+			}
+		}
+		t.Logf("%s's agent, load/apply/status lines:\n%s", h, lastLinesOf(strings.Join(ls, "\n"), 15))
+	}
 	mustPing(t, "rweb1", "10.1.10.12")
 
 	// A network created with the API, with a workload on h1 and one on h3.
