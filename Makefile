@@ -30,9 +30,12 @@ test: deps build test-unit test-priv ## everything: unit, FRR goldens, privilege
 # imports).
 PURE_PKGS := ./api ./internal/plan ./internal/kernel ./internal/frr ./internal/policy
 
-test-unit: ## the pure core built for darwin, then unit, golden and fuzz-seed tests with the race detector (FRR's parser checks the goldens), then each fuzz target for 3s; native
+test-unit: ## the pure core built for darwin, then unit, golden and fuzz-seed tests with the race detector (FRR's parser checks the goldens; internal/kube and e2e without it), then each fuzz target for 3s; native
 	GOOS=darwin CGO_ENABLED=0 $(GO) build $(PURE_PKGS)
-	EVPNHOST_REQUIRE_FRR=1 EVPNHOST_REQUIRE_ETCD=1 $(GO) test -race ./...
+	EVPNHOST_REQUIRE_FRR=1 EVPNHOST_REQUIRE_ETCD=1 $(GO) test -race $$($(GO) list ./... | grep -v -e /internal/kube -e /e2e$$)
+	@# internal/kube and e2e link the whole Kubernetes API server (its test
+	@# server): without -race, so a fresh machine compiles it once, not twice.
+	EVPNHOST_REQUIRE_ETCD=1 $(GO) test ./internal/kube/... ./e2e
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 testbins: build ## compile the privileged test binaries into bin/tests/ (test-priv runs them, in the VM if needed)
