@@ -1,9 +1,13 @@
 package agent
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -83,4 +87,73 @@ func TestBFDRepairWindowAndHoldoff(t *testing.T) {
 	if got := acts(r.step(nil, t0.Add(32*time.Second))); got != "" {
 		t.Errorf("after stop: %q", got)
 	}
+}
+
+// bfdLoop takes BFD off the peer group once for two stuck uplinks, holds
+// frrMu (no reconcile) while it is off, and puts it back once both are
+// Established; a stop while it is off puts it back too.
+func TestBFDLoopTogglesGroupAndHoldsReconciles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		state := map[string]string{"up1": "Established", "up2": "Established"}
+		var toggles []string
+		a := &Agent{BFDStuck: 10 * time.Second, BFDPoll: time.Second,
+			BFDCheck: func() ([]UplinkSession, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return []UplinkSession{{Uplink: "up1", Carrier: true, State: state["up1"]}, {Uplink: "up2", Carrier: true, State: state["up2"]}}, nil
+			},
+			BFDToggle: func(on bool) error {
+				mu.Lock()
+				defer mu.Unlock()
+				toggles = append(toggles, onOff(on))
+				return nil
+			}}
+		set := func(u, s string) { mu.Lock(); state[u] = s; mu.Unlock() }
+		got := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(toggles, ",") }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { a.bfdLoop(ctx, slog.New(slog.DiscardHandler)); close(done) }()
+		settle(5 * time.Second)
+		set("up1", "Active")
+		set("up2", "Active")
+		settle(9 * time.Second)
+		if g := got(); g != "" {
+			t.Fatalf("after 9 s down: toggles %q, want none", g)
+		}
+		settle(3 * time.Second)
+		if g := got(); g != "off" {
+			t.Fatalf("after 12 s down: toggles %q, want off (once for both)", g)
+		}
+		if a.frrMu.TryLock() {
+			t.Fatal("a reconcile could run while BFD is off")
+		}
+		set("up1", "Established")
+		settle(2 * time.Second)
+		if g := got(); g != "off" {
+			t.Fatalf("one of two back: toggles %q, want BFD still off", g)
+		}
+		set("up2", "Established")
+		settle(2 * time.Second)
+		if g := got(); g != "off,on" {
+			t.Fatalf("both back: toggles %q, want off,on", g)
+		}
+		if !a.frrMu.TryLock() {
+			t.Fatal("reconciles still held after BFD is back")
+		}
+		a.frrMu.Unlock()
+		set("up1", "Active")
+		settle(12 * time.Second)
+		if g := got(); g != "off,on,off" {
+			t.Fatalf("up1 stuck again: toggles %q", g)
+		}
+		cancel()
+		<-done
+		if g := got(); g != "off,on,off,on" {
+			t.Fatalf("stopped while off: toggles %q, want BFD put back", g)
+		}
+		if !a.frrMu.TryLock() {
+			t.Fatal("reconciles held after the loop stopped")
+		}
+	})
 }
