@@ -20,8 +20,9 @@ build: ## build bin/evpnhost, bin/evpnhost-cni, and the CNI test tools (bin/cnit
 	$(GO) build -o $(BIN)/cnitool github.com/containernetworking/cni/cnitool
 	$(GO) build -o $(BIN)/cni/host-local github.com/containernetworking/plugins/plugins/ipam/host-local
 
-generate: ## regenerate the eBPF objects and their Go bindings (bpf2go, clang); a unit test checks the committed ones are current
+generate: ## regenerate the eBPF objects and their Go bindings (bpf2go, clang; a unit test checks the committed ones are current), the Kubernetes deepcopy code and CRDs (controller-gen)
 	$(GO) generate ./internal/policy/ebpf
+	@GO=$(GO) scripts/kube-gen.sh
 
 test: deps build test-unit test-priv ## everything: unit, FRR goldens, privileged netns tests and the lab e2e (in the VM when the kernel lacks VRF/802.1Q)
 
@@ -29,9 +30,12 @@ test: deps build test-unit test-priv ## everything: unit, FRR goldens, privilege
 # imports).
 PURE_PKGS := ./api ./internal/plan ./internal/kernel ./internal/frr ./internal/policy
 
-test-unit: ## the pure core built for darwin, then unit, golden and fuzz-seed tests with the race detector (FRR's parser checks the goldens), then each fuzz target for 3s; native
+test-unit: ## the pure core built for darwin, then unit, golden and fuzz-seed tests with the race detector (FRR's parser checks the goldens; internal/kube and e2e without it), then each fuzz target for 3s; native
 	GOOS=darwin CGO_ENABLED=0 $(GO) build $(PURE_PKGS)
-	EVPNHOST_REQUIRE_FRR=1 EVPNHOST_REQUIRE_ETCD=1 $(GO) test -race ./...
+	EVPNHOST_REQUIRE_FRR=1 EVPNHOST_REQUIRE_ETCD=1 $(GO) test -race $$($(GO) list ./... | grep -v -e /internal/kube -e /e2e$$)
+	@# internal/kube and e2e link the whole Kubernetes API server (its test
+	@# server): without -race, so a fresh machine compiles it once, not twice.
+	EVPNHOST_REQUIRE_ETCD=1 $(GO) test ./internal/kube/... ./e2e
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 testbins: build ## compile the privileged test binaries into bin/tests/ (test-priv runs them, in the VM if needed)
@@ -91,8 +95,9 @@ fmt: ## gofmt -w
 	gofmt -w .
 
 # The packages whose tests take -update to rewrite their goldens.
-GOLDEN_PKGS := ./api ./internal/frr ./internal/plan ./internal/policy ./internal/kernel/kerneltest ./internal/reconcile ./internal/attach
+GOLDEN_PKGS := ./api ./internal/frr ./internal/plan ./internal/policy ./internal/kernel/kerneltest ./internal/reconcile ./internal/attach ./internal/kube
 verify: ## regenerate the eBPF objects, the goldens and go.mod/go.sum and fail on any diff; check make help, README's layout, that git tracks no binary
+	@GO=$(GO) scripts/kube-gen.sh --check
 	@$(MAKE) --no-print-directory generate
 	@GO=$(GO) scripts/check-ebpf.sh
 	$(GO) test -count=1 $(GOLDEN_PKGS) -args -update

@@ -49,6 +49,14 @@ check reachable   "red/web h1 -> external 192.0.2.10 via tor2"       rweb1 $(p 1
 check unreachable "blue/web h1 -> external (red only)"              bweb1 $(p 192.0.2.10)
 check reachable   "VM on a tap (h3) -> red/web h1"                   rtap3 $(p 10.1.10.11)
 
+if command -v dockerd >/dev/null && command -v docker >/dev/null; then
+	say "Docker: a container on red/web through evpnhost docker-plugin"
+	. lab/demo-docker.sh
+	demo_docker
+else
+	say "Docker: not installed here (the Debian 13 platform, make demo's default, has it)"
+fi
+
 say "demo finished in $(( $(date +%s) - t0 ))s"
 if [ $fail != 0 ]; then
 	echo "some checks FAILED"

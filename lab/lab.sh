@@ -41,6 +41,10 @@
 #                chrooted, so TORs and hosts run different FRR versions
 #                (e2e/vm/run.sh --alt-platform mounts one at
 #                /run/evpnhost-alt). Default: empty, the system's own FRR.
+#   LAB_INTENTS  directory of the hosts' intents (hN.yaml, every host's):
+#                what host-up applies and whose workloads it creates, what
+#                host-down removes (default: lab/intents; the scale test
+#                e2e/scale_test.go boots h1 and h2 with its own).
 #
 # See docs/lab.md.
 set -euo pipefail
@@ -52,6 +56,7 @@ EVPNHOST=${EVPNHOST:-$REPO_DIR/bin/evpnhost}
 LAB_TIMEOUT=${LAB_TIMEOUT:-60}
 LAB_PIMD=${LAB_PIMD:-1}
 LAB_TOR_ROOT=${LAB_TOR_ROOT:-}
+LAB_INTENTS=${LAB_INTENTS:-$LAB_DIR/intents}
 TAPWIRE=${TAPWIRE:-$REPO_DIR/bin/tapwire}
 # pid and log files of the lab's background processes (tapwire)
 LAB_RUN=/run/evpnhost-lab
@@ -135,7 +140,7 @@ all_nodes() { echo "${TORS[@]}" "${HOSTS[@]}"; }
 # intent_field HOST FIELD: read a scalar from lab/intents/HOST.yaml
 # (flat "key: value" lines only; enough for the lab's intents).
 intent_field() {
-	awk -v k="$2" '$1 == k":" { print $2; exit }' "$LAB_DIR/intents/$1.yaml"
+	awk -v k="$2" '$1 == k":" { print $2; exit }' "$LAB_INTENTS/$1.yaml"
 }
 
 # poll SECONDS DESCRIPTION CMD...: run CMD until it succeeds or the deadline
@@ -600,7 +605,7 @@ workloads() {
 				f[k] = v
 			}
 			print f["name"], f["network"], f["interface"], f["mac"], ips
-		}' "$LAB_DIR/intents/$1.yaml"
+		}' "$LAB_INTENTS/$1.yaml"
 }
 
 # all_workload_names: workload names of all hosts (= namespace names)
@@ -784,7 +789,7 @@ host_config_reference() {
 host_config_evpnhost() {
 	local h=$1 i
 	i=$(ns "$h")
-	ip netns exec "$i" "$EVPNHOST" apply -f "$LAB_DIR/intents/$h.yaml" --frr-instance "$i"
+	ip netns exec "$i" "$EVPNHOST" apply -f "$LAB_INTENTS/$h.yaml" --frr-instance "$i"
 }
 
 # ------------------------------------------------------------ convergence --

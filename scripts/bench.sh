@@ -9,6 +9,11 @@
 # 0 skips it), BENCH_MICRO=0 skips the micro-benchmarks,
 # EVPNHOST_BENCH_CPUPROFILE=PATH writes a CPU profile per evpnhost case,
 # BENCH_KERNEL=0 skips the kernel scale benchmark and its report,
+# BENCH_SINGLE=0 the single VXLAN device cases on the Debian 13 VM
+# (BENCH_SINGLE_CASES, default 100x10s,4000x10s,1000x100s,1000x10s:
+# ifupdown2 at 1000 last, it takes longest;
+# BENCH_SINGLE_IFUPDOWN2_MAX, default 1000, 0 skips ifupdown2 there;
+# BENCH_SINGLE_IFUPDOWN2_TIMEOUT, default 8m, per ifreload -a),
 # BENCH_POLICY=0 the policy enforcement benchmark (BENCH_POLICY_RULES:
 # rule counts, default 10,100,1000,10000), BENCH_FAILOVER=0 the failover
 # benchmark on the lab (BENCH_FAILOVER_REPS: repetitions, default 5),
@@ -79,6 +84,39 @@ bin/evpnhost-bench report -results bin/bench/results.json -micro "$out/micro.sum
 	-md docs/benchmarks.md -svg docs/benchmarks.svg -duration "$(( ($(date +%s) - t0) / 60 )) min"
 fi
 
+if [ "${BENCH_SINGLE:-1}" != 0 ]; then
+	# The single VXLAN device (host.vxlanDevice: single) needs FRR >= 9 and
+	# vnifilter (kernel >= 5.18): the Debian 13 platform's VM (kernel 6.12,
+	# FRR 10.3, ifupdown2 3.0.0). Its ifupdown2 is unpacked from that root
+	# like the one above (its own configuration, the guest's
+	# /etc/network/ifupdown2 hidden under a tmpfs); FRR's zebra and bgpd run
+	# in each case's namespace for the "FRR shows every VNI" time. Replaces
+	# its own section of docs/benchmarks.md.
+	troot=$(e2e/vm/root.sh trixie)
+	sifu_args=()
+	if [ "${BENCH_SINGLE_IFUPDOWN2_MAX:-1000}" != 0 ]; then
+		sifu=$out/ifupdown2-trixie
+		if [ ! -e "$sifu/ifreload" ]; then
+			echo "== copying Debian 13's ifupdown2 into $sifu (not installed)"
+			rm -rf "$sifu" && mkdir -p "$sifu"
+			cp -a "$troot/usr/share/ifupdown2" "$sifu/share"
+			mkdir -p "$sifu/share/etc/network/ifupdown2"
+			cp "$troot/etc/network/ifupdown2/addons.conf" "$sifu/share/etc/network/ifupdown2/"
+			sed -e "s|^default_interfaces_configfile=.*|default_interfaces_configfile=$sifu/interfaces|" \
+				-e 's|^template_enable=.*|template_enable=0|' -e 's|^addon_scripts_support=.*|addon_scripts_support=0|' \
+				"$troot/etc/network/ifupdown2/ifupdown2.conf" >"$sifu/share/etc/network/ifupdown2/ifupdown2.conf"
+			ln -s share/__main__.py "$sifu/ifreload"
+		fi
+		sifu_args=(-ifupdown2 "$sifu" -ifupdown2-max "${BENCH_SINGLE_IFUPDOWN2_MAX:-1000}" -ifupdown2-timeout "${BENCH_SINGLE_IFUPDOWN2_TIMEOUT:-8m}")
+	fi
+	echo "== single VXLAN device scale benchmark (Debian 13 VM)"
+	t1=$(date +%s)
+	inner="mount -t tmpfs bench /etc/iproute2/rt_tables.d && { [ ! -d /etc/network/ifupdown2 ] || mount -t tmpfs bench /etc/network/ifupdown2; } && exec bin/evpnhost-bench run -out bin/bench/single.json -cases ${BENCH_SINGLE_CASES:-100x10s,4000x10s,1000x100s,1000x10s} -frr /usr/lib/frr ${sifu_args[*]}"
+	e2e/vm/run-or-native.sh --platform trixie --timeout 3600 -e EVPNHOST_BENCH_HOST -e EVPNHOST_BENCH_CPUPROFILE -- \
+		unshare -m --propagation private sh -c "$inner"
+	bin/evpnhost-bench single -results bin/bench/single.json -md docs/benchmarks.md -svg docs/benchmarks-single.svg \
+		-duration "$(( ($(date +%s) - t1) / 60 )) min"
+fi
 if [ "${BENCH_POLICY:-1}" != 0 ]; then
 	# Policy enforcement (eBPF, nftables, none; iperf3 UDP packet rate and
 	# TCP throughput, ping, connects; 5 interleaved rounds, ~10 min in the VM)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -41,6 +42,37 @@ type KernelResult struct {
 	VmHWMKiB   int        `json:"vmhwm_kib"`     // peak resident memory of this process
 	HeapMiB    float64    `json:"heap_alloc_mib"`
 	SettleMs   float64    `json:"settle_ms"` // until the first Observe after the cold apply succeeded
+	// DumpMs is a plain iproute2 JSON dump of the same state, each run
+	// (ip -d -j link show, ip -j addr show, bridge -j vlan show,
+	// bridge -j fdb show, one after the other): what reading the state
+	// costs without evpnhost, the yardstick of the no-op re-apply.
+	DumpMs    []float64 `json:"dump_ms,omitempty"`
+	DumpBytes int       `json:"dump_bytes,omitempty"`
+	DumpError string    `json:"dump_error,omitempty"`
+}
+
+// dumpCmds is the plain iproute2 JSON dump the no-op re-apply is
+// compared with.
+var dumpCmds = [][]string{
+	{"ip", "-d", "-j", "link", "show"},
+	{"ip", "-j", "addr", "show"},
+	{"bridge", "-j", "vlan", "show"},
+	{"bridge", "-j", "fdb", "show"},
+}
+
+// dump runs dumpCmds once, in this process's namespace, and returns the
+// time they took together and the bytes they printed.
+func dump() (float64, int, error) {
+	t0 := time.Now()
+	n := 0
+	for _, c := range dumpCmds {
+		out, err := exec.Command(c[0], c[1:]...).Output()
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", strings.Join(c, " "), err)
+		}
+		n += len(out)
+	}
+	return ms(time.Since(t0)), n, nil
 }
 
 func kernelCmd(args []string) error {
@@ -140,6 +172,15 @@ func kernelCmd(args []string) error {
 				b.WriteString(o.String() + "\n")
 			}
 			fmt.Fprintf(os.Stderr, "no-op re-apply is not empty (%d ops), first ones:\n%s", p.Len(), b.String())
+		}
+		// The iproute2 dump right after each no-op run (the same state,
+		// the same moment's load on the machine).
+		if r.DumpError == "" {
+			if d, n, err := dump(); err != nil {
+				r.DumpError = err.Error()
+			} else {
+				r.DumpMs, r.DumpBytes = append(r.DumpMs, d), n
+			}
 		}
 	}
 	r.ObserveMs, r.DiffMs = median(obsT), median(diffT)

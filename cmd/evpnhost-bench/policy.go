@@ -585,7 +585,7 @@ func keepSections(path, doc string) string {
 	if err != nil {
 		return doc
 	}
-	for _, m := range [][2]string{{policyBegin, policyEnd}, {failoverBegin, failoverEnd}, {convergenceBegin, convergenceEnd}, {validationBegin, validationEnd}, {torflapBegin, torflapEnd}} {
+	for _, m := range [][2]string{{policyBegin, policyEnd}, {failoverBegin, failoverEnd}, {convergenceBegin, convergenceEnd}, {validationBegin, validationEnd}, {torflapBegin, torflapEnd}, {singleBegin, singleEnd}} {
 		i := strings.Index(string(old), m[0])
 		j := strings.Index(string(old), m[1])
 		if i < 0 || j < i {

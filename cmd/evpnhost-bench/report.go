@@ -289,8 +289,11 @@ func markdown(r Results, micro, svg, duration string) string {
 	w("(`BR_MAX_PORTS`), and enslaving the 1024th fails with `EXFULL` (“exchange full”; first seen here at 1000 L2VNIs + 100 tenants, ")
 	w("at `vx100094`). L2VNIs + tenants + workload ports must stay ≤ %d; `evpnhost validate` refuses an intent that exceeds it (`api.MaxBridgePorts`). ", bench.MaxBridgePorts)
 	w("More VNIs per host need a single VXLAN device with VNI filtering (`vnifilter`, kernel ≥ 5.18) and FRR's single-VXLAN-device support, which came after 8.4 (FRRouting/frr#12364): Debian 12's FRR 8.4.4 has none of it (its zebra has no VLAN-to-VNI map code) and maps a VNI only to a VXLAN device of its own. ")
-	w("The per-VNI matrix therefore stops at 1000 L2VNIs with 10 tenants and pairs 500 tenants with 500 L2VNIs; the single VXLAN device (FRR >= 9, `host.vxlanDevice: single`) cases, marked *single*, go to 4000.\n")
+	w("The per-VNI matrix therefore stops at 1000 L2VNIs with 10 tenants and pairs 500 tenants with 500 L2VNIs; the single VXLAN device (FRR >= 9, `host.vxlanDevice: single`) cases go to 4000: see *Single VXLAN device* below (the Debian 13 VM).\n")
 
+	// The single VXLAN device's section (evpnhost-bench single, on the
+	// Debian 13 VM) goes here; keepSections carries it over.
+	w("\n%s\n%s\n", singleBegin, singleEnd)
 	w("\n## Go micro-benchmarks (pure parts, native)\n\n")
 	w("`go test -bench` of `kernel.Diff` (cold: desired against empty; no-op: desired against itself), `plan.Build` and `frr.Render` at the same sizes, run on the host (not in the VM):\n\n")
 	if micro == "" {
@@ -298,7 +301,7 @@ func markdown(r Results, micro, svg, duration string) string {
 	} else {
 		w("```\n%s```\n", micro)
 	}
-	w("\n## Reproduce\n\n```sh\nmake bench                      # everything, writes this file (VM when the kernel lacks VRF/802.1Q)\nBENCH_CASES=100x10,1000x10 make bench   # a subset\nBENCH_IFUPDOWN2_MAX=100 make bench      # ifupdown2 only at 100 L2VNIs\nEVPNHOST_BENCH_CPUPROFILE=/path/prof make bench   # CPU profile per evpnhost case\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_CONVERGENCE=0 make bench   # only the failover benchmark (BENCH_FAILOVER_REPS=N)\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_FAILOVER=0 make bench     # only the lab convergence benchmark (BENCH_CONVERGENCE_REPS=N)\n```\n")
+	w("\n## Reproduce\n\n```sh\nmake bench                      # everything, writes this file (VM when the kernel lacks VRF/802.1Q)\nBENCH_CASES=100x10,1000x10 make bench   # a subset\nBENCH_IFUPDOWN2_MAX=100 make bench      # ifupdown2 only at 100 L2VNIs\nEVPNHOST_BENCH_CPUPROFILE=/path/prof make bench   # CPU profile per evpnhost case\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_CONVERGENCE=0 make bench   # only the failover benchmark (BENCH_FAILOVER_REPS=N)\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_FAILOVER=0 make bench     # only the lab convergence benchmark (BENCH_CONVERGENCE_REPS=N)\nBENCH_MICRO=0 BENCH_KERNEL=0 BENCH_POLICY=0 BENCH_FAILOVER=0 BENCH_CONVERGENCE=0 make bench   # only the single VXLAN device cases (Debian 13 VM; BENCH_SINGLE_CASES, BENCH_SINGLE_IFUPDOWN2_MAX)\n```\n")
 	w("\n%s", perfNotes)
 	return b.String()
 }

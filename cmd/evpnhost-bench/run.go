@@ -33,6 +33,9 @@ type CaseResult struct {
 	KernelErr string        `json:"kernel_error,omitempty"`
 	Batch     *ToolResult   `json:"batch,omitempty"`
 	Ifupdown2 *ToolResult   `json:"ifupdown2,omitempty"`
+	// FRR: the cold apply again, in a fresh namespace with FRR's zebra
+	// and bgpd running, until FRR shows every VNI (run -frr).
+	FRR *FRRResult `json:"frr,omitempty"`
 }
 
 // ToolResult is a baseline's timing and how far its result is from the
@@ -54,6 +57,9 @@ func runCmd(args []string) error {
 	ifu := fs.String("ifupdown2", "", "directory of the unpacked ifupdown2 (with ifreload and interfaces in it); empty: skip")
 	ifuMax := fs.Int("ifupdown2-max", 1000, "largest VNI count ifupdown2 is measured at")
 	batchMax := fs.Int("batch-max", 4000, "largest VNI count the ip/bridge -batch baseline runs at")
+	withFRR := fs.String("frr", "", "directory of FRR's daemons (/usr/lib/frr): also time until FRR shows every VNI; empty: skip")
+	ifuTenants := fs.Int("ifupdown2-tenants", 10, "tenant count of the cases ifupdown2 is measured in")
+	ifuTimeout := fs.Duration("ifupdown2-timeout", 20*time.Minute, "give up on one ifreload -a after this (reported as an error with the time)")
 	_ = fs.Parse(args)
 
 	matrix := bench.Matrix
@@ -107,10 +113,15 @@ func runCmd(args []string) error {
 				kr.ColdMs, kr.Ops, kr.Writes, kr.NoopMs, kr.NoopWrites, kr.VmHWMKiB)
 		}
 		settle()
-		// The L2VNI series only (it takes minutes per case), per-VNI
-		// devices only: its single-device syntax is not generated yet.
-		if *ifu != "" && c.VNIs <= *ifuMax && c.Tenants == 10 && !c.Single {
-			cr.Ifupdown2 = runIfupdown2(self, *ifu, c, des)
+		if *withFRR != "" {
+			cr.FRR = runFRR(self, *withFRR, c)
+			logf("   frr %s: apply %.0f ms, zebra shows every VNI at %.0f ms, bgpd at %.0f ms (%d polls of %.0f ms) %s",
+				cr.FRR.Version, cr.FRR.ApplyMs, cr.FRR.ZebraMs, cr.FRR.BGPMs, cr.FRR.Polls, cr.FRR.PollMs, cr.FRR.Error)
+			settle()
+		}
+		// The L2VNI series only (it takes minutes per case).
+		if *ifu != "" && c.VNIs <= *ifuMax && c.Tenants == *ifuTenants {
+			cr.Ifupdown2 = runIfupdown2(self, *ifu, c, des, *ifuTimeout)
 			logf("   ifupdown2: cold %.0f ms, no-op %.0f ms (residual %d) %s %s", cr.Ifupdown2.ColdMs, cr.Ifupdown2.NoopMs,
 				cr.Ifupdown2.Residual, cr.Ifupdown2.Error, cr.Ifupdown2.NoopError)
 			settle()
@@ -151,6 +162,19 @@ func runKernel(self string, c bench.Case) (*KernelResult, error) {
 	return &r, nil
 }
 
+// runFRR runs `frr` for c in a fresh network namespace.
+func runFRR(self, daemons string, c bench.Case) *FRRResult {
+	cmd := exec.Command("unshare", "-n", self, "frr", "-daemons", daemons, "-vnis", strconv.Itoa(c.VNIs), "-tenants", strconv.Itoa(c.Tenants), "-single="+strconv.FormatBool(c.Single))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var r FRRResult
+	if jerr := json.Unmarshal(out, &r); jerr != nil {
+		r.Error = fmt.Sprintf("%v %v: %s", err, jerr, tail(stderr.String()))
+	}
+	return &r
+}
+
 func runBatch(self, work string, c bench.Case, des kernel.State) *ToolResult {
 	r := &ToolResult{Residual: -1}
 	ns := "bench-batch"
@@ -187,7 +211,7 @@ func runBatch(self, work string, c bench.Case, des kernel.State) *ToolResult {
 // runIfupdown2 runs `ifreload -a` twice (cold, then no-op) in a fresh
 // namespace, the interfaces file being dir/interfaces (scripts/bench.sh
 // points the unpacked ifupdown2's own configuration at it).
-func runIfupdown2(self, dir string, c bench.Case, des kernel.State) *ToolResult {
+func runIfupdown2(self, dir string, c bench.Case, des kernel.State, timeout time.Duration) *ToolResult {
 	r := &ToolResult{Residual: -1}
 	ns := "bench-ifupdown2"
 	_ = exec.Command("ip", "netns", "del", ns).Run()
@@ -207,11 +231,14 @@ func runIfupdown2(self, dir string, c bench.Case, des kernel.State) *ToolResult 
 	}
 	reload := func(what string) (float64, string) {
 		t0 := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "/usr/bin/python3", filepath.Join(dir, "ifreload"), "-a").CombinedOutput()
 		d := ms(time.Since(t0))
 		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("log.%d-%d.%s", c.VNIs, c.Tenants, what)), out, 0o644)
+		if ctx.Err() != nil {
+			return d, fmt.Sprintf("ifreload -a: not done after %v (stopped)", timeout)
+		}
 		if err != nil {
 			return d, fmt.Sprintf("ifreload -a: %v: %s", err, tail(string(out)))
 		}

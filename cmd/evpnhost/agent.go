@@ -18,6 +18,7 @@ import (
 	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/kernel"
+	evkube "github.com/evpnhost/evpnhost/internal/kube"
 	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/metrics"
 	"github.com/evpnhost/evpnhost/internal/plan"
@@ -31,16 +32,20 @@ var version = "dev"
 
 func agentCmd(o *options) *cobra.Command {
 	a := &agent.Agent{}
-	var file, host, metricsAddr, restartCmd string
+	var file, host, metricsAddr, restartCmd, kubeconfig string
+	var inCluster bool
 	var poll time.Duration
 	var l3note string // why the L3VNI check is on or off
 	e := &etcdFlags{}
 	c := &cobra.Command{
-		Use:   "agent (-f FILE | --etcd-endpoints URLS --host NAME)",
-		Short: "Keep the host at its intent (file or etcd): re-apply on change, drift and FRR restarts",
+		Use:   "agent (-f FILE | --etcd-endpoints URLS --host NAME | --kubeconfig FILE|--kube-in-cluster --host NODE)",
+		Short: "Keep the host at its intent (file, etcd or Kubernetes): re-apply on change, drift and FRR restarts",
 		Long: `Run until stopped (SIGINT/SIGTERM). The intent comes from a file (-f, polled every
---watch) or from the fabric intent in etcd (--etcd-endpoints and --host: the fabric's
-tenants, this host's underlay and workloads; see 'evpnhost fabric').
+--watch), from the fabric intent in etcd (--etcd-endpoints and --host: the fabric's
+tenants, this host's underlay and workloads; see 'evpnhost fabric'), or from the
+evpnhost.io custom resources of a Kubernetes cluster (--kubeconfig FILE, or
+--kube-in-cluster in a pod, and --host NODE: every Tenant and Network, and the node's
+HostUnderlay, whose status the agent writes; see docs/kubernetes.md).
 
 The agent applies the intent at start; when it changes (file change, etcd watch); shortly
 after the kernel reports a link or address change (a deleted VXLAN device or SVI
@@ -84,9 +89,40 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
+			kube := kubeconfig != "" || inCluster
+			n := 0
+			for _, set := range []bool{file != "", len(e.endpoints) > 0, kube} {
+				if set {
+					n++
+				}
+			}
 			switch {
-			case file != "" && len(e.endpoints) > 0:
-				return exitError{exitInvalid, errors.New("give either -f FILE or --etcd-endpoints, not both")}
+			case n > 1:
+				return exitError{exitInvalid, errors.New("give one intent source: -f FILE, --etcd-endpoints, or --kubeconfig/--kube-in-cluster")}
+			case kubeconfig != "" && inCluster:
+				return exitError{exitInvalid, errors.New("give either --kubeconfig FILE or --kube-in-cluster, not both")}
+			case kube:
+				if host == "" {
+					return exitError{exitInvalid, errors.New("--host NODE is required with --kubeconfig or --kube-in-cluster (in a DaemonSet: the downward API's spec.nodeName)")}
+				}
+				h, err := agentHostName(host)
+				if err != nil {
+					return exitError{exitInvalid, err}
+				}
+				host = h
+				cfg, err := evkube.Config(kubeconfig)
+				if err != nil {
+					return exitError{exitInvalid, err}
+				}
+				cli, err := evkube.NewClient(cfg)
+				if err != nil {
+					return exitError{exitInvalid, err}
+				}
+				src := &evkube.Source{Client: cli, Host: host}
+				src.Start(ctx)
+				a.Source = src
+				a.Reporter = src
+				a.Host = host
 			case file != "":
 				a.Source = &agent.FileSource{Path: file, Poll: poll}
 			case len(e.endpoints) > 0:
@@ -107,7 +143,7 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 				a.Reporter = st
 				a.Host = host
 			default:
-				return exitError{exitInvalid, errors.New("an intent source is required: -f FILE, or --etcd-endpoints with --host")}
+				return exitError{exitInvalid, errors.New("an intent source is required: -f FILE, --etcd-endpoints with --host, or --kubeconfig FILE (or --kube-in-cluster) with --host")}
 			}
 			r, done, err := o.reconciler()
 			if err != nil {
@@ -220,7 +256,9 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 		},
 	}
 	c.Flags().StringVarP(&file, "file", "f", "", "intent file (YAML)")
-	c.Flags().StringVar(&host, "host", "", "this host's name in the fabric intent (with --etcd-endpoints); lowercased and cut at the first dot, so a hostname or FQDN (systemd's %H) works")
+	c.Flags().StringVar(&host, "host", "", "this host's name in the fabric intent (with --etcd-endpoints; with Kubernetes the node's name, whose HostUnderlay has that name); lowercased and cut at the first dot, so a hostname or FQDN (systemd's %H) works")
+	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "follow the evpnhost.io custom resources of the Kubernetes cluster of this kubeconfig file (with --host)")
+	c.Flags().BoolVar(&inCluster, "kube-in-cluster", false, "follow the evpnhost.io custom resources of the cluster this pod runs in (its service account; with --host)")
 	c.Flags().StringVar(&restartCmd, "frr-restart-cmd", "", "command (run with sh -c) that restarts FRR as a whole, e.g. 'systemctl restart frr'; run when loading the saved configuration into daemons restarted alone (under a running zebra; on FRR >= 9 also zebra under a running mgmtd, or mgmtd) failed (off when empty)")
 	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics, e.g. 127.0.0.1:9475 (off when empty)")
 	policyFlag(c, o)

@@ -84,7 +84,7 @@ drives a lab host. See docs/intent.md for the intent file.`,
 	root.PersistentFlags().StringVar(&o.instance, "frr-instance", "", "FRR pathspace to talk to (vtysh -N NAME); empty means the system FRR")
 	root.PersistentFlags().StringVar(&o.stateDir, "state-dir", "", "where evpnhost records what it owns (default /var/lib/evpnhost, or /var/lib/evpnhost/NAME with --frr-instance)")
 	root.PersistentFlags().BoolVarP(&o.verbose, "verbose", "v", false, "log each step to stderr")
-	root.AddCommand(validateCmd(), planCmd(o), applyCmd(o), statusCmd(o), agentCmd(o), attachCmd(o), detachCmd(o), dockerPluginCmd(o), fabricCmd())
+	root.AddCommand(validateCmd(), planCmd(o), applyCmd(o), statusCmd(o), agentCmd(o), attachCmd(o), detachCmd(o), dockerPluginCmd(o), fabricCmd(), kubeCmd())
 	return root
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 // TestMatrixValid: every generated intent passes validation, and the
 // baselines describe the same objects as the desired state.
 func TestMatrixValid(t *testing.T) {
-	for _, c := range Matrix {
+	for _, c := range append(slices.Clone(Matrix), SingleMatrix...) {
 		if !c.Single && c.VNIs+c.Tenants > MaxBridgePorts {
 			t.Fatalf("%v needs more bridge ports than the kernel allows", c)
 		}
@@ -57,5 +58,28 @@ func TestMatrixValid(t *testing.T) {
 		if n := strings.Count(ifs, "\nauto "); n != links {
 			t.Fatalf("%v: interfaces has %d stanzas, want %d", c, n, links)
 		}
+		if c.Single && !strings.Contains(ifs, "    bridge-vlan-vni-map 1-") {
+			t.Fatalf("%v: interfaces has no bridge-vlan-vni-map:\n%.800s", c, ifs)
+		}
+	}
+}
+
+// TestInterfacesSingle: the single device's stanza is ifupdown2's
+// single-VXLAN-device syntax, the VLAN-to-VNI map in ranges (L2VNIs, then
+// the L3VNIs on the VLANs after them).
+func TestInterfacesSingle(t *testing.T) {
+	ifs := Interfaces(plan.Build(Intent(Case{VNIs: 100, Tenants: 10, Single: true})).Kernel)
+	for _, w := range []string{
+		"\nauto evpnvx\niface evpnvx\n",
+		"    vxlan-local-tunnelip 10.0.0.1\n    vxlan-port 4789\n    bridge-vlan-vni-map 1-100=10001-10100 101-110=100001-100010\n",
+		"    bridge-learning off\n    bridge-arp-nd-suppress on\n",
+		"    bridge-ports evpnvx\n",
+	} {
+		if !strings.Contains(ifs, w) {
+			t.Errorf("no %q in:\n%.1500s", w, ifs)
+		}
+	}
+	if strings.Contains(ifs, "vxlan-id") {
+		t.Errorf("the single device has a vxlan-id:\n%.1500s", ifs)
 	}
 }

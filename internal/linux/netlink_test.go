@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/kernel"
@@ -21,29 +19,9 @@ import (
 	"github.com/evpnhost/evpnhost/internal/plan"
 )
 
-// inNetns runs f on a locked OS thread inside a fresh network namespace.
-func inNetns(t *testing.T, f func()) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	ns, err := netns.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = netns.Set(orig)
-		ns.Close()
-	}()
-	f()
-}
+// inNetns runs f on a locked OS thread inside a fresh network namespace
+// (linux.InNetns, shared with the package's internal tests).
+func inNetns(t *testing.T, f func()) { linux.InNetns(t, f) }
 
 // requireOverlayKernel skips when the kernel lacks VRF or 802.1Q, unless
 // EVPNHOST_REQUIRE_KERNEL is set (the VM runner sets it: there a skip

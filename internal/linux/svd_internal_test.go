@@ -3,12 +3,9 @@ package linux
 import (
 	"encoding/binary"
 	"net/netip"
-	"os"
-	"runtime"
 	"slices"
 	"testing"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/evpnhost/evpnhost/internal/kernel"
@@ -20,21 +17,10 @@ import (
 // entries in ranges and alone, read them back, delete some (and one that
 // is not there), and the reading of a device without vnifilter.
 func TestPrivilegedVNIFilterMessages(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	ns, err := netns.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = netns.Set(orig); ns.Close() }()
+	InNetns(t, func() { vniFilterMessages(t) })
+}
+
+func vniFilterMessages(t *testing.T) {
 	n, err := Open()
 	if err != nil {
 		t.Fatal(err)
