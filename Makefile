@@ -52,10 +52,11 @@ testbins: build ## compile the privileged test binaries into bin/tests/ (test-pr
 # tiers and the lab scenarios E2E_RUN_TRIXIE). EVPNHOST_PLATFORMS=bookworm
 # skips trixie; E2E_RUN, when set, selects the scenarios on every platform.
 EVPNHOST_PLATFORMS ?= bookworm
-# Left out on FRR 10.3 until the product handles it (docs/testing.md, "Two
-# platforms"): TestOverlayRemoveTenant, TestLeakSameHost,
-# TestLeakOneWayDataPlane.
-E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|StatusPerTenant|UnknownWorkloadKeptFresh)|TestLeak(SameHost|OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane|OneWayDataPlane)|TestFaultTORDown|TestCNI.*|TestDocker)$$
+# trixie's scenarios (docs/testing.md, "Two platforms"): every TestOverlay*
+# (the seed scenario, bare-metal interop, tenant removal) on per-VNI
+# devices, the leaks, the TOR failover, CNI and Docker. Left out:
+# TestSingleVXLANDevice (no traffic crosses the single device yet).
+E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|RemoveTenant|StatusPerTenant|UnknownWorkloadKeptFresh)|TestVXLANDeviceInUse|TestLeak(SameHost|OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane|OneWayDataPlane)|TestFaultTORDown|TestCNI.*|TestDocker)$$
 export EVPNHOST_PLATFORMS E2E_RUN_TRIXIE
 
 test-priv: testbins ## privileged netns tests and lab scenarios on each platform (EVPNHOST_PLATFORMS: bookworm, then trixie), one VM boot each if needed

@@ -398,6 +398,22 @@ func TestOverlayRemoveTenant(t *testing.T) {
 	if r, _ := run("ip", "-n", "h1", "route", "show", "table", "4002"); strings.TrimSpace(r) != "" {
 		t.Errorf("blue's table remains: %s", r)
 	}
+	// zebra survived the removal (zebra 10.3 exits when an L3VNI's VXLAN
+	// device goes while the VNI is configured, FRRouting/frr#20494: the
+	// apply unconfigures it first) and still has red's L3VNI.
+	var vnis map[string]struct {
+		Type string `json:"type"`
+	}
+	out, err := run("vtysh", "-N", "h1", "-c", "show evpn vni json")
+	if err == nil {
+		err = jsonDecode(out, &vnis)
+	}
+	if err != nil || vnis["4001"].Type != "L3" {
+		t.Fatalf("zebra on h1 after blue's removal (%v): L3VNI 4001 missing:\n%s", err, out)
+	}
+	if _, ok := vnis["4002"]; ok {
+		t.Errorf("zebra on h1 still has VNI 4002:\n%s", out)
+	}
 }
 
 func lastLinesOf(s string, n int) string {

@@ -15,12 +15,15 @@
 # run, TORs on 8.4 with hosts on 10.3 in the trixie run.
 #
 # Environment:
-#   EVPNHOST_PLATFORMS  platforms to run, in order (default "bookworm trixie";
+#   EVPNHOST_PLATFORMS  platforms to run, in order (default "bookworm": the trixie pass is not green yet;
 #                       e.g. EVPNHOST_PLATFORMS=bookworm skips trixie)
 #   E2E_RUN             lab scenarios (go test -run regexp) on every platform;
 #                       unset: all on bookworm, E2E_RUN_TRIXIE on trixie
 #   E2E_RUN_TRIXIE      trixie's scenarios when E2E_RUN is unset (the
 #                       Makefile sets it; default below)
+#   LINUX_SKIP_BOOKWORM kernel tests skipped on bookworm (default
+#                       ^TestPrivilegedSingleVXLANScale$, run on trixie;
+#                       empty: none)
 #   E2E_RUN_MIXED       the mixed-version scenarios (default
 #                       ^TestMixedFRRVersions$ when E2E_RUN is unset, none
 #                       when it is set); empty: no mixed-version pass
@@ -30,9 +33,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 platforms=${EVPNHOST_PLATFORMS:-bookworm}
-# Default: the Makefile's E2E_RUN_TRIXIE (which leaves out what fails on
-# FRR 10.3 for now, see docs/testing.md).
-trixie_run=${E2E_RUN_TRIXIE:-'^(TestOverlay|TestLeak|TestFaultTORDown|TestCNI|TestDocker)'}
+# Default: the Makefile's E2E_RUN_TRIXIE (see docs/testing.md).
+trixie_run=${E2E_RUN_TRIXIE:-'^(TestOverlay|TestVXLANDeviceInUse|TestLeak|TestFaultTORDown|TestCNI|TestDocker)'}
 if [ -n "${E2E_RUN:-}" ]; then
 	mixed_run=${E2E_RUN_MIXED:-}
 else
@@ -58,7 +60,9 @@ for p in $platforms; do
 	case $p in
 	bookworm)
 		# shellcheck disable=SC2046 # alt's words are options
-		e2e/vm/run-or-native.sh --timeout 3600 $(alt bookworm) "${envs[@]}" -e E2E_RUN -- e2e/privileged.sh
+		# The 4000-VNI kernel scale test (about 4 min) runs on trixie only.
+		e2e/vm/run-or-native.sh --timeout 3600 $(alt bookworm) "${envs[@]}" -e E2E_RUN \
+			-e "LINUX_SKIP=${LINUX_SKIP_BOOKWORM-^TestPrivilegedSingleVXLANScale\$}" -- e2e/privileged.sh
 		;;
 	trixie)
 		# shellcheck disable=SC2046 # alt's words are options

@@ -258,12 +258,25 @@ func TestApplyVerifiedRealFRR(t *testing.T) {
 			t.Fatalf("FRR %s: empty vrf stanzas %q after removing blue (want [blue] on 10.x, as seen on 10.3)", ver, empty)
 		}
 		if len(empty) > 0 {
+			// As reconcile does: the kernel VRF goes first (FRR 10.3
+			// refuses `no vrf blue` while it exists: "Only inactive
+			// VRFs can be deleted").
+			if vrf {
+				if out, err := exec.Command("ip", "-n", i.Name, "link", "del", "blue").CombinedOutput(); err != nil {
+					t.Fatalf("ip link del blue: %v: %s", err, out)
+				}
+			}
 			if err := i.Configure(ctx, "no vrf blue"); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if got := frr.VRFStanzas(mustRunning(t, i), "blue"); len(got) > 0 || len(frr.EmptyVRFs(mustRunning(t, i), []string{"blue"})) > 0 {
 			t.Fatalf("FRR %s: vrf blue still in the running configuration: %q", ver, got)
+		}
+		if vrf && len(empty) > 0 {
+			// blue comes back below, its kernel VRF first.
+			_ = exec.Command("ip", "-n", i.Name, "link", "add", "blue", "type", "vrf", "table", "1002").Run()
+			_ = exec.Command("ip", "-n", i.Name, "link", "set", "blue", "up").Run()
 		}
 	}
 	if ver.AtLeast(10, 0) {

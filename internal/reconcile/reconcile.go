@@ -190,8 +190,9 @@ func (r *Reconciler) Plan(ctx context.Context, in *api.Intent) (Result, error) {
 // apply resumes.
 //
 // The steps, in order (each a method of run, logged with its op):
-// prepare, record, kernel, frr-reload, kernel-up, policy, frr-configure,
-// save. Kernel failures are per object: the steps after the kernel's run
+// prepare, record, policy, save-intent, frr-release (FRR >= 9: the
+// L3VNIs whose VXLAN device goes), kernel, frr-reload, kernel-up,
+// frr-configure, save. Kernel failures are per object: the steps after the kernel's run
 // anyway, and the apply then fails before frr-configure and save.
 func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) {
 	a := &run{r: r, in: in}
@@ -211,6 +212,9 @@ func (r *Reconciler) Apply(ctx context.Context, in *api.Intent) (Result, error) 
 	// fail, so that they never re-enforce an older, looser policy.
 	if err == nil {
 		err = a.saveIntent()
+	}
+	if err == nil {
+		err = a.releaseL3VNIs(ctx)
 	}
 	if err == nil {
 		err = a.kernelMain()

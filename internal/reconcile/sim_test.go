@@ -52,6 +52,10 @@ type simHost struct {
 	// keepEmptyVRF: a vrf stanza the reload removes stays, empty, until
 	// `no vrf X`, as on FRR 10.3.
 	keepEmptyVRF bool
+	// zebraExits: zebra exits when the VXLAN device of an L3VNI still
+	// configured (`vrf T` / `vni N`) goes away, as zebra 10.3 does
+	// (FRRouting/frr#20494); zebraGone records that it did.
+	zebraExits, zebraGone bool
 }
 
 func newSim(links ...kernel.Link) *simHost {
@@ -88,6 +92,16 @@ func (k simKernel) Observe(sysctls, ports []string) (kernel.State, error) {
 }
 
 func (k simKernel) Apply(ops []kernel.Op) (int, error) {
+	if k.h.zebraExits {
+		k.h.mu.Lock()
+		for _, l := range configuredL3VNIs(k.h.running) {
+			if slices.Contains(leavingVNIs(ops), l.vni) {
+				k.h.zebraGone = true
+				k.h.events = append(k.h.events, fmt.Sprintf("zebra exits: the VXLAN device of vrf %s / vni %d went", l.vrf, l.vni))
+			}
+		}
+		k.h.mu.Unlock()
+	}
 	n, err := k.h.k.Apply(ops)
 	if len(ops) > 0 {
 		k.h.event("kernel %d ops, %d applied", len(ops), n)
@@ -193,6 +207,12 @@ func (f simFRR) Configure(_ context.Context, lines ...string) error {
 	}
 	f.h.mu.Lock()
 	defer f.h.mu.Unlock()
+	if len(lines) >= 2 && strings.HasPrefix(lines[0], "vrf ") && strings.HasPrefix(lines[1], "no vni ") {
+		for i := 0; i+1 < len(lines); i += 3 {
+			f.h.running = strings.Replace(f.h.running, lines[i]+"\n "+strings.TrimPrefix(lines[i+1], "no ")+"\n", lines[i]+"\n", 1)
+		}
+		return nil
+	}
 	if len(lines) > 0 && strings.HasPrefix(lines[0], "no vrf ") {
 		for _, l := range lines {
 			f.h.running = strings.Replace(f.h.running, "\n"+strings.TrimPrefix(l, "no ")+"\nexit-vrf\n", "\n", 1)

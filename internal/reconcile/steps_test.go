@@ -40,7 +40,7 @@ func steps(t *testing.T, a *run, until string) {
 		f    func() error
 	}{
 		{"prepare", func() error { return a.prepare(ctx) }}, {"record", a.record}, {"policy", a.enforcePolicy},
-		{"save-intent", a.saveIntent}, {"kernel", a.kernelMain},
+		{"save-intent", a.saveIntent}, {"frr-release", func() error { return a.releaseL3VNIs(ctx) }}, {"kernel", a.kernelMain},
 		{"frr-reload", func() error { return a.reloadFRR(ctx) }}, {"kernel-up", a.kernelUp},
 		{"frr-configure", func() error { return a.addSessions(ctx) }},
 	} {
