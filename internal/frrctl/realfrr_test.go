@@ -49,6 +49,9 @@ func installedFRR(t *testing.T) frr.Version {
 	return ver
 }
 
+// frrStarts numbers startFRR's pathspaces.
+var frrStarts int
+
 // startFRR starts the named FRR daemons of the FRR installed here in a
 // pathspace of their own, inside a network namespace of their own (the
 // way the lab runs each host's FRR), and stops them at the end of the
@@ -73,14 +76,20 @@ func startFRR(t *testing.T, daemons ...string) *Instance {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	name := fmt.Sprintf("evh%d", os.Getpid()%100000)
+	// A name per call: a daemon some test left behind must never share
+	// the pathspace of the next test's FRR.
+	frrStarts++
+	name := fmt.Sprintf("evh%dn%d", os.Getpid()%100000, frrStarts)
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		return skip(fmt.Sprintf("ip netns add: %v: %s", err, out))
 	}
 	i := NewInstance(name)
 	t.Cleanup(func() {
-		for _, d := range daemons {
-			if b, err := os.ReadFile(filepath.Join(i.RunDir, d+".pid")); err == nil {
+		// Every daemon of the pathspace, also those a test started
+		// after startFRR (mgmtd in TestApplyVerifiedRealFRR).
+		pids, _ := filepath.Glob(filepath.Join(i.RunDir, "*.pid"))
+		for _, f := range pids {
+			if b, err := os.ReadFile(f); err == nil {
 				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 					_ = syscall.Kill(pid, syscall.SIGTERM)
 					waitGone(pid, 10*time.Second)
