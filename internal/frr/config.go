@@ -48,12 +48,13 @@ type Config struct {
 func (c Config) RouterPIM() bool { return c.Version.RouterPIM() }
 
 // Multicast is the host's PIM-SM configuration: PIM on lo and the
-// uplinks, which carry the VTEP address (PIM needs an IPv4 source on
-// the BGP-unnumbered uplinks), and the rendezvous point.
+// uplinks, and the rendezvous point. The uplinks carry the VTEP /32
+// with or without it (PIM needs an IPv4 source on the BGP-unnumbered
+// uplinks; removing the last address from an uplink makes the kernel
+// flush the routes through it behind zebra's back: docs/architecture.md).
 type Multicast struct {
-	RP      netip.Addr
-	Groups  []netip.Prefix
-	Address netip.Prefix // the VTEP /32, on every uplink
+	RP     netip.Addr
+	Groups []netip.Prefix
 }
 
 // Import leaks routes of the VRF From into a VRF, filtered by prefixes.

@@ -36,7 +36,7 @@ func goldenConfigs() map[string]Config {
 			{From: "red", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.1.10.0/24")}, Return: true},
 		}},
 	}
-	leak.Multicast = &Multicast{RP: netip.MustParseAddr("10.255.0.1"), Address: netip.MustParsePrefix("10.0.0.1/32"),
+	leak.Multicast = &Multicast{RP: netip.MustParseAddr("10.255.0.1"),
 		Groups: []netip.Prefix{netip.MustParsePrefix("239.1.1.0/24")}}
 	// FRR 10.3 (Debian 13): PIM's global configuration under router pim;
 	// the rest as for 8.4.

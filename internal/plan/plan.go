@@ -170,7 +170,7 @@ func build(in *api.Intent, atts []Attachment) (Desired, map[string]string) {
 	var dummies []kernel.Link
 	if len(groups) > 0 {
 		m := h.Multicast
-		d.FRR.Multicast = &frr.Multicast{RP: m.RPAddr(), Groups: m.GroupPrefixes(), Address: netip.PrefixFrom(vtep, 32)}
+		d.FRR.Multicast = &frr.Multicast{RP: m.RPAddr(), Groups: m.GroupPrefixes()}
 		slices.SortFunc(groups, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 		dummies = append(dummies, kernel.Link{Name: TermDev, Kind: kernel.KindDummy, Addrs: groups, Up: true})
 	}
