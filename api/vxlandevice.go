@@ -54,11 +54,12 @@ func (f Facts) frrLabel() string {
 }
 
 // ResolveVXLANDevice is the vxlanDevice mode of in given the facts: the
-// intent's value when set, otherwise per-vni, and single only on a host
-// that runs the single device now (moving is a replace with an outage:
-// set the field to ask for it). Until the single device has passed
-// traffic between hosts in the lab, it is not the default where FRR >= 9
-// and the kernel has vnifilter (the reason says it is possible there). It is pure; CheckVXLANDevice says whether the
+// intent's value when set, otherwise single where FRR >= 9 and the kernel
+// has vnifilter and per-vni elsewhere. Two facts keep an unset field on
+// per-vni even then: a host that runs per-vni devices now stays on them
+// (moving is a replace with an outage: set the field to ask for it), and
+// networks using what only per-VNI devices carry (ARP suppression off,
+// multicast replication). It is pure; CheckVXLANDevice says whether the
 // result can work.
 func ResolveVXLANDevice(in *Intent, f Facts) Resolution {
 	switch in.Host.VXLANDevice {
@@ -77,13 +78,7 @@ func ResolveVXLANDevice(in *Intent, f Facts) Resolution {
 	if f.Current == VXLANPerVNI {
 		return Resolution{VXLANPerVNI, "default: the host runs per-VNI VXLAN devices; set host.vxlanDevice: single to move it (a planned replace)"}
 	}
-	if f.Current == VXLANSingle {
-		return Resolution{VXLANSingle, "default: the host runs the single VXLAN device; set host.vxlanDevice: per-vni to move it (a planned replace)"}
-	}
-	// FRR >= 9 and vnifilter could carry the single device, but it has not
-	// yet passed traffic between hosts in evpnhost's lab (docs/intent.md):
-	// until it has, a host gets it only when its intent asks for it.
-	return Resolution{VXLANPerVNI, "default: per-vni; " + f.frrLabel() + " >= 9 and the kernel has vnifilter, so host.vxlanDevice: single is possible (not yet the default: docs/intent.md)"}
+	return Resolution{VXLANSingle, "default: " + f.frrLabel() + " >= 9 and the kernel has vnifilter"}
 }
 
 // singleUnsupported names the first network that needs a VXLAN device of

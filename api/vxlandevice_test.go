@@ -13,8 +13,6 @@ func TestResolveVXLANDevice(t *testing.T) {
 	noVF.VNIFilter, noVF.VNIFilterWhy = false, "kernel 5.10 < 5.18"
 	perVNINow := frr10
 	perVNINow.Current = VXLANPerVNI
-	singleNow := frr10
-	singleNow.Current = VXLANSingle
 	off := false
 	noSuppress := base()
 	noSuppress.Tenants[0].Networks[0].ARPSuppression = &off
@@ -26,11 +24,10 @@ func TestResolveVXLANDevice(t *testing.T) {
 		mode  string
 		why   string
 	}{
-		{"frr10", base(), "", frr10, VXLANPerVNI, "default: per-vni; FRR 10.3 >= 9 and the kernel has vnifilter, so host.vxlanDevice: single is possible"},
+		{"frr10", base(), "", frr10, VXLANSingle, "default: FRR 10.3 >= 9 and the kernel has vnifilter"},
 		{"frr8", base(), "", frr8, VXLANPerVNI, "default: FRR 8.4.4 has no single VXLAN device support (FRR >= 9 has)"},
 		{"unknown frr", base(), "", Facts{VNIFilter: true}, VXLANPerVNI, "default: FRR of unknown version has no single"},
 		{"no vnifilter", base(), "", noVF, VXLANPerVNI, "default: the kernel has no VXLAN vnifilter (kernel 5.10 < 5.18)"},
-		{"keeps single", base(), "", singleNow, VXLANSingle, "default: the host runs the single VXLAN device"},
 		{"keeps per-vni", base(), "", perVNINow, VXLANPerVNI, "default: the host runs per-VNI VXLAN devices; set host.vxlanDevice: single"},
 		{"no suppression", noSuppress, "", frr10, VXLANPerVNI, "default: network red/web has arpSuppression: false, which only per-VNI devices carry"},
 		{"explicit single", base(), VXLANSingle, frr8, VXLANSingle, "host.vxlanDevice"},

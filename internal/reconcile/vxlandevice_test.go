@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/evpnhost/evpnhost/api"
-	"github.com/evpnhost/evpnhost/internal/frr"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/plan"
 )
@@ -35,9 +34,8 @@ func TestSingleRefusedOnFRR84(t *testing.T) {
 	}
 }
 
-// TestVXLANDeviceDefault: unset, the mode is per-vni (also on FRR 10 with
-// vnifilter, where the reason says single is possible), plan says which
-// and why, a host running the single device keeps it,
+// TestVXLANDeviceDefault: unset, the mode follows the facts (single on
+// FRR 10 with vnifilter, per-vni on FRR 8.4), plan says which and why,
 // and a host already on per-VNI devices stays there when FRR is
 // upgraded until the intent asks for single, which is a planned replace.
 func TestVXLANDeviceDefault(t *testing.T) {
@@ -51,24 +49,11 @@ func TestVXLANDeviceDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.VXLANDevice.String(); !strings.HasPrefix(got, "per-vni (default: per-vni; FRR 10.3 >= 9 and the kernel has vnifilter, so host.vxlanDevice: single is possible") {
+	if got := res.VXLANDevice.String(); got != "single (default: FRR 10.3 >= 9 and the kernel has vnifilter)" {
 		t.Errorf("FRR 10: %s", got)
 	}
-	if hasOp(res.Kernel, "add     link evpnvx") || !hasOp(res.Kernel, "add     link vx10") {
-		t.Errorf("FRR 10, field unset: want per-VNI devices (single only when asked for):\n%v", res.Kernel.Ops())
-	}
-	// A host that runs the single device (set up while the field said
-	// single) keeps it when the field is unset again.
-	hs := newSim(kernel.Link{Name: plan.SingleVXLAN, Kind: kernel.KindVXLAN, VNIFilter: true})
-	hs.version = frr.Version{Major: 10, Minor: 3}
-	rs := hs.reconciler(t, &bytes.Buffer{})
-	rs.Facts = factsOf("10.3", 10)
-	res, err = rs.Plan(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.VXLANDevice.Mode != api.VXLANSingle || !strings.Contains(res.VXLANDevice.Why, "the host runs the single VXLAN device") || hasOp(res.Kernel, "add     link vx10") {
-		t.Errorf("running single, field unset: %s:\n%v", res.VXLANDevice, res.Kernel.Ops())
+	if !hasOp(res.Kernel, "add     link evpnvx") {
+		t.Errorf("FRR 10 plan has no single device:\n%v", res.Kernel.Ops())
 	}
 
 	r.Facts = factsOf("8.4.4", 8)

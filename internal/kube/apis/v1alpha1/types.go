@@ -284,7 +284,7 @@ type HostUnderlaySpec struct {
 	// +optional
 	Multicast *HostMulticast `json:"multicast,omitempty"`
 	// VXLANDevice is single (one device for all VNIs) or per-vni; default:
-	// per-vni, or single on a host that runs the single device already (see docs/intent.md).
+	// chosen at apply time from what FRR and the kernel support.
 	// +kubebuilder:validation:Enum=single;per-vni
 	// +optional
 	VXLANDevice string `json:"vxlanDevice,omitempty"`
