@@ -51,12 +51,12 @@ testbins: build ## compile the privileged test binaries into bin/tests/ (test-pr
 # trixie (Debian 13, kernel 6.12, FRR 10.3, in the VM: the kernel and policy
 # tiers and the lab scenarios E2E_RUN_TRIXIE). EVPNHOST_PLATFORMS=bookworm
 # skips trixie; E2E_RUN, when set, selects the scenarios on every platform.
-EVPNHOST_PLATFORMS ?= bookworm
+EVPNHOST_PLATFORMS ?= bookworm trixie
 # trixie's scenarios (docs/testing.md, "Two platforms"): every TestOverlay*
 # (the seed scenario, bare-metal interop, tenant removal) on per-VNI
-# devices, the leaks, the TOR failover, CNI and Docker. Left out:
-# TestSingleVXLANDevice (no traffic crosses the single device yet).
-E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|RemoveTenant|StatusPerTenant|UnknownWorkloadKeptFresh)|TestVXLANDeviceInUse|TestLeak(SameHost|OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane|OneWayDataPlane)|TestFaultTORDown|TestCNI.*|TestDocker)$$
+# devices, the leaks, the TOR failover, CNI, Docker, and the seed scenario
+# again on the single VXLAN device (TestSingleVXLANDevice).
+E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|RemoveTenant|StatusPerTenant|UnknownWorkloadKeptFresh)|TestVXLANDeviceInUse|TestLeak(SameHost|OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane|OneWayDataPlane)|TestFaultTORDown|TestCNI.*|TestDocker|TestSingleVXLANDevice)$$
 export EVPNHOST_PLATFORMS E2E_RUN_TRIXIE
 
 test-priv: testbins ## privileged netns tests and lab scenarios on each platform (EVPNHOST_PLATFORMS: bookworm, then trixie), one VM boot each if needed
