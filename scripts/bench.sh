@@ -111,7 +111,11 @@ if [ "${BENCH_SINGLE:-1}" != 0 ]; then
 	fi
 	echo "== single VXLAN device scale benchmark (Debian 13 VM)"
 	t1=$(date +%s)
-	inner="mount -t tmpfs bench /etc/iproute2/rt_tables.d && { [ ! -d /etc/network/ifupdown2 ] || mount -t tmpfs bench /etc/network/ifupdown2; } && exec bin/evpnhost-bench run -out bin/bench/single.json -cases ${BENCH_SINGLE_CASES:-100x10s,4000x10s,1000x100s,1000x10s} -frr /usr/lib/frr ${sifu_args[*]}"
+	# Debian 13 has /etc/iproute2 without rt_tables.d (iproute2 6.15 reads
+	# its defaults from /usr/share/iproute2): a tmpfs copy of /etc/iproute2
+	# with an empty rt_tables.d.
+	rtt="if [ -d /etc/iproute2/rt_tables.d ]; then mount -t tmpfs bench /etc/iproute2/rt_tables.d; else cp -a /etc/iproute2 /tmp/bench-iproute2 && mount -t tmpfs bench /etc/iproute2 && cp -a /tmp/bench-iproute2/. /etc/iproute2/ && mkdir /etc/iproute2/rt_tables.d; fi"
+	inner="$rtt && { [ ! -d /etc/network/ifupdown2 ] || mount -t tmpfs bench /etc/network/ifupdown2; } && exec bin/evpnhost-bench run -out bin/bench/single.json -cases ${BENCH_SINGLE_CASES:-100x10s,4000x10s,1000x100s,1000x10s} -frr /usr/lib/frr ${sifu_args[*]}"
 	e2e/vm/run-or-native.sh --platform trixie --timeout 3600 -e EVPNHOST_BENCH_HOST -e EVPNHOST_BENCH_CPUPROFILE -- \
 		unshare -m --propagation private sh -c "$inner"
 	bin/evpnhost-bench single -results bin/bench/single.json -md docs/benchmarks.md -svg docs/benchmarks-single.svg \

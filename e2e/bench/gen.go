@@ -237,7 +237,13 @@ func Interfaces(s kernel.State) string {
 						m = append(m, fmt.Sprintf("%d-%d=%d-%d", r.First.VLAN, r.Last.VLAN, r.First.VNI, r.Last.VNI))
 					}
 				}
-				fmt.Fprintf(&b, "    bridge-vlan-vni-map %s\n", strings.Join(m, " "))
+				// One map per line: Debian 13's ifupdown2 (3.0.0) splits each
+				// bridge-vlan-vni-map line at "=" once, so several maps on one
+				// line are a syntax error (whose warning then fails on its own
+				// format string, addons/bridge.py).
+				for _, e := range m {
+					fmt.Fprintf(&b, "    bridge-vlan-vni-map %s\n", e)
+				}
 				fmt.Fprintf(&b, "    bridge-learning off\n    bridge-arp-nd-suppress %s\n", onOff(l.NeighSuppress))
 				break
 			}

@@ -71,7 +71,7 @@ func TestInterfacesSingle(t *testing.T) {
 	ifs := Interfaces(plan.Build(Intent(Case{VNIs: 100, Tenants: 10, Single: true})).Kernel)
 	for _, w := range []string{
 		"\nauto evpnvx\niface evpnvx\n",
-		"    vxlan-local-tunnelip 10.0.0.1\n    vxlan-port 4789\n    bridge-vlan-vni-map 1-100=10001-10100 101-110=100001-100010\n",
+		"    vxlan-local-tunnelip 10.0.0.1\n    vxlan-port 4789\n    bridge-vlan-vni-map 1-100=10001-10100\n    bridge-vlan-vni-map 101-110=100001-100010\n",
 		"    bridge-learning off\n    bridge-arp-nd-suppress on\n",
 		"    bridge-ports evpnvx\n",
 	} {
