@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -740,4 +741,83 @@ func TestFaultUplinkMTU(t *testing.T) {
 		t.Logf("rweb1: ip route flush cache: %v %s", err, out)
 	}
 	mustPing(t, "rweb1", "10.1.10.12", "-M", "do", "-s", "1422")
+}
+
+// TestFaultDaemonKilledAlone: on FRR >= 9, mgmtd and then zebra of h2 are
+// killed (SIGKILL, as a crash) and started again alone, as watchfrr does
+// (without its `vtysh -b`), with the agents running. The agent must see
+// the new daemon under the old ones, load the saved configuration into
+// it (op=frr-restore, not a restart of FRR), every line evpnhost owns
+// must be in the running configuration again (the L3VNIs' `vni` lines
+// among them), and bridged and routed traffic through h2 must work.
+func TestFaultDaemonKilledAlone(t *testing.T) {
+	if v := labFRR(t); !v.AtLeast(9, 0) {
+		t.Skipf("FRR %s: mgmtd exists from FRR 9; bgpd killed alone is TestFabricAgents/DriftRepaired", v)
+	}
+	// Measured in the VM (FRR 10.3, 2026-12-07): see the log lines below.
+	const bound = 2 * time.Minute
+	f := startFabric(t)
+	const ns = "h2"
+	for _, d := range []string{"mgmtd", "zebra"} {
+		t.Run(d, func(t *testing.T) {
+			f.t = t
+			f.quiet(ns, 4*time.Second)
+			_, off := f.logSince(ns, 0)
+			pidFile := "/run/frr/" + ns + "/" + d + ".pid"
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			bgpdBefore, _ := os.ReadFile("/run/frr/" + ns + "/bgpd.pid")
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			eventually(t, 30*time.Second, d+" gone", func() error {
+				if syscall.Kill(pid, 0) == nil {
+					return fmt.Errorf("still running")
+				}
+				return nil
+			})
+			_ = os.Remove(pidFile)
+			extra := ""
+			if d == "zebra" {
+				extra = " -s 90000000"
+			}
+			inNS(t, ns, "unshare", "--uts", "sh", "-c", "hostname "+ns+" && exec /usr/lib/frr/"+d+" -d -N "+ns+" -F datacenter -P 0"+extra+
+				" --log file:/run/frr/"+ns+"/"+d+".log --log-level informational </dev/null >/dev/null")
+			start := time.Now()
+			var restored time.Duration
+			took := eventually(t, bound, d+" killed alone repaired (owned lines back, traffic through h2)", func() error {
+				if restored == 0 {
+					if l, _ := f.logSince(ns, off); strings.Contains(l, "op=frr-restore") {
+						restored = time.Since(start)
+					}
+				}
+				running, err := run("vtysh", "-N", ns, "-c", "show running-config")
+				if err != nil {
+					return fmt.Errorf("show running-config: %v", err)
+				}
+				for _, want := range []string{"vrf red\n vni 4001", "vrf blue\n vni 4002", "no zebra nexthop kernel enable"} {
+					if !strings.Contains(running, want) {
+						return fmt.Errorf("running config lacks %q", want)
+					}
+				}
+				if out, ok := pingOnce("rweb1", "10.1.10.12"); !ok {
+					return fmt.Errorf("bridged rweb1 -> rweb2: %s", out)
+				}
+				if out, ok := pingOnce("rapp2", "10.1.10.11"); !ok {
+					return fmt.Errorf("routed rapp2 -> rweb1: %s", out)
+				}
+				return nil
+			})
+			l, _ := f.logSince(ns, off)
+			t.Logf("%s killed and started alone: owned lines back and traffic through h2 %s after the start (agent's restore logged after %s)",
+				d, took.Round(time.Millisecond), restored.Round(time.Millisecond))
+			if !strings.Contains(l, "op=frr-restore") || strings.Contains(l, "op=frr-restart") {
+				t.Errorf("h2's agent did not restore %s alone (want op=frr-restore, no op=frr-restart):\n%s", d, lastLinesOf(l, 30))
+			}
+			if now, _ := os.ReadFile("/run/frr/" + ns + "/bgpd.pid"); string(now) != string(bgpdBefore) {
+				t.Errorf("bgpd was restarted (pid %s -> %s): %s alone should have been repaired", strings.TrimSpace(string(bgpdBefore)), strings.TrimSpace(string(now)), d)
+			}
+		})
+	}
 }
