@@ -590,21 +590,9 @@ func testFabricDrift(f *fabricLab) {
 	// A crash comes at any time, but the repair time should not include
 	// what is left of the reconcile the SVI address repair started.
 	f.quiet(ns, 4*time.Second)
-	pidb, err := os.ReadFile("/run/frr/h2/bgpd.pid")
-	if err != nil {
-		t.Fatal(err)
-	}
 	zebraBefore, _ := os.ReadFile("/run/frr/h2/zebra.pid")
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	eventually(t, 30*time.Second, "bgpd gone", func() error {
-		if syscall.Kill(pid, 0) == nil {
-			return fmt.Errorf("still running")
-		}
-		return nil
-	})
-	_ = os.Remove("/run/frr/h2/bgpd.pid")
-	inNS(t, ns, "unshare", "--uts", "sh", "-c", `hostname h2 && exec /usr/lib/frr/bgpd -d -N h2 -F datacenter -P 0 --log file:/run/frr/h2/bgpd.log --log-level informational`)
+	killDaemon(t, ns, "bgpd")
+	startDaemonAlone(t, ns, "bgpd")
 	start := time.Now()
 	var restored, established time.Duration // phases, for the log
 	took = eventually(t, 2*time.Minute, "bgpd restart repaired (sessions up, EVPN routes imported)", func() error {
@@ -729,4 +717,44 @@ func testFabricEtcdDown(f *fabricLab) {
 	t.Logf("etcd back: a change reached all 3 hosts %s after the put", time.Since(start).Round(time.Millisecond))
 	f.putIntent(labIntent(t, "h1"))
 	f.converged(time.Minute)
+}
+
+// killDaemon kills FRR daemon d of lab host ns (SIGKILL, as a crash),
+// waits until it is gone and removes its pid file, as watchfrr finds it.
+func killDaemon(t *testing.T, ns, d string) {
+	t.Helper()
+	pidFile := "/run/frr/" + ns + "/" + d + ".pid"
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	eventually(t, 30*time.Second, d+" gone", func() error {
+		if syscall.Kill(pid, 0) == nil {
+			return fmt.Errorf("still running")
+		}
+		return nil
+	})
+	_ = os.Remove(pidFile)
+}
+
+// startDaemonAlone starts FRR daemon d of lab host ns again alone, as
+// watchfrr would (without its `vtysh -b`: it comes back unconfigured),
+// with lab.sh's options (frr_start_daemon). Its stdin and stdout are
+// /dev/null and its stderr a file beside its log: FRR 10's daemons keep
+// the stdio they were started with after -d, and one holding the pipe
+// that run reads would keep inNS waiting for its end forever.
+func startDaemonAlone(t *testing.T, ns, d string) {
+	t.Helper()
+	extra := ""
+	if d == "zebra" {
+		extra = " -s 90000000" // lab.sh's zebra_opts
+	}
+	errFile := "/run/frr/" + ns + "/" + d + ".start.err"
+	if _, err := run("ip", "netns", "exec", ns, "unshare", "--uts", "sh", "-c", "hostname "+ns+" && exec /usr/lib/frr/"+d+" -d -N "+ns+
+		" -F datacenter -P 0"+extra+" --log file:/run/frr/"+ns+"/"+d+".log --log-level informational </dev/null >/dev/null 2>"+errFile); err != nil {
+		b, _ := os.ReadFile(errFile)
+		t.Fatalf("%s: start %s alone: %v\n%s", ns, d, err, b)
+	}
 }

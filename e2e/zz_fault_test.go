@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -763,27 +762,9 @@ func TestFaultDaemonKilledAlone(t *testing.T) {
 			f.t = t
 			f.quiet(ns, 4*time.Second)
 			_, off := f.logSince(ns, 0)
-			pidFile := "/run/frr/" + ns + "/" + d + ".pid"
-			b, err := os.ReadFile(pidFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 			bgpdBefore, _ := os.ReadFile("/run/frr/" + ns + "/bgpd.pid")
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			eventually(t, 30*time.Second, d+" gone", func() error {
-				if syscall.Kill(pid, 0) == nil {
-					return fmt.Errorf("still running")
-				}
-				return nil
-			})
-			_ = os.Remove(pidFile)
-			extra := ""
-			if d == "zebra" {
-				extra = " -s 90000000"
-			}
-			inNS(t, ns, "unshare", "--uts", "sh", "-c", "hostname "+ns+" && exec /usr/lib/frr/"+d+" -d -N "+ns+" -F datacenter -P 0"+extra+
-				" --log file:/run/frr/"+ns+"/"+d+".log --log-level informational </dev/null >/dev/null")
+			killDaemon(t, ns, d)
+			startDaemonAlone(t, ns, d)
 			start := time.Now()
 			var restored time.Duration
 			took := eventually(t, bound, d+" killed alone repaired (owned lines back, traffic through h2)", func() error {
