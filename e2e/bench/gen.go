@@ -229,20 +229,16 @@ func Interfaces(s kernel.State) string {
 				// on the port (ifupdown2 3.0 creates it `external`,
 				// without vnifilter, and adds no VNI filter entries).
 				fmt.Fprintf(&b, "    vxlan-local-tunnelip %s\n    vxlan-port %d\n", l.Local, kernel.VXLANPort)
-				var m []string
-				for _, r := range kernel.TunnelRanges(l.Tunnels) {
-					if r.First == r.Last {
-						m = append(m, fmt.Sprintf("%d=%d", r.First.VLAN, r.First.VNI))
-					} else {
-						m = append(m, fmt.Sprintf("%d-%d=%d-%d", r.First.VLAN, r.Last.VLAN, r.First.VNI, r.Last.VNI))
-					}
-				}
 				// One map per line: Debian 13's ifupdown2 (3.0.0) splits each
 				// bridge-vlan-vni-map line at "=" once, so several maps on one
 				// line are a syntax error (whose warning then fails on its own
 				// format string, addons/bridge.py).
-				for _, e := range m {
-					fmt.Fprintf(&b, "    bridge-vlan-vni-map %s\n", e)
+				for _, r := range kernel.TunnelRanges(l.Tunnels) {
+					if r.First == r.Last {
+						fmt.Fprintf(&b, "    bridge-vlan-vni-map %d=%d\n", r.First.VLAN, r.First.VNI)
+					} else {
+						fmt.Fprintf(&b, "    bridge-vlan-vni-map %d-%d=%d-%d\n", r.First.VLAN, r.Last.VLAN, r.First.VNI, r.Last.VNI)
+					}
 				}
 				fmt.Fprintf(&b, "    bridge-learning off\n    bridge-arp-nd-suppress %s\n", onOff(l.NeighSuppress))
 				break
