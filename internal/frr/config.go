@@ -193,16 +193,18 @@ func (o Ownership) Owns(line string) bool {
 	return false
 }
 
-// pimInterface reports the interface stanzas (lo, uplinks) in which
-// evpnhost owns the PIM lines of multicast replication: the rest of such
-// a stanza is the operator's.
-func (o Ownership) pimInterface(first string) bool {
+// ownedInterface reports the interface stanzas (lo, uplinks) in which
+// evpnhost owns some lines (ownedInterfaceLine): the rest of such a
+// stanza is the operator's.
+func (o Ownership) ownedInterface(first string) bool {
 	f := strings.Fields(first)
 	return len(f) == 2 && f[0] == "interface" && (f[1] == "lo" || slices.Contains(o.Uplinks, f[1]))
 }
 
-// ownedPIMLine: `ip pim`, `ip igmp` and, on an uplink, the VTEP /32.
-func ownedPIMLine(line string, uplink bool) bool {
+// ownedInterfaceLine: the PIM lines of multicast replication (`ip pim`,
+// `ip igmp`) and, on an uplink, the VTEP /32 (rendered with or without
+// multicast).
+func ownedInterfaceLine(line string, uplink bool) bool {
 	l := strings.TrimSpace(line)
 	return l == "ip pim" || strings.HasPrefix(l, "ip pim ") || l == "ip igmp" || strings.HasPrefix(l, "ip igmp ") ||
 		(uplink && strings.HasPrefix(l, "ip address ") && strings.HasSuffix(l, "/32"))
@@ -296,14 +298,14 @@ func Merge(running, rendered string, own Ownership) string {
 			st = slices.Concat([]string{st[0]}, pimRest, []string{"exit"})
 			pimRest = nil
 		}
-		if own.pimInterface(first) {
+		if own.ownedInterface(first) {
 			uplink := first != "interface lo"
 			// An interface left with nothing but its header stays, empty:
 			// frr-reload.py then removes the PIM lines from it. Without the
 			// stanza it runs `no interface lo`, which FRR 10.3 refuses
 			// ("only inactive interfaces can be deleted") and the reload
 			// fails when multicast replication goes.
-			st = slices.DeleteFunc(slices.Clone(st), func(l string) bool { return ownedPIMLine(l, uplink) })
+			st = slices.DeleteFunc(slices.Clone(st), func(l string) bool { return ownedInterfaceLine(l, uplink) })
 		}
 		for _, l := range st {
 			b.WriteString(l)
