@@ -57,8 +57,9 @@ EVPNHOST_PLATFORMS ?= bookworm
 # trixie's scenarios (docs/testing.md, "Two platforms"): every TestOverlay*
 # (the seed scenario, bare-metal interop, tenant removal) on per-VNI
 # devices, the leaks, the TOR failover, CNI, Docker, and the seed scenario
-# again on the single VXLAN device (TestSingleVXLANDevice).
-E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|RemoveTenant|StatusPerTenant|UnknownWorkloadKeptFresh)|TestVXLANDeviceInUse|TestLeak(SameHost|OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane|OneWayDataPlane)|TestFaultTORDown|TestCNI.*|TestDocker|TestSingleVXLANDevice)$$
+# again on the single VXLAN device (TestSingleVXLANDevice), and mgmtd and
+# zebra killed alone (TestFaultDaemonKilledAlone, FRR >= 9 only).
+E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|RemoveTenant|StatusPerTenant|UnknownWorkloadKeptFresh)|TestVXLANDeviceInUse|TestLeak(SameHost|OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane|OneWayDataPlane)|TestFaultTORDown|TestFaultDaemonKilledAlone|TestCNI.*|TestDocker|TestSingleVXLANDevice)$$
 export EVPNHOST_PLATFORMS E2E_RUN_TRIXIE
 
 test-priv: testbins ## privileged netns tests and lab scenarios on each platform (EVPNHOST_PLATFORMS: bookworm, then trixie), one VM boot each if needed

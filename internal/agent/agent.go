@@ -157,22 +157,24 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // restoreFRR loads the saved configuration into daemons that restarted
-// alone, and restarts FRR as a whole when that fails (if it may).
-func (a *Agent) restoreFRR(ctx context.Context, ds []string, log *slog.Logger) {
+// alone, and restarts FRR as a whole when that fails (if it may). It
+// reports whether it restarted FRR (its daemons then have new pids).
+func (a *Agent) restoreFRR(ctx context.Context, ds []string, log *slog.Logger) (restarted bool) {
 	start := time.Now()
 	err := a.RestoreFRR(ctx, ds)
 	if err == nil {
 		log.Warn("FRR daemons restarted alone (FRR as a whole did not): loaded the saved configuration into them", "op", "frr-restore", "daemons", strings.Join(ds, ","), "took", time.Since(start))
-		return
+		return false
 	}
 	log.Error("loading the saved configuration into restarted FRR daemons failed", "op", "frr-restore", "daemons", strings.Join(ds, ","), "cause", err)
 	if a.RestartFRR == nil {
-		return
+		return false
 	}
 	log.Warn("restarting FRR as a whole", "op", "frr-restart")
 	if err := a.RestartFRR(ctx); err != nil {
 		log.Error("FRR restart failed", "op", "frr-restart", "cause", err)
 	}
+	return true
 }
 
 // writeStatus keeps the status in the state directory (evpnhost status

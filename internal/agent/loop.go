@@ -89,8 +89,14 @@ func (l *loop) checkFRR() bool {
 	if changed {
 		l.log.Warn("FRR daemons restarted", "op", "frr-watch", "before", l.frr.pids.String(), "now", p.String())
 		if ds := restartedAlone(l.frr.pids, p); len(ds) > 0 && a.RestoreFRR != nil {
-			a.restoreFRR(l.ctx, ds, l.log)
-			p = parseFRRPIDs(a.FRRWatch())
+			// Keep the pids the restore was for: a daemon that restarts
+			// again while it runs (watchfrr restarting zebra while mgmtd
+			// is being loaded) differs from them at the next check and
+			// is restored then, instead of being taken for configured.
+			// Only FRR restarted as a whole by us is the new baseline.
+			if a.restoreFRR(l.ctx, ds, l.log) {
+				p = parseFRRPIDs(a.FRRWatch())
+			}
 		}
 		l.frr.pids = p
 	}

@@ -58,7 +58,8 @@ func (w *pidsWatch) get() string  { w.mu.Lock(); defer w.mu.Unlock(); return w.p
 func (w *pidsWatch) set(p string) { w.mu.Lock(); w.print = p; w.mu.Unlock() }
 
 // TestCheckFRR: a change of the pids is a restart; a daemon restarted
-// under the same zebra is restored (and the pids read again after it); a
+// under the same zebra is restored, and restored again when it restarted
+// once more while the first restore ran (watchfrr); a
 // daemon that ran and is gone makes reconciles wait, within FRRGrace
 // only, logging it once; one that never ran does not.
 func TestCheckFRR(t *testing.T) {
@@ -79,11 +80,14 @@ func TestCheckFRR(t *testing.T) {
 			t.Fatal("unchanged pids: a restart, or a wait")
 		}
 		w.set("zebra=1 bgpd=3 bfdd=-")
-		if !l.checkFRR() || strings.Join(restored, " ") != "bgpd" || l.frr.pids.String() != "zebra=1 bgpd=4 bfdd=-" {
+		if !l.checkFRR() || strings.Join(restored, " ") != "bgpd" || l.frr.pids.String() != "zebra=1 bgpd=3 bfdd=-" {
 			t.Fatalf("bgpd restarted alone: restored %v, pids now %s", restored, l.frr.pids)
 		}
+		if !l.checkFRR() || strings.Join(restored, " ") != "bgpd bgpd" || l.frr.pids.String() != "zebra=1 bgpd=4 bfdd=-" {
+			t.Fatalf("bgpd restarted again during its restore: not restored again (restored %v, pids now %s)", restored, l.frr.pids)
+		}
 		if l.checkFRR() {
-			t.Error("the pids read after the restore are a restart again")
+			t.Error("unchanged pids after the second restore: a restart again")
 		}
 		if lg.count(`msg="FRR daemons restarted" op=frr-watch before="zebra=1 bgpd=2 bfdd=-" now="zebra=1 bgpd=3 bfdd=-"`) != 1 {
 			t.Errorf("restart log: %s", lg.String())
@@ -108,11 +112,11 @@ func TestCheckFRR(t *testing.T) {
 			t.Error("still waiting after FRRGrace")
 		}
 		w.set("zebra=1 bgpd=5 bfdd=-")
-		if !l.checkFRR() || !l.frr.goneSince.IsZero() || len(restored) != 2 {
+		if !l.checkFRR() || !l.frr.goneSince.IsZero() || len(restored) != 3 {
 			t.Errorf("bgpd back: gone since %v, restored %v", l.frr.goneSince, restored)
 		}
 		w.set("zebra=6 bgpd=7 bfdd=-") // FRR restarted as a whole: no restore
-		if !l.checkFRR() || len(restored) != 2 {
+		if !l.checkFRR() || len(restored) != 3 {
 			t.Errorf("restored %v", restored)
 		}
 	})

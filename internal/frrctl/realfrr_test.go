@@ -455,7 +455,7 @@ func TestAgentRestoresRealFRR(t *testing.T) {
 	var mu sync.Mutex
 	var restored []string
 	applies := 0
-	var logb bytes.Buffer
+	logw := &syncWriter{w: &bytes.Buffer{}}
 	a := &agent.Agent{
 		Source:   &agent.FileSource{Path: "../../api/testdata/valid/minimal.yaml", Poll: time.Hour},
 		Applier:  applyCounter(func() { mu.Lock(); applies++; mu.Unlock() }),
@@ -467,7 +467,7 @@ func TestAgentRestoresRealFRR(t *testing.T) {
 			mu.Unlock()
 			return i.Restore(ctx, ds...)
 		},
-		Log: slog.New(slog.NewTextHandler(&syncWriter{w: &logb}, nil)),
+		Log: slog.New(slog.NewTextHandler(logw, nil)),
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -476,7 +476,7 @@ func TestAgentRestoresRealFRR(t *testing.T) {
 		deadline := time.Now().Add(60 * time.Second)
 		for !f() {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 60 s (restored %q, running lacks %q)", what, restored, frr.Missing(rendered, mustRunning(t, i)))
+				t.Fatalf("%s: not within 60 s (restored %q, running lacks %q); the agent's log:\n%s", what, restored, frr.Missing(rendered, mustRunning(t, i)), logw)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -518,6 +518,13 @@ func (f applyCounter) Apply(context.Context, *api.Intent) (reconcile.Result, err
 type syncWriter struct {
 	mu sync.Mutex
 	w  *bytes.Buffer
+}
+
+// String is what was written so far.
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
