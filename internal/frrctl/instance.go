@@ -357,7 +357,16 @@ func (i *Instance) Restore(ctx context.Context, daemons ...string) error {
 			errs = append(errs, fmt.Errorf("restore %s: %w", d, err))
 			continue
 		}
-		if _, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-d", d, "-f", f)...); err != nil {
+		if d == "mgmtd" {
+			// Loaded before zebra and staticd are connected again, mgmtd
+			// keeps none of their lines, or the load does not return
+			// (seen in the Debian 13 VM, 2026-12-07).
+			if err := i.waitMgmtdBackends(ctx, 30*time.Second); err != nil {
+				errs = append(errs, fmt.Errorf("restore mgmtd: %w", err))
+				continue
+			}
+		}
+		if err := i.runBounded(ctx, restoreBound, "-d", d, "-f", f); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s: %w", d, err))
 			continue
 		}
@@ -366,6 +375,88 @@ func (i *Instance) Restore(ctx context.Context, daemons ...string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// restoreBound bounds each vtysh run of Restore: a load that hangs must
+// fail (and let the agent restart FRR as a whole, if it may), never block
+// the agent.
+const restoreBound = 60 * time.Second
+
+// runBounded runs vtysh with args, given at most within.
+func (i *Instance) runBounded(ctx context.Context, within time.Duration, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	_, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs(args...)...)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("no answer within %s: %w", within, err)
+	}
+	return err
+}
+
+// mgmtdBackends are the daemons evpnhost runs that take their
+// configuration through mgmtd (FRR >= 9).
+var mgmtdBackends = []string{"zebra", "staticd"}
+
+// waitMgmtdBackends waits, up to within, until every mgmtd backend daemon
+// that runs (zebra, staticd) is connected to mgmtd again (`show mgmt
+// backend-adapter all`). A restarted mgmtd has none at first: they
+// reconnect on a timer of their own.
+func (i *Instance) waitMgmtdBackends(ctx context.Context, within time.Duration) error {
+	var want []string
+	for _, f := range strings.Fields(i.PIDs(mgmtdBackends...)) {
+		if d, pid, _ := strings.Cut(f, "="); pid != "-" {
+			want = append(want, d)
+		}
+	}
+	deadline := time.Now().Add(within)
+	for {
+		ctx1, cancel := context.WithTimeout(ctx, 10*time.Second)
+		out, err := i.Run.Run(ctx1, i.Vtysh, i.vtyshArgs("-d", "mgmtd", "-c", "show mgmt backend-adapter all")...)
+		cancel()
+		var missing []string
+		if err == nil {
+			missing = absent(want, mgmtdClients(string(out)))
+			if len(missing) == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("mgmtd's backends after %s: %w", within, err)
+			}
+			return fmt.Errorf("%s not connected to mgmtd again after %s", strings.Join(missing, ", "), within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// mgmtdClients lists the backend clients in `show mgmt backend-adapter
+// all` ("  Client: <tab>zebra").
+func mgmtdClients(out string) []string {
+	var cs []string
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), ":"); ok && k == "Client" {
+			if v = strings.TrimSpace(v); v != "" {
+				cs = append(cs, v)
+			}
+		}
+	}
+	return cs
+}
+
+// absent lists the elements of want not in have.
+func absent(want, have []string) []string {
+	var m []string
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			m = append(m, w)
+		}
+	}
+	return m
 }
 
 // reloadMgmtdUntilBack loads f into mgmtd again while lines of the saved
@@ -386,7 +477,7 @@ func (i *Instance) reloadMgmtdUntilBack(ctx context.Context, saved, f string) {
 			return
 		case <-time.After(time.Second):
 		}
-		_, _ = i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-d", "mgmtd", "-f", f)...)
+		_ = i.runBounded(ctx, restoreBound, "-d", "mgmtd", "-f", f)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,4 +101,66 @@ type runnerFunc func(ctx context.Context, name string, args ...string) ([]byte, 
 
 func (f runnerFunc) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	return f(ctx, name, args...)
+}
+
+// TestMgmtdClients: the backend clients of `show mgmt backend-adapter
+// all` as FRR 10.3 prints them; none right after mgmtd's restart.
+func TestMgmtdClients(t *testing.T) {
+	out := "MGMTD Backend Adapters\n  Client: \t\t\tzebra\n    Conn-FD: \t\t\t9\n    Client-Id: \t\t\t1\n  Client: \t\t\tstaticd\n    Client-Id: \t\t\t4\n  Total: 2\n"
+	if got := strings.Join(mgmtdClients(out), " "); got != "zebra staticd" {
+		t.Errorf("clients %q", got)
+	}
+	if got := mgmtdClients("MGMTD Backend Adapters\n  Total: 0\n"); len(got) != 0 {
+		t.Errorf("no client: %q", got)
+	}
+}
+
+// TestRestoreMgmtdWaitsForBackends: mgmtd gets the saved configuration
+// only once every running backend (zebra; staticd does not run here) is
+// connected to it again; one that never comes back is an error that
+// loads nothing.
+func TestRestoreMgmtdWaitsForBackends(t *testing.T) {
+	dir := t.TempDir()
+	i := NewInstance("h1")
+	i.ConfDir, i.RunDir = dir, dir
+	l, err := net.Listen("unix", filepath.Join(dir, "mgmtd.vty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for f, c := range map[string]string{"frr.conf": "frr defaults datacenter\n!\nvrf red\n vni 4001\nexit-vrf\n", "zebra.pid": strconv.Itoa(os.Getpid())} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ran []string
+	asks := 0
+	connectAfter := 3 // zebra is listed from the 3rd question on
+	i.Run = runnerFunc(func(_ context.Context, name string, args ...string) ([]byte, error) {
+		cmd := strings.Join(args, " ")
+		switch {
+		case strings.HasSuffix(cmd, "show mgmt backend-adapter all"):
+			asks++
+			if asks >= connectAfter {
+				return []byte("MGMTD Backend Adapters\n  Client: \t\t\tzebra\n  Total: 1\n"), nil
+			}
+			return []byte("MGMTD Backend Adapters\n  Total: 0\n"), nil
+		case strings.HasSuffix(cmd, "show running-config"):
+			return []byte("frr defaults datacenter\n!\nvrf red\n vni 4001\nexit-vrf\n"), nil
+		}
+		ran = append(ran, cmd)
+		return nil, nil
+	})
+	if err := i.Restore(context.Background(), "mgmtd"); err != nil {
+		t.Fatal(err)
+	}
+	if asks != connectAfter || len(ran) != 1 || !strings.HasPrefix(ran[0], "-N h1 -d mgmtd -f ") {
+		t.Fatalf("asked %d times, ran %q", asks, ran)
+	}
+	ran, asks, connectAfter = nil, 0, 1<<30
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := i.Restore(ctx, "mgmtd"); err == nil || len(ran) != 0 {
+		t.Fatalf("zebra never back: err %v, ran %q", err, ran)
+	}
 }
