@@ -758,3 +758,26 @@ func startDaemonAlone(t *testing.T, ns, d string) {
 		t.Fatalf("%s: start %s alone: %v\n%s", ns, d, err, b)
 	}
 }
+
+// deadDaemons logs, for each FRR daemon of ns whose pid file names no
+// live process, the last lines of its log: a daemon that exited in a
+// test is then diagnosed from the test's output, not from a lab that is
+// gone.
+func deadDaemons(t *testing.T, ns string) {
+	t.Helper()
+	pids, _ := filepath.Glob("/run/frr/" + ns + "/*.pid")
+	for _, f := range pids {
+		d := strings.TrimSuffix(filepath.Base(f), ".pid")
+		b, err := os.ReadFile(f)
+		pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && perr == nil && syscall.Kill(pid, 0) == nil {
+			continue
+		}
+		log, _ := os.ReadFile("/run/frr/" + ns + "/" + d + ".log")
+		lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+		if len(lines) > 30 {
+			lines = lines[len(lines)-30:]
+		}
+		t.Logf("%s: %s does not run (pid file %q); its log ends:\n%s", ns, d, strings.TrimSpace(string(b)), strings.Join(lines, "\n"))
+	}
+}

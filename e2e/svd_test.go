@@ -108,6 +108,7 @@ func toSingle(t *testing.T, h string) {
 		t.Fatalf("%s: apply single: exit %d\n%s", h, code, out)
 	}
 	if out, code := evpnhost(h, "apply", "-f", f); code != 0 || !strings.Contains(out, "No changes: 0 netlink writes, 0 FRR reloads") {
+		t.Logf("%s: the bridge's FDB after the second apply:\n%s", h, inNS(t, h, "bridge", "fdb", "show", "br", "evpnbr"))
 		t.Fatalf("%s: second apply (exit %d):\n%s", h, code, out)
 	}
 	d := inNS(t, h, "ip", "-d", "link", "show", "evpnvx")
@@ -167,6 +168,7 @@ func TestSingleVXLANDevice(t *testing.T) {
 		for _, h := range []string{"h1", "h2", "h3"} {
 			if out, code := evpnhost(h, "apply", "-f", intentPath(h)); code != 0 {
 				t.Errorf("%s: back to per-vni: exit %d\n%s", h, code, out)
+				deadDaemons(t, h)
 				continue
 			}
 			if m := vxlanMode(t, h); m != "per-vni" {
