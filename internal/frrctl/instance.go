@@ -159,14 +159,25 @@ func (i *Instance) PIDs(names ...string) string {
 			b.WriteByte(' ')
 		}
 		pid := "-"
-		if raw, err := os.ReadFile(filepath.Join(i.RunDir, d+".pid")); err == nil {
-			if p, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && syscall.Kill(p, 0) == nil {
-				pid = strconv.Itoa(p)
-			}
+		if p := i.livePID(d); p > 0 {
+			pid = strconv.Itoa(p)
 		}
 		b.WriteString(d + "=" + pid)
 	}
 	return b.String()
+}
+
+// livePID is daemon d's pid from its pid file, 0 when it names no live
+// process.
+func (i *Instance) livePID(d string) int {
+	raw, err := os.ReadFile(filepath.Join(i.RunDir, d+".pid"))
+	if err != nil {
+		return 0
+	}
+	if p, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && p > 0 && syscall.Kill(p, 0) == nil {
+		return p
+	}
+	return 0
 }
 
 // RunningConfig returns `show running-config`.
@@ -366,7 +377,7 @@ func (i *Instance) Restore(ctx context.Context, daemons ...string) error {
 				continue
 			}
 		}
-		if err := i.runBounded(ctx, restoreBound, "-d", d, "-f", f); err != nil {
+		if _, err := i.runBounded(ctx, restoreBound, "-d", d, "-f", f); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s: %w", d, err))
 			continue
 		}
@@ -383,14 +394,14 @@ func (i *Instance) Restore(ctx context.Context, daemons ...string) error {
 const restoreBound = 60 * time.Second
 
 // runBounded runs vtysh with args, given at most within.
-func (i *Instance) runBounded(ctx context.Context, within time.Duration, args ...string) error {
+func (i *Instance) runBounded(ctx context.Context, within time.Duration, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	_, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs(args...)...)
+	out, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs(args...)...)
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
-		return fmt.Errorf("no answer within %s: %w", within, err)
+		return out, fmt.Errorf("no answer within %s: %w", within, err)
 	}
-	return err
+	return out, err
 }
 
 // mgmtdBackends are the daemons evpnhost runs that take their
@@ -403,16 +414,14 @@ var mgmtdBackends = []string{"zebra", "staticd"}
 // reconnect on a timer of their own.
 func (i *Instance) waitMgmtdBackends(ctx context.Context, within time.Duration) error {
 	var want []string
-	for _, f := range strings.Fields(i.PIDs(mgmtdBackends...)) {
-		if d, pid, _ := strings.Cut(f, "="); pid != "-" {
+	for _, d := range mgmtdBackends {
+		if i.livePID(d) > 0 {
 			want = append(want, d)
 		}
 	}
 	deadline := time.Now().Add(within)
 	for {
-		ctx1, cancel := context.WithTimeout(ctx, 10*time.Second)
-		out, err := i.Run.Run(ctx1, i.Vtysh, i.vtyshArgs("-d", "mgmtd", "-c", "show mgmt backend-adapter all")...)
-		cancel()
+		out, err := i.runBounded(ctx, 10*time.Second, "-d", "mgmtd", "-c", "show mgmt backend-adapter all")
 		var missing []string
 		if err == nil {
 			missing = absent(want, mgmtdClients(string(out)))
@@ -461,11 +470,13 @@ func absent(want, have []string) []string {
 
 // reloadMgmtdUntilBack loads f into mgmtd again while lines of the saved
 // configuration are missing from the running one, up to 5 times a second
-// apart. A freshly started mgmtd can take the load before zebra and
-// staticd have reconnected to it, and then shows none of their lines
-// (`vrf T / vni N`, `ip route`): seen once in the Debian 13 VM
-// (TestAgentRestoresRealFRR, 2026-12-07), never natively. Best effort:
-// the agent's next reconcile verifies the configuration anyway.
+// apart. Restore waits for zebra and staticd to be connected to mgmtd
+// first (waitMgmtdBackends); before that wait, a load taken too early
+// showed none of their lines (`vrf T / vni N`, `ip route`; seen in the
+// Debian 13 VM, TestAgentRestoresRealFRR, 2026-12-07). This stays as a
+// second chance for a backend that reconnects and is not yet synced.
+// Best effort: the agent's next reconcile verifies the configuration
+// anyway.
 func (i *Instance) reloadMgmtdUntilBack(ctx context.Context, saved, f string) {
 	for try := 0; try < 5; try++ {
 		running, err := i.RunningConfig(ctx)
@@ -477,7 +488,7 @@ func (i *Instance) reloadMgmtdUntilBack(ctx context.Context, saved, f string) {
 			return
 		case <-time.After(time.Second):
 		}
-		_ = i.runBounded(ctx, restoreBound, "-d", "mgmtd", "-f", f)
+		_, _ = i.runBounded(ctx, restoreBound, "-d", "mgmtd", "-f", f)
 	}
 }
 
