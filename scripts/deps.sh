@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=(frr frr-pythontools iproute2 iputils-ping tcpdump procps kmod jq make etcd-server etcd-client curl
 	clang llvm libbpf-dev iperf3 # these four: make generate (eBPF policy) and make bench
-	gcc libc6-dev) # cgo for go test -race (make test-unit)
+	gcc libc6-dev # cgo for go test -race (make test-unit)
+	docker.io containerd runc iptables) # the Docker network plugin's lab test (TestDocker) starts its own dockerd per lab host
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -16,11 +17,33 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	# docker.io's and containerd's services are not started by the install
+	# (the lab test runs its own daemons, in the lab's namespaces): a
+	# system dockerd would set the host's FORWARD policy to DROP. A
+	# policy-rc.d of the machine's own is left alone.
+	own_policy=0
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\n# scripts/deps.sh: no service starts while it installs\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		own_policy=1
+	fi
 	apt-get update -q >/dev/null
-	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+	rc=0
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+	[ "$own_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+	[ "$rc" = 0 ] || exit "$rc"
+	# Not started now, and not at the next boot either, when deps.sh
+	# installed them (a machine that already had Docker keeps its setup).
+	for p in "${missing[@]}"; do
+		case $p in
+		docker.io) systemctl disable docker.service docker.socket >/dev/null 2>&1 || true ;;
+		containerd) systemctl disable containerd.service >/dev/null 2>&1 || true ;;
+		esac
+	done
 fi
-# frr's package starts the system instance when systemd runs; evpnhost's
-# tests use their own pathspaces and never touch it.
+# No service is started by the install (policy-rc.d above), frr's system
+# instance neither: evpnhost's tests and demo use their own pathspaces and
+# never touch it.
 # The trixie platform (Debian 13, FRR 10.3: make demo's default and make
 # test's second pass) always runs in the VM, booting a root that
 # e2e/vm/root.sh builds with debootstrap once (a few minutes) and caches.
