@@ -52,6 +52,26 @@ alt() {
 	esac
 }
 
+# timings LOG: one line of what LOG says of the Go tests: the slowest
+# ones, those that failed, and the one still running if the run was cut
+# short (a VM timeout), so that a CI log's tail says where the time went.
+timings() {
+	local log=$1 slow failed running tiers
+	slow=$(tr -d '\r' <"$log" | sed -nE 's/^--- (PASS|FAIL): (Test[^/ ]*) \(([0-9]+)[.0-9]*s\)$/\3 \2/p' |
+		sort -rn | head -10 | awk '{ printf " %s %ss", $2, $1 }')
+	failed=$(tr -d '\r' <"$log" | sed -nE 's/^--- FAIL: (Test[^/ ]*) .*/\1/p' | tr '\n' ' ')
+	# The last top-level test started and never ended.
+	running=$(tr -d '\r' <"$log" | awk '
+		/^=== RUN   Test[^\/]*$/ { r = $3 }
+		/^--- (PASS|FAIL|SKIP): Test[^\/ ]* / { if ($3 == r) r = "" }
+		END { print r }')
+	# When each tier started (e2e/privileged.sh's headers), and how long
+	# the lab took to come up.
+	tiers=$(tr -d '\r' <"$log" | sed -nE 's/^== \[([0-9]+)s tier ([a-z]+)\].*/ \2 at \1s/p; s/^e2e: (lab up in [0-9.]+s).*/ (\1)/p' | tr -d '\n')
+	echo "tiers:${tiers:- none}; slowest:${slow:- none}${failed:+; failed: $failed}${running:+; unfinished: $running}"
+}
+
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/evpnhost-test-priv.XXXXXX")
 summary=()
 failed=0
 for p in $platforms; do
@@ -61,8 +81,13 @@ for p in $platforms; do
 	bookworm)
 		# shellcheck disable=SC2046 # alt's words are options
 		# The 4000-VNI kernel scale test (about 4 min) runs on trixie only.
-		e2e/vm/run-or-native.sh --timeout 3600 $(alt bookworm) "${envs[@]}" -e E2E_RUN \
-			-e "LINUX_SKIP=${LINUX_SKIP_BOOKWORM-^TestPrivilegedSingleVXLANScale\$}" -- e2e/privileged.sh
+		# Docker: Debian 12's docker.io (scripts/deps.sh installs it), so
+		# TestDocker runs in make test's default pass. The timeout leaves
+		# room for a CI machine twice as slow as this one's 2 cores (28 min
+		# here) inside CI's 90 min.
+		e2e/vm/run-or-native.sh --timeout 4800 $(alt bookworm) "${envs[@]}" -e EVPNHOST_REQUIRE_DOCKER=1 -e E2E_RUN \
+			-e "LINUX_SKIP=${LINUX_SKIP_BOOKWORM-^TestPrivilegedSingleVXLANScale\$}" -- e2e/privileged.sh \
+			2>&1 | tee "$logdir/$p.log"
 		;;
 	trixie)
 		# shellcheck disable=SC2046 # alt's words are options
@@ -70,17 +95,19 @@ for p in $platforms; do
 		# must run there, not skip. 6 GiB: two dockerds beside the lab (the
 		# 4 GiB VM stopped once in TestDocker after the CNI tests).
 		e2e/vm/run.sh --platform trixie --timeout 3000 -m 6144M $(alt trixie) "${envs[@]}" \
-			-e EVPNHOST_REQUIRE_DOCKER=1 -e "E2E_RUN=${E2E_RUN:-$trixie_run}" -- e2e/privileged.sh
+			-e EVPNHOST_REQUIRE_DOCKER=1 -e "E2E_RUN=${E2E_RUN:-$trixie_run}" -- e2e/privileged.sh \
+			2>&1 | tee "$logdir/$p.log"
 		;;
 	*)
 		echo "e2e/test-priv.sh: unknown platform '$p' in EVPNHOST_PLATFORMS (bookworm, trixie)" >&2
 		exit 2
 		;;
 	esac
-	rc=$?
+	rc=${PIPESTATUS[0]}
 	(( rc == 0 )) || failed=1
 	summary+=("$(printf '%-9s %s in %ds' "$p" "$([ "$rc" = 0 ] && echo passed || echo "FAILED (exit $rc)")" $(( $(date +%s) - t0 )))")
+	summary+=("          $(timings "$logdir/$p.log")")
 done
-echo "=== privileged tiers per platform"
+echo "=== privileged tiers per platform (whole output: $logdir)"
 printf '  %s\n' "${summary[@]}"
 exit "$failed"
