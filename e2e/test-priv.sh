@@ -4,7 +4,9 @@
 #
 #   bookworm  Debian 12, FRR 8.4: the host's own system, natively when the
 #             running kernel has VRF/802.1Q/dummy, else in the VM booting
-#             Debian's kernel over the host's files. The whole suite.
+#             Debian's kernel over the host's files. The whole suite,
+#             TestDocker included (Debian 12's docker.io, which
+#             scripts/deps.sh installs).
 #   trixie    Debian 13, kernel 6.12, FRR 10.3: always in the VM, booting the
 #             root e2e/vm/root.sh builds once and caches. The kernel round
 #             trips, the policy tests and the lab scenarios E2E_RUN_TRIXIE.
@@ -28,7 +30,9 @@
 #                       ^TestMixedFRRVersions$ when E2E_RUN is unset, none
 #                       when it is set); empty: no mixed-version pass
 # Every platform runs even if an earlier one failed; the exit status is 1
-# if any failed, and the summary says which.
+# if any failed, and the summary says which, with a line per platform of
+# where the time went (timings, below). Each platform's whole output is
+# kept in a directory under $TMPDIR (or /tmp) that the summary names.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
