@@ -46,16 +46,27 @@ func TestMain(m *testing.M) {
 func labCmd(args ...string) (string, error) {
 	// Bounded: a lab command that hangs (an FRR daemon that stopped
 	// answering) fails its test instead of the whole run.
+	// WaitDelay: killing lab.sh leaves its children (the command that
+	// hung, a daemon it started) holding the output pipe, and Run would
+	// wait for them forever (seen 2026-12-07: host-up h3 past its bound
+	// until the VM's own timeout).
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(repo, "lab", "lab.sh"), args...)
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), "EVPNHOST="+evpnhostBin())
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b
 	if os.Getenv("E2E_VERBOSE") != "" {
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	}
+	// A lab command that takes minutes shows what the VM is busy with.
+	stop := stallWatch(3*time.Minute, 2*time.Minute)
 	err := cmd.Run()
+	stop()
+	if ctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("lab.sh %s: no end within 10 min, killed: %w", strings.Join(args, " "), err)
+	}
 	return b.String(), err
 }
 
@@ -65,7 +76,10 @@ func evpnhostBin() string { return filepath.Join(repo, "bin", "evpnhost") }
 func run(name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, name, args...)
+	// A child left holding the output pipe must not block past the bound.
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
