@@ -68,6 +68,13 @@ for f in "$repo"/bin/* "$repo"/bin/cni/*; do
 	mkdir -p "${c%/*}" && cp "$f" "$c" && mount --bind "$c" "$f" ||
 		echo "evpnhost-vm: $f stays on 9p (copy to tmpfs failed)"
 done
+# The kernel's text symbols, once per kernel, for e2e/vm/cpus.sh (the
+# guest boots with nokaslr, so they hold at every boot; Debian's System.map
+# is a stub).
+ks=$repo/e2e/vm/.cache/kallsyms-$(uname -r)
+if [ ! -s "$ks" ] && mkdir -p "${ks%/*}"; then
+	grep ' [tT] ' /proc/kallsyms >"$ks.tmp" 2>/dev/null && mv "$ks.tmp" "$ks" || rm -f "$ks.tmp"
+fi
 say "ready"
 
 # --- the command -------------------------------------------------------------

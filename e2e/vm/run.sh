@@ -197,8 +197,11 @@ fi
 mkdir -p "$here/.out"
 outdir=$(mktemp -d "$here/.out/run.XXXXXX")
 run=${outdir##*/}
+# QEMU's QMP socket, for e2e/vm/cpus.sh (where the vCPUs are when a guest
+# makes no progress). Short: a unix socket path has at most 107 bytes.
+qmp=${TMPDIR:-/tmp}/evpnhost-vm.$run.qmp
 # shellcheck disable=SC2317 # called by the trap
-cleanup() { rm -rf "$outdir"; }
+cleanup() { rm -rf "$outdir" "$qmp"; }
 trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
@@ -269,6 +272,8 @@ append="console=ttyS0 panic=-1 rdinit=/init evpnhost.run=$run"
 [ -z "$alt_platform" ] || append="$append evpnhost.alt=1"
 append="$append mitigations=off i8042.noaux i8042.nokbd i8042.nopnp i8042.dumbkbd"
 append="$append 8250.nr_uarts=1 cryptomgr.notests no_timer_check tsc=reliable"
+# nokaslr: a vCPU's RIP (e2e/vm/cpus.sh) maps straight to System.map.
+append="$append nokaslr"
 if [ "$verbose" = 1 ]; then
 	append="$append loglevel=7 evpnhost.verbose=1"
 else
@@ -292,7 +297,7 @@ fi
 # shellcheck disable=SC2054 # commas are QEMU's
 qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot
 	-accel tcg,thread=multi -cpu max -m "$mem" -smp "$smp"
-	-display none -nic none "${serial[@]}"
+	-display none -nic none "${serial[@]}" -qmp "unix:$qmp,server=on,wait=off"
 	-kernel "$boot" -initrd "$initrd" -append "$append"
 	-device virtio-rng-pci
 	-fsdev "local,id=root,path=${sysroot:-/},security_model=none,readonly=on,multidevs=remap"
