@@ -64,7 +64,7 @@ func labCmd(args ...string) (string, error) {
 	stop := stallWatch(3*time.Minute, 2*time.Minute)
 	err := cmd.Run()
 	stop()
-	if ctx.Err() == context.DeadlineExceeded {
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		err = fmt.Errorf("lab.sh %s: no end within 10 min, killed: %w", strings.Join(args, " "), err)
 	}
 	return b.String(), err

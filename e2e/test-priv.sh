@@ -60,18 +60,19 @@ alt() {
 # ones, those that failed, and the one still running if the run was cut
 # short (a VM timeout), so that a CI log's tail says where the time went.
 timings() {
-	local log=$1 slow failed running tiers
-	slow=$(tr -d '\r' <"$log" | sed -nE 's/^--- (PASS|FAIL): (Test[^/ ]*) \(([0-9]+)[.0-9]*s\)$/\3 \2/p' |
+	local out slow failed running tiers
+	out=$(tr -d '\r' <"$1")
+	slow=$(sed -nE 's/^--- (PASS|FAIL): (Test[^/ ]*) \(([0-9]+)[.0-9]*s\)$/\3 \2/p' <<<"$out" |
 		sort -rn | head -10 | awk '{ printf " %s %ss", $2, $1 }')
-	failed=$(tr -d '\r' <"$log" | sed -nE 's/^--- FAIL: (Test[^/ ]*) .*/\1/p' | tr '\n' ' ')
+	failed=$(sed -nE 's/^--- FAIL: (Test[^/ ]*) .*/\1/p' <<<"$out" | tr '\n' ' ')
 	# The last top-level test started and never ended.
-	running=$(tr -d '\r' <"$log" | awk '
+	running=$(awk '
 		/^=== RUN   Test[^\/]*$/ { r = $3 }
 		/^--- (PASS|FAIL|SKIP): Test[^\/ ]* / { if ($3 == r) r = "" }
-		END { print r }')
+		END { print r }' <<<"$out")
 	# When each tier started (e2e/privileged.sh's headers), and how long
 	# the lab took to come up.
-	tiers=$(tr -d '\r' <"$log" | sed -nE 's/^== \[([0-9]+)s tier ([a-z]+)\].*/ \2 at \1s/p; s/^e2e: (lab up in [0-9.]+s).*/ (\1)/p' | tr -d '\n')
+	tiers=$(sed -nE 's/^== \[([0-9]+)s tier ([a-z]+)\].*/ \2 at \1s/p; s/^e2e: (lab up in [0-9.]+s).*/ (\1)/p' <<<"$out" | tr -d '\n')
 	echo "tiers:${tiers:- none}; slowest:${slow:- none}${failed:+; failed: $failed}${running:+; unfinished: $running}"
 }
 

@@ -21,17 +21,20 @@ if [ ${#missing[@]} -gt 0 ]; then
 	# (the lab test runs its own daemons, in the lab's namespaces): a
 	# system dockerd would set the host's FORWARD policy to DROP. A
 	# policy-rc.d of the machine's own is left alone.
+	# The trap removes ours however the install ends (a failure, Ctrl-C).
 	own_policy=0
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		own_policy=1
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 		printf '#!/bin/sh\n# scripts/deps.sh: no service starts while it installs\nexit 101\n' >/usr/sbin/policy-rc.d
 		chmod 755 /usr/sbin/policy-rc.d
-		own_policy=1
 	fi
 	apt-get update -q >/dev/null
-	rc=0
-	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
-	[ "$own_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
-	[ "$rc" = 0 ] || exit "$rc"
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+	if [ "$own_policy" = 1 ]; then
+		rm -f /usr/sbin/policy-rc.d
+		trap - EXIT
+	fi
 	# Not started now, and not at the next boot either, when deps.sh
 	# installed them (a machine that already had Docker keeps its setup).
 	for p in "${missing[@]}"; do

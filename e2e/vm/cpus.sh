@@ -3,8 +3,9 @@
 # QEMU at full CPU: for each running e2e/vm/run.sh VM (or the QMP socket
 # given), each vCPU's privilege level (kernel or user), RIP and, in the
 # kernel, the symbol it is in (run.sh boots with nokaslr, and guest.sh
-# keeps the kernel's symbols in e2e/vm/.cache/kallsyms-VERSION). Run it a few times: a vCPU always in the same
-# kernel function is where the guest spins.
+# keeps the kernel's text symbols in e2e/vm/.cache/kallsyms-VERSION). Run
+# it a few times: a vCPU always in the same kernel function is where the
+# guest spins.
 #
 #   e2e/vm/cpus.sh [QMP-SOCKET] [KALLSYMS]
 #
@@ -12,9 +13,12 @@
 # the VM's kernel when both platforms' are there). Read-only: it only asks
 # QEMU for registers.
 set -euo pipefail
-socks=("${1:-}")
-[ -n "${socks[0]}" ] || mapfile -t socks < <(ls "${TMPDIR:-/tmp}"/evpnhost-vm.*.qmp 2>/dev/null)
-[ ${#socks[@]} -gt 0 ] && [ -n "${socks[0]}" ] || { echo "cpus.sh: no running test VM (no ${TMPDIR:-/tmp}/evpnhost-vm.*.qmp)" >&2; exit 1; }
+if [ $# -ge 1 ]; then
+	socks=("$1")
+else
+	mapfile -t socks < <(ls "${TMPDIR:-/tmp}"/evpnhost-vm.*.qmp 2>/dev/null)
+fi
+[ ${#socks[@]} -gt 0 ] || { echo "cpus.sh: no running test VM (no ${TMPDIR:-/tmp}/evpnhost-vm.*.qmp)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 map=${2:-$(ls -t "$here"/.cache/kallsyms-* 2>/dev/null | head -1)}
 for s in "${socks[@]}"; do
@@ -33,8 +37,8 @@ out = cmd({"execute": "human-monitor-command", "arguments": {"command-line": "in
 syms = []
 try:
     for l in open(mapfile):
-        a, t, n = l.split()[:3]
-        if t in "tTwW": syms.append((int(a, 16), n))
+        a, _, n = l.split()[:3]
+        syms.append((int(a, 16), n))
     syms.sort()
 except OSError:
     pass

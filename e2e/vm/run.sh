@@ -272,7 +272,8 @@ append="console=ttyS0 panic=-1 rdinit=/init evpnhost.run=$run"
 [ -z "$alt_platform" ] || append="$append evpnhost.alt=1"
 append="$append mitigations=off i8042.noaux i8042.nokbd i8042.nopnp i8042.dumbkbd"
 append="$append 8250.nr_uarts=1 cryptomgr.notests no_timer_check tsc=reliable"
-# nokaslr: a vCPU's RIP (e2e/vm/cpus.sh) maps straight to System.map.
+# nokaslr: a vCPU's RIP (e2e/vm/cpus.sh) maps straight to the kernel
+# symbols guest.sh keeps (the same at every boot).
 append="$append nokaslr"
 if [ "$verbose" = 1 ]; then
 	append="$append loglevel=7 evpnhost.verbose=1"
