@@ -340,6 +340,89 @@ frr_start() {
 		poll 60 "$i $d.vty" test -S "$FRR_RUN/$i/$d.vty" || die "$d of $i did not start"
 	done
 	poll 60 "vtysh -N $i" node_vtysh "$n" -c 'show version' || die "vtysh -N $i does not answer"
+	pimd_watch_start "$n"
+}
+
+# -------------------------------------------------------- pimd watcher --
+# FRR 10.0 to 10.2.2 and 10.3.0 (Debian 13's 10.3) free pimd's VXLAN work
+# list, which every VRF shares, when any VRF is deleted; pimd then crashes
+# (SIGSEGV in pim_vxlan_work_timer_cb) at its next periodic null-register
+# round, within 60 s (FRRouting/frr#18672, fixed in 10.2.3 and 10.3.1). So
+# removing a tenant on such a host kills pimd. Debian runs FRR under
+# watchfrr, which restarts a daemon that exits and loads its part of
+# frr.conf (watchfrr.sh restart DAEMON: vtysh -b -d DAEMON). The lab's
+# daemons run without watchfrr, so on FRR >= 10 hosts running pimd a
+# watcher does that for pimd alone (the fault tests kill and start zebra
+# and mgmtd themselves). Each restart is logged to $LAB_RUN/NS-pimd-watch.log.
+
+pimd_watch_pidfile() { echo "$LAB_RUN/$1-pimd-watch.pid"; }
+
+# is_pimd_watch PID NODE: PID is NODE's watcher (pid files can be stale).
+is_pimd_watch() {
+	local -a argv
+	mapfile -d '' -t argv 2>/dev/null <"/proc/$1/cmdline" || return 1
+	[[ ${argv[*]} == *" _pimd-watch $2" ]]
+}
+
+# pimd_watch_start NODE: (re)start NODE's watcher if NODE needs one.
+pimd_watch_start() {
+	local n=$1 i
+	if ! is_host "$n" || [[ $LAB_PIMD != 1 ]] || ! frr_at_least "$n" 10 0; then return 0; fi
+	i=$(ns "$n")
+	pimd_watch_stop "$i"
+	install -d -m 0755 "$LAB_RUN"
+	# setsid and its own stdio: it must not hold lab.sh's output open.
+	setsid bash "${BASH_SOURCE[0]}" _pimd-watch "$n" </dev/null >>"$LAB_RUN/$i-pimd-watch.log" 2>&1 &
+	echo "$!" >"$(pimd_watch_pidfile "$i")"
+}
+
+# pimd_watch_stop NS: end NS's watcher (before its daemons are stopped, so
+# that it does not start pimd again).
+pimd_watch_stop() {
+	local i=$1 f pid n=${1#"$LAB_PREFIX"}
+	f=$(pimd_watch_pidfile "$i")
+	[[ -e $f ]] || return 0
+	pid=$(cat "$f" 2>/dev/null || true)
+	if [[ -n $pid ]] && is_pimd_watch "$pid" "$n"; then
+		kill "$pid" 2>/dev/null || true
+		poll 5 "pimd watcher $pid to exit" pimd_watch_gone "$pid" "$n" || kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$f"
+}
+
+pimd_watch_gone() { ! is_pimd_watch "$1" "$2"; }
+
+# cmd_pimd_watch NODE: the watcher's loop (lab.sh _pimd-watch NODE).
+cmd_pimd_watch() {
+	local n=$1 i pid=
+	i=$(ns "$n")
+	trap 'exit 0' TERM
+	while :; do
+		sleep 1 &
+		wait $! || true
+		[[ -d $FRR_RUN/$i ]] || continue
+		pid=
+		read -r pid 2>/dev/null <"$FRR_RUN/$i/pimd.pid" || true
+		[[ -n $pid ]] || continue
+		kill -0 "$pid" 2>/dev/null && continue
+		log "$i: pimd (pid $pid) exited; restarting it and loading its part of frr.conf, as watchfrr would. Its log ends:"
+		tail -n 5 "$FRR_RUN/$i/pimd.log" 2>/dev/null | sed 's/^/    /' >&2 || true
+		if ! (frr_start_daemon "$n" pimd); then
+			# as watchfrr, not in a tight loop: the next try in 10 s
+			warn "$i: pimd did not start; trying again in 10 s"
+			sleep 10 &
+			wait $! || true
+			continue
+		fi
+		if ! poll 60 "$i pimd.vty" test -S "$FRR_RUN/$i/pimd.vty"; then
+			continue
+		fi
+		if node_vtysh "$n" -b -d pimd >/dev/null 2>&1; then
+			log "$i: pimd restarted (pid $(cat "$FRR_RUN/$i/pimd.pid" 2>/dev/null)) and configured"
+		else
+			warn "$i: pimd restarted, but vtysh -b -d pimd failed"
+		fi
+	done
 }
 
 # frr_pids NS...: pids of FRR daemons of the given instances: a binary from
@@ -372,6 +455,7 @@ no_frr_pids() { [[ -z $(frr_pids "$@") ]]; }
 frr_stop() {
 	local i f pid
 	local -a pids
+	for i in "$@"; do pimd_watch_stop "$i"; done
 	for i in "$@"; do
 		for f in "$FRR_RUN/$i"/*.pid; do
 			[[ -e $f ]] || continue
@@ -1094,6 +1178,7 @@ main() {
 		host-up) cmd_host_up "$@" ;;
 		reboot) cmd_host_down "$@" && cmd_host_up "$@" ;;
 		converge) need_root; converge ;;
+		_pimd-watch) cmd_pimd_watch "$@" ;;
 		*) usage ;;
 	esac
 }

@@ -323,7 +323,30 @@ func (a *run) kernelMain() error {
 		}
 		a.r.log().Error("kernel operations failed, continuing with the rest", "op", "kernel", "cause", err)
 	}
+	a.warnPIMVRFDelete()
 	return nil
+}
+
+// warnPIMVRFDelete says, when this apply deleted a VRF on an FRR whose
+// pimd crashes after that (frr.PIMVRFDeleteIssue) and the host runs pimd,
+// what happens next: evpnhost cannot prevent the crash, only a supervisor
+// (watchfrr, as Debian runs FRR) restarts pimd with its configuration.
+func (a *run) warnPIMVRFDelete() {
+	if !frr.HasPIMVRFDeleteCrash(a.res.FRRVersion) || a.des.FRR.Multicast == nil {
+		return
+	}
+	var vrfs []string
+	for _, op := range a.res.Kernel.Main {
+		if op.Action == kernel.ActDelete && op.Link != nil && op.Link.Kind == kernel.KindVRF {
+			vrfs = append(vrfs, op.Link.Name)
+		}
+	}
+	if len(vrfs) == 0 {
+		return
+	}
+	a.r.log().Warn("FRR "+a.res.FRRVersion.String()+" has "+frr.PIMVRFDeleteIssue+
+		": watchfrr restarts pimd and loads its configuration; without a supervisor, multicast BUM replication stops until pimd is started again",
+		"op", "frr-defect", "vrfs", vrfs)
 }
 
 // reloadFRR decides on staging and reloads FRR with the new

@@ -146,3 +146,45 @@ func TestLeavingVNIs(t *testing.T) {
 		t.Fatalf("configured %v", got)
 	}
 }
+
+// TestWarnPIMVRFDelete: removing a tenant deletes its VRF; on an FRR whose
+// pimd crashes after that (FRRouting/frr#18672) and with pimd in use, the
+// apply says so, naming the VRF; not on a fixed FRR, not without pimd.
+func TestWarnPIMVRFDelete(t *testing.T) {
+	mcast := strings.Replace(twoTenants, "uplinks: [up1, up2]}", "uplinks: [up1, up2], multicast: {rp: 10.255.0.1}}", 1)
+	mcast = strings.Replace(mcast, "vlan: 10, gateways: [10.1.10.1/24]}", "vlan: 10, gateways: [10.1.10.1/24], replication: {multicast: 239.1.1.10}}", 1)
+	if mcast == twoTenants || !strings.Contains(mcast, "239.1.1.10") {
+		t.Fatal("could not add multicast replication to the intent")
+	}
+	for _, c := range []struct {
+		intent  string
+		version frr.Version
+		want    bool
+	}{
+		{mcast, frr.Version{Major: 10, Minor: 3}, true},
+		{mcast, frr.Version{Major: 10, Minor: 3, Patch: 1}, false},
+		{mcast, frr.V84, false},
+		{twoTenants, frr.Version{Major: 10, Minor: 3}, false},
+	} {
+		h := newSim(taps()...)
+		h.version = c.version
+		log := new(bytes.Buffer)
+		r := h.reconciler(t, log)
+		ctx := context.Background()
+		if _, err := r.Apply(ctx, parse(t, c.intent)); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(log.String(), "op=frr-defect") {
+			t.Fatalf("FRR %s: warning without a VRF deleted:\n%s", c.version, log)
+		}
+		withoutBlue, _, _ := strings.Cut(c.intent, "  - name: blue")
+		withoutBlue += "workloads:\n  - {name: vm1, network: red/web, interface: tap1, mac: \"02:00:00:00:00:01\", ips: [10.1.10.11]}\n"
+		if _, err := r.Apply(ctx, parse(t, withoutBlue)); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(log.String(), "op=frr-defect vrfs=[blue]")
+		if got != c.want {
+			t.Errorf("FRR %s, multicast %v: warned %v, want %v:\n%s", c.version, c.intent == mcast, got, c.want, log)
+		}
+	}
+}
