@@ -75,6 +75,26 @@ ks=$repo/e2e/vm/.cache/kallsyms-$(uname -r)
 if [ ! -s "$ks" ] && mkdir -p "${ks%/*}"; then
 	grep ' [tT] ' /proc/kallsyms >"$ks.tmp" 2>/dev/null && mv "$ks.tmp" "$ks" || rm -f "$ks.tmp"
 fi
+# Keep the kernel's RX timestamp static key on for the VM's whole life.
+# Every ping (SO_TIMESTAMP) and capture turns netstamp_needed_key on and,
+# when the last one ends, off: each change patches the receive path's code
+# (text_poke_bp, an int3 on the site while it is rewritten). Under TCG,
+# with both vCPUs in softirq receiving VXLAN traffic, that once became a
+# guest-wide livelock: both vCPUs trapped on the int3 in
+# netif_receive_skb_list_internal (from gro_cell_poll of vx4001/vx4003),
+# for minutes, although memory already held the new jmp, and no process ran
+# (soak, 2026-12-07, TestFaultTORDown; e2e/vm/cpus.sh --stack showed it;
+# docs/testing.md). A socket holding SO_TIMESTAMP from here on keeps the key
+# at 1 or more, so the site is never patched while tests run.
+if command -v python3 >/dev/null; then
+	# SO_TIMESTAMP is 29 on x86-64 (Python's socket module lacks the name).
+	setsid python3 -c 'import socket, signal
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, 29, 1)
+signal.pause()' </dev/null >/dev/null &
+else
+	echo "evpnhost-vm: no python3: the RX timestamp key is not pinned (see guest.sh)"
+fi
 say "ready"
 
 # --- the command -------------------------------------------------------------
