@@ -367,7 +367,7 @@ func TestOverlayRemoveTenant(t *testing.T) {
 	pingOut := filepath.Join(t.TempDir(), "ping.txt")
 	pid := strings.TrimSpace(inNS(t, "rweb1", "sh", "-c", "ping -n -i 0.05 -W 1 10.1.10.12 > "+pingOut+" 2>&1 & echo $!"))
 	watchLog := "/run/evpnhost-lab/h1-pimd-watch.log"
-	watchOff := fileSize(watchLog)
+	_, watchOff := fileSince(watchLog, 0)
 	out := applyIntent(t, "h1", noBlue)
 	out0 := out
 	for _, w := range []string{"delete  link blue", "delete  link vx30", "delete  link vx4002", "delete  link vlan30", "- vrf blue"} {
@@ -431,34 +431,17 @@ func TestOverlayRemoveTenant(t *testing.T) {
 		}
 		start := time.Now()
 		eventually(t, 150*time.Second, "h1's pimd crashed and restarted by the lab's watcher ("+frr.PIMVRFDeleteIssue+")", func() error {
-			l := fileFrom(watchLog, watchOff)
+			l, _ := fileSince(watchLog, watchOff)
 			if !strings.Contains(l, "and configured") {
 				return fmt.Errorf("watcher log since the apply:\n%s", l)
 			}
 			return nil
 		})
+		l, _ := fileSince(watchLog, watchOff)
 		t.Logf("FRR %s, %s: h1's pimd restarted and configured %s after blue's removal:\n%s", v, frr.PIMVRFDeleteIssue,
-			time.Since(start).Round(time.Second), lastLinesOf(fileFrom(watchLog, watchOff), 8))
+			time.Since(start).Round(time.Second), lastLinesOf(l, 8))
 		waitMcastTree(t)
 	}
-}
-
-// fileSize is the size of file f, 0 if it does not exist.
-func fileSize(f string) int64 {
-	st, err := os.Stat(f)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-
-// fileFrom is file f from byte off on ("" if it cannot be read).
-func fileFrom(f string, off int64) string {
-	b, err := os.ReadFile(f)
-	if err != nil || int64(len(b)) < off {
-		return ""
-	}
-	return string(b[off:])
 }
 
 func lastLinesOf(s string, n int) string {

@@ -481,7 +481,13 @@ func frrPIDs(host string) string {
 
 // logSince is host's agent log from offset on, and its current size.
 func (f *fabricLab) logSince(host string, off int64) (string, int64) {
-	b, _ := os.ReadFile(filepath.Join(f.logDir, host+".log"))
+	return fileSince(filepath.Join(f.logDir, host+".log"), off)
+}
+
+// fileSince is file path from offset on (all of it if it is shorter than
+// off: rewritten), and its current size; "", 0 if it cannot be read.
+func fileSince(path string, off int64) (string, int64) {
+	b, _ := os.ReadFile(path)
 	if off > int64(len(b)) {
 		off = 0
 	}
