@@ -56,10 +56,11 @@ testbins: build ## compile the privileged test binaries into bin/tests/ (test-pr
 EVPNHOST_PLATFORMS ?= bookworm
 # trixie's scenarios (docs/testing.md, "Two platforms"): every TestOverlay*
 # (the seed scenario, bare-metal interop, tenant removal) on per-VNI
-# devices, the leaks, the TOR failover, CNI, Docker, and the seed scenario
-# again on the single VXLAN device (TestSingleVXLANDevice), and mgmtd and
-# zebra killed alone (TestFaultDaemonKilledAlone, FRR >= 9 only).
-E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|RemoveTenant|StatusPerTenant|UnknownWorkloadKeptFresh)|TestVXLANDeviceInUse|TestLeak(SameHost|OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane|OneWayDataPlane)|TestFaultTORDown|TestFaultDaemonKilledAlone|TestCNI.*|TestDocker|TestSingleVXLANDevice)$$
+# devices, the leaks, every fault test (TestFault*: TOR down, host reboot,
+# uplink flaps, a TOR's FRR restarted, a lowered underlay MTU, and mgmtd and
+# zebra killed alone, FRR >= 9 only), CNI, Docker, and the seed scenario
+# again on the single VXLAN device (TestSingleVXLANDevice).
+E2E_RUN_TRIXIE ?= ^(TestOverlay(SameNetworkAcrossHosts|RoutedOnSourceHost|TenantsIsolated|BareMetalOnSwitchVNI|BorderDefaultRoute|TapWorkload|ARPSuppression|SilentWorkload|MoveWorkload|RemoveTenant|StatusPerTenant|UnknownWorkloadKeptFresh)|TestVXLANDeviceInUse|TestLeak(SameHost|OtherHost|BlueSeesNothing|NoReexport|OneWayControlPlane|OneWayDataPlane)|TestFault.*|TestCNI.*|TestDocker|TestSingleVXLANDevice)$$
 export EVPNHOST_PLATFORMS E2E_RUN_TRIXIE
 
 test-priv: testbins ## privileged netns tests and lab scenarios on each platform (EVPNHOST_PLATFORMS: bookworm, then trixie), one VM boot each if needed

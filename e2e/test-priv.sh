@@ -38,7 +38,7 @@ cd "$(dirname "$0")/.."
 
 platforms=${EVPNHOST_PLATFORMS:-bookworm}
 # Default: the Makefile's E2E_RUN_TRIXIE (see docs/testing.md).
-trixie_run=${E2E_RUN_TRIXIE:-'^(TestOverlay|TestVXLANDeviceInUse|TestLeak|TestFaultTORDown|TestFaultDaemonKilledAlone|TestCNI|TestDocker|TestSingleVXLANDevice)'}
+trixie_run=${E2E_RUN_TRIXIE:-'^(TestOverlay|TestVXLANDeviceInUse|TestLeak|TestFault|TestCNI|TestDocker|TestSingleVXLANDevice)'}
 if [ -n "${E2E_RUN:-}" ]; then
 	mixed_run=${E2E_RUN_MIXED:-}
 else
