@@ -154,6 +154,24 @@ poll() {
 	done
 }
 
+# stop_pidfile WHAT FILE CHECK [ARG...]: end the process FILE names, if
+# `CHECK PID ARG...` says it is still ours (pid files can be stale): TERM,
+# then KILL after 5 s. FILE is removed either way.
+stop_pidfile() {
+	local what=$1 f=$2 check=$3 pid
+	shift 3
+	[[ -e $f ]] || return 0
+	pid=$(cat "$f" 2>/dev/null || true)
+	if [[ -n $pid ]] && "$check" "$pid" "$@"; then
+		kill "$pid" 2>/dev/null || true
+		poll 5 "$what $pid to exit" not "$check" "$pid" "$@" || kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$f"
+}
+
+# not CMD...: CMD fails (for poll).
+not() { ! "$@"; }
+
 need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
 
 preflight() {
@@ -379,18 +397,8 @@ pimd_watch_start() {
 # pimd_watch_stop NS: end NS's watcher (before its daemons are stopped, so
 # that it does not start pimd again).
 pimd_watch_stop() {
-	local i=$1 f pid n=${1#"$LAB_PREFIX"}
-	f=$(pimd_watch_pidfile "$i")
-	[[ -e $f ]] || return 0
-	pid=$(cat "$f" 2>/dev/null || true)
-	if [[ -n $pid ]] && is_pimd_watch "$pid" "$n"; then
-		kill "$pid" 2>/dev/null || true
-		poll 5 "pimd watcher $pid to exit" pimd_watch_gone "$pid" "$n" || kill -9 "$pid" 2>/dev/null || true
-	fi
-	rm -f "$f"
+	stop_pidfile "pimd watcher" "$(pimd_watch_pidfile "$1")" is_pimd_watch "${1#"$LAB_PREFIX"}"
 }
-
-pimd_watch_gone() { ! is_pimd_watch "$1" "$2"; }
 
 # cmd_pimd_watch NODE: the watcher's loop (lab.sh _pimd-watch NODE).
 cmd_pimd_watch() {
@@ -807,12 +815,10 @@ is_tapwire() {
 	[[ ${argv[0]:-} == */tapwire ]]
 }
 
-tapwire_gone() { ! is_tapwire "$1"; }
-
 # tapwire_stop [HOST...]: end the lab's tapwire processes (pid files of
 # this LAB_PREFIX only, of the given hosts or all; TERM, then KILL after 5 s).
 tapwire_stop() {
-	local h name net ifc _ f pid
+	local h name net ifc _ f
 	local -a hs=("$@")
 	(( ${#hs[@]} )) || hs=("${HOSTS[@]}")
 	for h in "${hs[@]}"; do
@@ -821,12 +827,8 @@ tapwire_stop() {
 		done < <(workloads "$h")
 	done | while read -r f; do
 		[[ -e $f ]] || continue
-		pid=$(cat "$f" 2>/dev/null || true)
-		if [[ -n $pid ]] && is_tapwire "$pid"; then
-			kill "$pid" 2>/dev/null || true
-			poll 5 "tapwire $pid to exit" tapwire_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
-		fi
-		rm -f "$f" "${f%.pid}.log"
+		stop_pidfile tapwire "$f" is_tapwire
+		rm -f "${f%.pid}.log"
 	done
 }
 
