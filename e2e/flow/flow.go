@@ -202,12 +202,27 @@ type Stats struct {
 	Lost     int           `json:"lost"`
 	Dups     int           `json:"dups"`
 	Outage   time.Duration `json:"outage_ns"` // longest run of lost packets: from the send time of its first packet to that of the next received one
+	// OutageAt is when that run began: the send time of its first packet,
+	// from the window's first packet (where in a fault the loss was).
+	OutageAt time.Duration `json:"outage_at_ns"`
 	Rate     float64       `json:"rate_pps"`  // packets sent per second
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d/%d received, %d lost, outage %s, %d duplicates, %.0f packets/s",
-		s.Received, s.Sent, s.Lost, s.Outage.Round(100*time.Microsecond), s.Dups, s.Rate)
+	at := ""
+	if s.Outage > 0 {
+		at = " from +" + s.OutageAt.Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("%d/%d received, %d lost, outage %s%s, %d duplicates, %.0f packets/s",
+		s.Received, s.Sent, s.Lost, s.Outage.Round(100*time.Microsecond), at, s.Dups, s.Rate)
+}
+
+// outage records a run of losses of length d that began at, if it is the
+// longest so far (the first of equal ones).
+func (s *Stats) outage(d, at time.Duration) {
+	if d > s.Outage {
+		s.Outage, s.OutageAt = d, at
+	}
 }
 
 // Window is the statistics of sequence numbers [from, to). A run of
@@ -239,7 +254,7 @@ func window(sentAt []time.Duration, got []uint8, from, to uint64) Stats {
 		s.Received++
 		s.Dups += int(got[i]) - 1
 		if runStart >= 0 {
-			s.Outage = max(s.Outage, sentAt[i]-sentAt[runStart])
+			s.outage(sentAt[i]-sentAt[runStart], sentAt[runStart]-sentAt[from])
 			runStart = -1
 		}
 	}
@@ -250,7 +265,7 @@ func window(sentAt []time.Duration, got []uint8, from, to uint64) Stats {
 		if int(to) < len(sentAt) {
 			end = sentAt[to]
 		}
-		s.Outage = max(s.Outage, end-sentAt[runStart])
+		s.outage(end-sentAt[runStart], sentAt[runStart]-sentAt[from])
 	}
 	if d := sentAt[to-1] - sentAt[from]; d > 0 {
 		s.Rate = float64(s.Sent-1) / d.Seconds()

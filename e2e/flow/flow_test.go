@@ -17,11 +17,13 @@ func TestWindow(t *testing.T) {
 		from, to uint64
 		want     Stats
 	}{
-		{0, 10, Stats{Sent: 10, Received: 5, Lost: 5, Dups: 1, Outage: 3 * ms}},
+		{0, 10, Stats{Sent: 10, Received: 5, Lost: 5, Dups: 1, Outage: 3 * ms, OutageAt: 2 * ms}},
 		{0, 2, Stats{Sent: 2, Received: 2}},
-		{3, 6, Stats{Sent: 3, Received: 1, Lost: 2, Outage: 2 * ms}},
+		{3, 6, Stats{Sent: 3, Received: 1, Lost: 2, Outage: 2 * ms, OutageAt: 0}},
 		// a run at the end lasts until the next packet sent after it
-		{0, 4, Stats{Sent: 4, Received: 2, Lost: 2, Outage: 2 * ms}},
+		{0, 4, Stats{Sent: 4, Received: 2, Lost: 2, Outage: 2 * ms, OutageAt: 2 * ms}},
+		// OutageAt is from the window's first packet
+		{5, 10, Stats{Sent: 5, Received: 3, Lost: 2, Dups: 1, Outage: 1 * ms, OutageAt: 2 * ms}},
 		{9, 10, Stats{Sent: 1, Lost: 1}},
 		{5, 5, Stats{}},
 		{8, 20, Stats{Sent: 2, Received: 1, Lost: 1}},
