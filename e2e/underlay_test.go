@@ -118,8 +118,8 @@ func TestUnderlayForeignObjectsSurvive(t *testing.T) {
 			t.Errorf("foreign FRR config %q gone:\n%s", want, running)
 		}
 	}
-	if strings.Contains(running, "neighbor fabric bfd") {
-		t.Errorf("BFD still configured")
+	if m := regexp.MustCompile(`(?m)^ neighbor \S+ bfd$`).FindString(running); m != "" {
+		t.Errorf("BFD still configured: %q", m)
 	}
 	if a := inNS(t, ns, "ip", "addr", "show", "dev", "lo"); !strings.Contains(a, "192.0.2.33/32") || !strings.Contains(a, "10.0.0.3/32") {
 		t.Errorf("lo addresses:\n%s", a)

@@ -22,8 +22,12 @@
 #   lab.sh host-down HOST     power a host off: its FRR, tapwire, namespace
 #                             (so its uplinks: the TOR ports go too) and its
 #                             workload namespaces are destroyed
-#   lab.sh host-up HOST       boot it again: namespace, uplinks, FRR, its
+#   lab.sh host-up HOST [--no-converge]
+#                             boot it again: namespace, uplinks, FRR, its
 #                             workloads, evpnhost apply, wait for convergence
+#                             (--no-converge: return after the apply, so that
+#                             a caller starts the host's agent first, as a
+#                             boot does; then lab.sh converge)
 #   lab.sh reboot HOST        host-down, then host-up
 #   lab.sh converge           wait for convergence (what up ends with)
 #
@@ -1129,7 +1133,9 @@ cmd_host_down() {
 # then wait for the whole lab to converge.
 cmd_host_up() {
 	preflight
-	if (( $# != 1 )) || ! is_host "$1"; then die "usage: lab.sh host-up HOST (${HOSTS[*]})"; fi
+	local wait=1
+	if (( $# == 2 )) && [[ $2 == --no-converge ]]; then wait=0; set -- "$1"; fi
+	if (( $# != 1 )) || ! is_host "$1"; then die "usage: lab.sh host-up HOST [--no-converge] (${HOSTS[*]})"; fi
 	local h=$1 i t
 	i=$(ns "$h")
 	ip netns add "$i"
@@ -1143,7 +1149,7 @@ cmd_host_up() {
 	[[ -x $EVPNHOST ]] || die "$EVPNHOST not found"
 	host_config_evpnhost "$h" >/dev/null || die "$i: evpnhost apply failed"
 	log "  $i configured by evpnhost"
-	converge
+	(( wait == 0 )) || converge
 }
 
 cmd_vtysh() {

@@ -227,14 +227,15 @@ then reconciles (logged as frr-restore). If that fails and --frr-restart-cmd is 
 					}
 					return uplinkSessions(ctx, inst, in.Host.Uplinks)
 				}
-				a.BFDToggle = func(on bool) error {
+				a.BFDToggle = func(uplink string, on bool) error {
 					in, err := attach.LoadIntent(o.stateDirPath())
 					if err != nil {
 						return err
 					}
-					// BFD is on the uplinks' peer group: 10.3 ignores
-					// "no neighbor UPLINK bfd" on one member.
-					cmd := "neighbor " + frr.PeerGroup + " bfd"
+					// BFD is rendered on each uplink's neighbor, so
+					// the other uplink keeps its BFD session (and the
+					// TOR behind it its BGP session).
+					cmd := "neighbor " + uplink + " bfd"
 					if !on {
 						cmd = "no " + cmd
 					}

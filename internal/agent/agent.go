@@ -115,14 +115,14 @@ type Agent struct {
 	// BFDCheck lists the applied intent's uplinks with their carrier and
 	// BGP state, when host.bfd is on (nil: none). An uplink whose link is
 	// up and whose session stayed down for BFDStuck gets BFD taken off its
-	// uplinks' neighbors (BFDToggle(false): the peer group's) until the
+	// neighbor alone (BFDToggle(uplink, false)) until the
 	// session is Established, for at most 30 s, then put back
-	// (BFDToggle(true)): FRR 10.3 with BGP unnumbered and BFD on both ends does not
+	// (BFDToggle(uplink, true)): FRR 10.3 with BGP unnumbered and BFD on both ends does not
 	// bring a session back after its port flapped (bfdRepair,
 	// frr.BFDStallIssue). Polled every BFDPoll (default 2 s) in a
 	// goroutine of its own; nil or BFDStuck 0 disables it.
 	BFDCheck  func() ([]UplinkSession, error)
-	BFDToggle func(on bool) error
+	BFDToggle func(uplink string, on bool) error
 	BFDStuck  time.Duration
 	BFDPoll   time.Duration
 	// frrMu is held by a reconcile and by the BFD repair while BFD is off.

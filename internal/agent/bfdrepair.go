@@ -120,43 +120,49 @@ func (r *bfdRepair) stop(now time.Time) []bfdAction {
 }
 
 // bfdLoop checks the uplinks' sessions every BFDPoll until ctx ends.
-// BFD is configured on the uplinks' peer group (FRR 10.3 ignores "no
-// neighbor UPLINK bfd" on a member of a group with BFD: measured), so
-// BFDToggle takes it off every uplink while one of them is repaired, and
-// puts it back once none is. While it is off the loop holds frrMu, so
-// that no reconcile puts it back in the middle of the repair.
+// BFD is configured on each uplink's neighbor, not on their peer group,
+// so BFDToggle takes it off the repaired uplink alone: taking it off the
+// group (as before 2026-12-08) made the host's bfdd send Down to the
+// other TOR too, whose bgpd then reset the healthy session ("Cease/BFD
+// Down"; measured on FRR 10.3: a 12-15 s outage when one TOR restarted
+// its FRR). While BFD is off anywhere the loop holds frrMu, so that no
+// reconcile puts it back in the middle of the repair.
 func (a *Agent) bfdLoop(ctx context.Context, log *slog.Logger) {
 	r := newBFDRepair(a.BFDStuck)
-	off := false // BFD taken off the peer group
+	off := map[string]bool{} // uplinks whose BFD this loop took off
 	do := func(acts []bfdAction) {
 		for _, act := range acts {
 			if act.On {
-				log.Warn("BGP session of the uplink repaired or given up; BFD back on its neighbor once no uplink is repaired", "op", "bfd-repair", "uplink", act.Uplink, "bfd", "on",
+				if !off[act.Uplink] {
+					continue
+				}
+				log.Warn("BGP session of the uplink repaired or given up; BFD back on its neighbor", "op", "bfd-repair", "uplink", act.Uplink, "bfd", "on",
 					"why", act.Why, "bfd-off-for", act.Off.Round(time.Millisecond))
+				if err := a.BFDToggle(act.Uplink, true); err != nil {
+					// Left to the next reconcile: the rendered
+					// configuration has BFD.
+					log.Error("BFD repair: cannot put BFD back on the uplink's neighbor; the next reconcile does", "op", "bfd-repair", "uplink", act.Uplink, "cause", err)
+				}
+				delete(off, act.Uplink)
+				if len(off) == 0 {
+					a.frrMu.Unlock()
+				}
 				continue
 			}
-			log.Warn("BGP session down although its link is up (FRR 10 with BFD on both ends, "+bfdStallRef+"); BFD off on the uplinks' neighbors until it is Established",
+			log.Warn("BGP session down although its link is up (FRR 10 with BFD on both ends, "+bfdStallRef+"); BFD off on its neighbor until it is Established",
 				"op", "bfd-repair", "uplink", act.Uplink, "bfd", "off", "down-for", act.Down.Round(time.Millisecond))
-		}
-		switch want := len(r.off) > 0; {
-		case want && !off:
-			a.frrMu.Lock()
-			if err := a.BFDToggle(false); err != nil {
-				a.frrMu.Unlock()
-				log.Error("BFD repair failed: cannot take BFD off the uplinks' neighbors", "op", "bfd-repair", "cause", err)
-				clear(r.off)
-				return
+			if len(off) == 0 {
+				a.frrMu.Lock()
 			}
-			off = true
-		case !want && off:
-			err := a.BFDToggle(true)
-			if err != nil {
-				// Left to the next reconcile: the rendered
-				// configuration has BFD.
-				log.Error("BFD repair: cannot put BFD back on the uplinks' neighbors; the next reconcile does", "op", "bfd-repair", "cause", err)
+			if err := a.BFDToggle(act.Uplink, false); err != nil {
+				log.Error("BFD repair failed: cannot take BFD off the uplink's neighbor", "op", "bfd-repair", "uplink", act.Uplink, "cause", err)
+				delete(r.off, act.Uplink)
+				if len(off) == 0 {
+					a.frrMu.Unlock()
+				}
+				continue
 			}
-			off = false
-			a.frrMu.Unlock()
+			off[act.Uplink] = true
 		}
 	}
 	t := time.NewTicker(orDefault(a.BFDPoll, 2*time.Second))

@@ -92,7 +92,10 @@ func TestBFDRepairWindowAndHoldoff(t *testing.T) {
 // bfdLoop takes BFD off the peer group once for two stuck uplinks, holds
 // frrMu (no reconcile) while it is off, and puts it back once both are
 // Established; a stop while it is off puts it back too.
-func TestBFDLoopTogglesGroupAndHoldsReconciles(t *testing.T) {
+// TestBFDLoopTogglesStuckUplinkAndHoldsReconciles: BFD goes off the
+// stuck uplink's neighbor alone (the other keeps its BFD session, and the
+// TOR behind it its BGP session), and reconciles wait while any is off.
+func TestBFDLoopTogglesStuckUplinkAndHoldsReconciles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		state := map[string]string{"up1": "Established", "up2": "Established"}
@@ -103,10 +106,10 @@ func TestBFDLoopTogglesGroupAndHoldsReconciles(t *testing.T) {
 				defer mu.Unlock()
 				return []UplinkSession{{Uplink: "up1", Carrier: true, State: state["up1"]}, {Uplink: "up2", Carrier: true, State: state["up2"]}}, nil
 			},
-			BFDToggle: func(on bool) error {
+			BFDToggle: func(uplink string, on bool) error {
 				mu.Lock()
 				defer mu.Unlock()
-				toggles = append(toggles, onOff(on))
+				toggles = append(toggles, uplink+"="+onOff(on))
 				return nil
 			}}
 		set := func(u, s string) { mu.Lock(); state[u] = s; mu.Unlock() }
@@ -122,21 +125,24 @@ func TestBFDLoopTogglesGroupAndHoldsReconciles(t *testing.T) {
 			t.Fatalf("after 9 s down: toggles %q, want none", g)
 		}
 		settle(3 * time.Second)
-		if g := got(); g != "off" {
-			t.Fatalf("after 12 s down: toggles %q, want off (once for both)", g)
+		if g := got(); g != "up1=off,up2=off" {
+			t.Fatalf("after 12 s down: toggles %q, want up1=off,up2=off", g)
 		}
 		if a.frrMu.TryLock() {
 			t.Fatal("a reconcile could run while BFD is off")
 		}
 		set("up1", "Established")
 		settle(2 * time.Second)
-		if g := got(); g != "off" {
-			t.Fatalf("one of two back: toggles %q, want BFD still off", g)
+		if g := got(); g != "up1=off,up2=off,up1=on" {
+			t.Fatalf("one of two back: toggles %q, want BFD back on up1 alone", g)
+		}
+		if a.frrMu.TryLock() {
+			t.Fatal("a reconcile could run while BFD is off on up2")
 		}
 		set("up2", "Established")
 		settle(2 * time.Second)
-		if g := got(); g != "off,on" {
-			t.Fatalf("both back: toggles %q, want off,on", g)
+		if g := got(); g != "up1=off,up2=off,up1=on,up2=on" {
+			t.Fatalf("both back: toggles %q, want up2=on last", g)
 		}
 		if !a.frrMu.TryLock() {
 			t.Fatal("reconciles still held after BFD is back")
@@ -144,12 +150,12 @@ func TestBFDLoopTogglesGroupAndHoldsReconciles(t *testing.T) {
 		a.frrMu.Unlock()
 		set("up1", "Active")
 		settle(12 * time.Second)
-		if g := got(); g != "off,on,off" {
-			t.Fatalf("up1 stuck again: toggles %q", g)
+		if g := got(); g != "up1=off,up2=off,up1=on,up2=on,up1=off" {
+			t.Fatalf("up1 stuck again, up2 healthy: toggles %q, want up1=off alone", g)
 		}
 		cancel()
 		<-done
-		if g := got(); g != "off,on,off,on" {
+		if g := got(); g != "up1=off,up2=off,up1=on,up2=on,up1=off,up1=on" {
 			t.Fatalf("stopped while off: toggles %q, want BFD put back", g)
 		}
 		if !a.frrMu.TryLock() {

@@ -167,6 +167,10 @@ func checkOnlyIntent(t *testing.T, in *api.Intent, out string, neighbors bool) {
 			if !neighbors || !slices.Contains(h.Uplinks, f[1]) {
 				fail(line, "session to something that is not an uplink (or rendered while staged)")
 			}
+		case f[0] == "neighbor" && len(f) == 3 && f[2] == "bfd" && f[1] != "fabric":
+			if !neighbors || !h.BFD || !slices.Contains(h.Uplinks, f[1]) {
+				fail(line, "BFD on something that is not an uplink (or rendered while staged, or with host.bfd off)")
+			}
 		case f[0] == "neighbor" && f[1] != "fabric":
 			fail(line, "neighbor outside the fabric peer-group")
 		case f[0] == "rd":
