@@ -2,7 +2,7 @@ package frr
 
 // BFDStallIssue names the FRR 10 defect the agent's BFD repair works
 // around: with BGP unnumbered and BFD on both ends (the host's
-// "neighbor fabric bfd" and the TOR's), a port that goes down for a few
+// "neighbor UPLINK bfd" and the TOR's), a port that goes down for a few
 // seconds and comes back leaves the session down for good: bgpd deletes
 // the BFD session and never creates it again, and BGP stays Active,
 // its connections reset by the peer, for minutes (reproduced without
@@ -18,7 +18,3 @@ const BFDStallIssue = "BGP unnumbered with BFD on both ends stays down after a p
 func HasBFDStall(v Version) bool {
 	return !v.Known() || v.Major >= 10
 }
-
-// PeerGroup is the BGP peer group of the uplinks in the rendered
-// configuration (templates/frr.conf.tmpl): "neighbor fabric bfd".
-const PeerGroup = "fabric"

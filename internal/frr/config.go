@@ -145,6 +145,23 @@ func itoa(n int) string {
 	return "128"
 }
 
+// SessionLines are the lines of c's "router bgp" stanza that Neighbors
+// adds: each uplink's session, and its BFD with c.BFD (BFD is on each
+// uplink's neighbor, not on the peer group, so that the agent's BFD
+// repair can take it off one uplink alone). A staged bring-up adds them
+// once zebra knows the L3VNIs; TestSessionLinesMatchRender keeps them
+// equal to what the template renders.
+func SessionLines(c Config) []string {
+	var l []string
+	for _, u := range c.Uplinks {
+		l = append(l, "neighbor "+u+" interface peer-group fabric")
+		if c.BFD {
+			l = append(l, "neighbor "+u+" bfd")
+		}
+	}
+	return l
+}
+
 // Render returns the configuration text. The output is deterministic: the
 // same Config always renders byte-identical text.
 func Render(c Config) string {

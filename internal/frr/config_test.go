@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -242,5 +243,31 @@ func TestEmptyVRFs(t *testing.T) {
 	}
 	if got := strings.Join(VRFStanzas(running, "red"), "|"); got != "vrf red" {
 		t.Fatalf("red: %q", got)
+	}
+}
+
+// TestSessionLinesMatchRender: what a staged bring-up adds afterwards
+// (SessionLines) is exactly what Neighbors adds to the render, with BFD
+// and without.
+func TestSessionLinesMatchRender(t *testing.T) {
+	for _, bfd := range []bool{true, false} {
+		c := Config{Hostname: "h1", ASN: 65101, RouterID: netip.MustParseAddr("10.0.0.1"),
+			VTEP: netip.MustParsePrefix("10.0.0.1/32"), Uplinks: []string{"up1", "up2"}, BFD: bfd}
+		staged := strings.Split(Render(c), "\n")
+		c.Neighbors = true
+		var added []string
+		for _, l := range strings.Split(Render(c), "\n") {
+			if i := slices.Index(staged, l); i >= 0 {
+				staged = slices.Delete(staged, i, i+1)
+				continue
+			}
+			added = append(added, strings.TrimSpace(l))
+		}
+		if got := SessionLines(c); !slices.Equal(got, added) {
+			t.Errorf("bfd %v: SessionLines %q, the render adds %q", bfd, got, added)
+		}
+		if bfd != slices.Contains(added, "neighbor up1 bfd") {
+			t.Errorf("bfd %v: render adds %q", bfd, added)
+		}
 	}
 }

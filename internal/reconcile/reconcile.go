@@ -426,10 +426,8 @@ func (a *run) addSessions(ctx context.Context) error {
 	// The rest of the configuration is loaded and tested already: add
 	// the sessions directly rather than with a second frr-reload.py
 	// run (seconds of Python, a minute under emulation).
-	lines := []string{fmt.Sprintf("router bgp %d", in.Host.ASN)}
-	for _, u := range in.Host.Uplinks {
-		lines = append(lines, "neighbor "+u+" interface peer-group fabric")
-	}
+	sessions := frr.SessionLines(a.des.FRR)
+	lines := append([]string{fmt.Sprintf("router bgp %d", in.Host.ASN)}, sessions...)
 	r.log().Info("adding uplink sessions", "op", "frr-configure", "uplinks", in.Host.Uplinks)
 	if err := r.FRR.Configure(ctx, lines...); err != nil {
 		return frrError{fmt.Errorf("frr: add uplink sessions: %w", err)}

@@ -339,6 +339,25 @@ func TestStepAddSessions(t *testing.T) {
 	})
 }
 
+// TestStepAddSessionsBFD: with host.bfd the staged sessions get their
+// BFD too (it is on each uplink's neighbor, not on the peer group).
+func TestStepAddSessionsBFD(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newSim(taps()...)
+		a, _ := newRun(t, h)
+		a.in.Host.BFD = true
+		steps(t, a, "frr-configure")
+		h.Events()
+		if err := a.addSessions(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := "frr configure router bgp 65101; neighbor up1 interface peer-group fabric; neighbor up1 bfd; neighbor up2 interface peer-group fabric; neighbor up2 bfd"
+		if got := h.Events(); got != want {
+			t.Fatalf("%s\nwant %s", got, want)
+		}
+	})
+}
+
 func TestStepAddSessionsTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newSim(taps()...)
