@@ -228,9 +228,47 @@ func TestCNIRoutedToBridged(t *testing.T) {
 	if out, _ := run("vtysh", "-N", "h1", "-c", "show bgp vrf red ipv4 unicast 0.0.0.0/0"); strings.Contains(out, "sourced") {
 		t.Fatalf("h1 originates the VRF's unreachable default:\n%s", out)
 	}
+	// Not answered within 30 s once on trixie (h1's gateway had no
+	// neighbour for b; not reproduced since): on failure the hosts' EVPN
+	// and neighbour state is printed.
+	if _, ok := pingWithin(r.name, b.ip, 30*time.Second); !ok {
+		logEVPNState(t, "h1", "h2")
+	}
 	mustPing(t, r.name, b.ip)
 	mustPing(t, b.name, r.ip)
 	mustPing(t, r.name, "10.1.10.12")
+}
+
+// pingWithin pings ip from ns until it answers or within has passed.
+func pingWithin(ns, ip string, within time.Duration) (string, bool) {
+	deadline := time.Now().Add(within)
+	for {
+		out, ok := pingOnce(ns, ip)
+		if ok || time.Now().After(deadline) {
+			return out, ok
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// logEVPNState logs what decides whether a host reaches a remote
+// workload: its neighbours, bridge FDB, VRF routes and zebra's EVPN MAC
+// and ARP tables, and the type-2 routes bgpd has.
+func logEVPNState(t *testing.T, hosts ...string) {
+	t.Helper()
+	for _, h := range hosts {
+		for _, c := range [][]string{
+			{"ip", "-n", h, "neigh", "show"},
+			{"bridge", "-n", h, "fdb", "show"},
+			{"ip", "-n", h, "route", "show", "vrf", "red"},
+			{"vtysh", "-N", h, "-c", "show evpn mac vni all"},
+			{"vtysh", "-N", h, "-c", "show evpn arp-cache vni all"},
+			{"vtysh", "-N", h, "-c", "show bgp l2vpn evpn route type macip"},
+		} {
+			out, err := run(c[0], c[1:]...)
+			t.Logf("%s: %s (err %v):\n%s", h, strings.Join(c, " "), err, out)
+		}
+	}
 }
 
 // TestCNITapWorkload: the VM behind tap rtap3 on h3 and a container on h1
