@@ -205,7 +205,7 @@ type Stats struct {
 	// OutageAt is when that run began: the send time of its first packet,
 	// from the window's first packet (where in a fault the loss was).
 	OutageAt time.Duration `json:"outage_at_ns"`
-	Rate     float64       `json:"rate_pps"`  // packets sent per second
+	Rate     float64       `json:"rate_pps"` // packets sent per second
 }
 
 func (s Stats) String() string {
