@@ -18,9 +18,10 @@ import (
 var templates embed.FS
 
 var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-	"le":   LePrefix,
-	"seq":  func(i int) int { return 10 * (i + 1) },
-	"seq2": func(k, fam int) int { return 10*(k+1) + fam },
+	"le":       LePrefix,
+	"seq":      func(i int) int { return 10 * (i + 1) },
+	"seq2":     func(k, fam int) int { return 10*(k+1) + fam },
+	"sessions": SessionLines,
 }).ParseFS(templates, "templates/*.tmpl"))
 
 // Config is the FRR configuration evpnhost owns on a host.
@@ -148,9 +149,9 @@ func itoa(n int) string {
 // SessionLines are the lines of c's "router bgp" stanza that Neighbors
 // adds: each uplink's session, and its BFD with c.BFD (BFD is on each
 // uplink's neighbor, not on the peer group, so that the agent's BFD
-// repair can take it off one uplink alone). A staged bring-up adds them
-// once zebra knows the L3VNIs; TestSessionLinesMatchRender keeps them
-// equal to what the template renders.
+// repair can take it off one uplink alone). The template renders them
+// with Neighbors; a staged bring-up adds them once zebra knows the
+// L3VNIs.
 func SessionLines(c Config) []string {
 	var l []string
 	for _, u := range c.Uplinks {
