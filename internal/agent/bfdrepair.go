@@ -129,13 +129,14 @@ func (r *bfdRepair) stop(now time.Time) []bfdAction {
 // reconcile puts it back in the middle of the repair.
 func (a *Agent) bfdLoop(ctx context.Context, log *slog.Logger) {
 	r := newBFDRepair(a.BFDStuck)
-	off := map[string]bool{} // uplinks whose BFD this loop took off
+	held := false // frrMu, held while r.off names any uplink
 	do := func(acts []bfdAction) {
+		if len(acts) > 0 && !held {
+			a.frrMu.Lock()
+			held = true
+		}
 		for _, act := range acts {
 			if act.On {
-				if !off[act.Uplink] {
-					continue
-				}
 				log.Warn("BGP session of the uplink repaired or given up; BFD back on its neighbor", "op", "bfd-repair", "uplink", act.Uplink, "bfd", "on",
 					"why", act.Why, "bfd-off-for", act.Off.Round(time.Millisecond))
 				if err := a.BFDToggle(act.Uplink, true); err != nil {
@@ -143,26 +144,18 @@ func (a *Agent) bfdLoop(ctx context.Context, log *slog.Logger) {
 					// configuration has BFD.
 					log.Error("BFD repair: cannot put BFD back on the uplink's neighbor; the next reconcile does", "op", "bfd-repair", "uplink", act.Uplink, "cause", err)
 				}
-				delete(off, act.Uplink)
-				if len(off) == 0 {
-					a.frrMu.Unlock()
-				}
 				continue
 			}
 			log.Warn("BGP session down although its link is up (FRR 10 with BFD on both ends, "+bfdStallRef+"); BFD off on its neighbor until it is Established",
 				"op", "bfd-repair", "uplink", act.Uplink, "bfd", "off", "down-for", act.Down.Round(time.Millisecond))
-			if len(off) == 0 {
-				a.frrMu.Lock()
-			}
 			if err := a.BFDToggle(act.Uplink, false); err != nil {
 				log.Error("BFD repair failed: cannot take BFD off the uplink's neighbor", "op", "bfd-repair", "uplink", act.Uplink, "cause", err)
-				delete(r.off, act.Uplink)
-				if len(off) == 0 {
-					a.frrMu.Unlock()
-				}
-				continue
+				delete(r.off, act.Uplink) // BFD is still on: nothing to put back
 			}
-			off[act.Uplink] = true
+		}
+		if held && len(r.off) == 0 {
+			held = false
+			a.frrMu.Unlock()
 		}
 	}
 	t := time.NewTicker(orDefault(a.BFDPoll, 2*time.Second))
