@@ -231,7 +231,7 @@ func TestCNIRoutedToBridged(t *testing.T) {
 	// Not answered within 30 s once on trixie (h1's gateway had no
 	// neighbour for b; not reproduced since): on failure the hosts' EVPN
 	// and neighbour state is printed.
-	if _, ok := pingWithin(r.name, b.ip, 30*time.Second); !ok {
+	if _, ok := pingWithin(func() (string, bool) { return pingOnce(r.name, b.ip) }, 30*time.Second); !ok {
 		logEVPNState(t, "h1", "h2")
 	}
 	mustPing(t, r.name, b.ip)
@@ -239,11 +239,11 @@ func TestCNIRoutedToBridged(t *testing.T) {
 	mustPing(t, r.name, "10.1.10.12")
 }
 
-// pingWithin pings ip from ns until it answers or within has passed.
-func pingWithin(ns, ip string, within time.Duration) (string, bool) {
+// pingWithin runs ping until it succeeds or within has passed.
+func pingWithin(ping func() (string, bool), within time.Duration) (string, bool) {
 	deadline := time.Now().Add(within)
 	for {
-		out, ok := pingOnce(ns, ip)
+		out, ok := ping()
 		if ok || time.Now().After(deadline) {
 			return out, ok
 		}
@@ -264,9 +264,19 @@ func logEVPNState(t *testing.T, hosts ...string) {
 			{"vtysh", "-N", h, "-c", "show evpn mac vni all"},
 			{"vtysh", "-N", h, "-c", "show evpn arp-cache vni all"},
 			{"vtysh", "-N", h, "-c", "show bgp l2vpn evpn route type macip"},
+			{"vtysh", "-N", h, "-c", "show bgp vrf red ipv4 unicast"},
+			{"vtysh", "-N", h, "-c", "show evpn rmac vni all"},
+			{"vtysh", "-N", h, "-c", "show evpn next-hops vni all"},
+			{"vtysh", "-N", h, "-c", "show evpn vni detail"},
 		} {
 			out, err := run(c[0], c[1:]...)
 			t.Logf("%s: %s (err %v):\n%s", h, strings.Join(c, " "), err, out)
+		}
+		// What zebra and bgpd logged (the lab's daemons log to
+		// /run/frr/NS/DAEMON.log).
+		for _, d := range []string{"zebra", "bgpd"} {
+			b, err := os.ReadFile(filepath.Join("/run/frr", h, d+".log"))
+			t.Logf("%s: last lines of %s.log (err %v):\n%s", h, d, err, lastLinesOf(string(b), 40))
 		}
 	}
 }
