@@ -217,13 +217,14 @@ func TestCNIRoutedToBridged(t *testing.T) {
 	if rt := inNS(t, "h1", "ip", "route", "show", "table", "4001", r.ip+"/32"); !strings.Contains(rt, "dev "+r.hostIf) {
 		t.Fatalf("h1 has no host route to %s: %q", r.ip, rt)
 	}
-	eventually(t, 60*time.Second, "h2 gets the type-5 route of "+r.ip, func() error {
+	took := eventually(t, 60*time.Second, "h2 gets the type-5 route of "+r.ip, func() error {
 		out, _ := run("ip", "-n", "h2", "route", "show", "vrf", "red", r.ip)
 		if !strings.Contains(out, r.ip) {
 			return fmt.Errorf("no route: %q", out)
 		}
 		return nil
 	})
+	t.Logf("h2 has the type-5 route of %s %.1f s after the container was added", r.ip, took.Seconds())
 	// The unreachable default (also protocol 208) is not advertised.
 	if out, _ := run("vtysh", "-N", "h1", "-c", "show bgp vrf red ipv4 unicast 0.0.0.0/0"); strings.Contains(out, "sourced") {
 		t.Fatalf("h1 originates the VRF's unreachable default:\n%s", out)
