@@ -1117,13 +1117,21 @@ is_host() { [[ " ${HOSTS[*]} " == *" $1 "* ]]; }
 cmd_host_down() {
 	need_root
 	if (( $# != 1 )) || ! is_host "$1"; then die "usage: lab.sh host-down HOST (${HOSTS[*]})"; fi
-	local h=$1 i name _
+	local h=$1 i name t _
 	local -a wl=()
 	i=$(ns "$h")
 	tapwire_stop "$h"
 	frr_stop "$i"
 	while read -r name _; do wl+=("$(ns "$name")"); done < <(workloads "$h")
 	netns_del "$i" "${wl[@]}"
+	# The kernel destroys a deleted namespace's devices later, in its
+	# own time (minutes under emulation with 4000 VLANs on the bridge):
+	# the TORs' ends of the uplinks go with them. host-up would fail on
+	# them ("File exists"), so wait until they are gone.
+	for t in "${TORS[@]}"; do
+		poll "$(( LAB_TIMEOUT > 300 ? LAB_TIMEOUT : 300 ))" "$(ns "$t"):$h to go with $i" not ip -n "$(ns "$t")" link show dev "$h" ||
+			die "$(ns "$t"):$h still exists after $i was deleted"
+	done
 	rm -rf -- "${FRR_ETC:?}/$i" "${FRR_RUN:?}/$i"
 	log "$i down (FRR, namespace, uplinks, workloads ${wl[*]})"
 }
