@@ -127,6 +127,13 @@ func addContainer(t *testing.T, e cniEnv, name, network string) *container {
 	}
 	c.ip = strings.Split(res.IPs[0].Address, "/")[0]
 	t.Logf("%s: %s in %s: %s %s (host %s) in %.1fs", e.host, name, network, c.ip, c.mac, c.hostIf, time.Since(start).Seconds())
+	// What the plugin said on stderr (cnitool passes it on): on FRR
+	// 10.3/10.4, the FDB entry zebra dropped and the plugin added again.
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "evpnhost-cni: ") {
+			t.Logf("%s: %s", e.host, l)
+		}
+	}
 	return c
 }
 

@@ -168,6 +168,14 @@ func (d *dockerd) stop(t *testing.T) {
 				t.Logf("%s %s:\n%s", d.host, f, tail(string(b), 60))
 			}
 		}
+	} else if b, err := os.ReadFile(filepath.Join(d.dir, "plugin.log")); err == nil {
+		// On FRR 10.3/10.4: FDB entries zebra dropped and the plugin
+		// added again (op=fdb-readd).
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "op=fdb-readd") {
+				t.Logf("%s plugin: %s", d.host, l)
+			}
+		}
 	}
 	// Containers first, while the plugin still answers.
 	if b, err := d.call("GET", "/containers/json?all=1", nil); err == nil {

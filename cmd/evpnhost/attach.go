@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"regexp"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/attach"
+	"github.com/evpnhost/evpnhost/internal/frr"
+	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/policy/enforce"
 )
@@ -117,6 +121,18 @@ libvirt hook and QEMU's script= that call it.`,
 				fmt.Fprintf(w, "  %s\n", op)
 			}
 			fmt.Fprintf(w, "Attached %s to %s (%s): %d kernel operations.\n", iface, network, mode, p.Len())
+			// zebra 10.3/10.4 can drop the static FDB entry just added
+			// (frr.FDBRaceIssue); a warning, not a failure: the kernel
+			// side is complete and bridged traffic works.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			n, err := attach.Advertised(ctx, nl, frrctl.NewInstance(o.instance), in, a, attach.DefaultAdvertiseTiming)
+			switch {
+			case err != nil:
+				fmt.Fprintf(c.ErrOrStderr(), "warning: attach %s: %v\n", iface, err)
+			case n > 0:
+				fmt.Fprintf(w, "zebra had dropped the FDB entry of %s (%s): added it again %d times, zebra holds it now.\n", iface, frr.FDBRaceIssue, n)
+			}
 			return nil
 		},
 	}

@@ -53,7 +53,7 @@ entries, record). Run one per host (per network namespace), before dockerd
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			cfg := dockerplugin.Config{StateDir: sd, Host: dockerplugin.NewHost(sd, o.instance), Log: log, Grace: grace}
+			cfg := dockerplugin.Config{StateDir: sd, Host: dockerplugin.NewHost(sd, o.instance, log), Log: log, Grace: grace}
 			if dockerHost != "" {
 				d, err := dockerplugin.NewDockerClient(dockerHost)
 				if err != nil {

@@ -296,6 +296,7 @@ type Network struct {
 	Tenant   string
 	Table    uint32
 	VLAN     uint16
+	VNI      uint32
 	MTU      int
 	Gateways []netip.Prefix // gateway address with the subnet's length
 	GWMAC    string
@@ -312,7 +313,7 @@ func Resolve(in *api.Intent, ref string) (Network, error) {
 		for _, n := range t.Networks {
 			names = append(names, t.Name+"/"+n.Name)
 			if t.Name == tn && n.Name == nn {
-				return Network{Ref: ref, Tenant: t.Name, Table: t.Table(), VLAN: n.VLAN,
+				return Network{Ref: ref, Tenant: t.Name, Table: t.Table(), VLAN: n.VLAN, VNI: n.VNI,
 					MTU: n.MTUOr(in.Host.UnderlayMTU()), Gateways: n.GatewayPrefixes(), GWMAC: n.GatewayMAC().String()}, nil
 			}
 		}

@@ -21,6 +21,8 @@ import (
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/attach"
+	"github.com/evpnhost/evpnhost/internal/frr"
+	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/kernel"
 	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/policy/enforce"
@@ -198,6 +200,7 @@ func Add(args *skel.CmdArgs) (retErr error) {
 	if _, err := attach.Converge(k, in, a, true); err != nil {
 		return internal("host side: %v", err)
 	}
+	advertised(k, conf.FRRInstance, in, a)
 
 	res := &current.Result{CNIVersion: current.ImplementedSpecVersion}
 	if prev != nil {
@@ -507,4 +510,20 @@ func Status(args *skel.CmdArgs) error {
 		}
 	}
 	return nil
+}
+
+// advertised checks that zebra took a bridged attachment's MAC and adds
+// its FDB entry again if not (attach.Advertised, frr.FDBRaceIssue). A
+// failure is reported on stderr (the runtime logs it), not as the ADD's
+// error: the kernel side is complete and bridged traffic works.
+func advertised(k attach.Kernel, frrInstance string, in *api.Intent, a attach.Attachment) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := attach.Advertised(ctx, k, frrctl.NewInstance(frrInstance), in, a, attach.DefaultAdvertiseTiming)
+	switch {
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "evpnhost-cni: %s: %v\n", a.ID, err)
+	case n > 0:
+		fmt.Fprintf(os.Stderr, "evpnhost-cni: %s: zebra had dropped the FDB entry of %s (%s): added it again %d times, zebra holds it now\n", a.ID, a.Interface, frr.FDBRaceIssue, n)
+	}
 }

@@ -1,12 +1,17 @@
 package dockerplugin
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/evpnhost/evpnhost/api"
 	"github.com/evpnhost/evpnhost/internal/attach"
+	"github.com/evpnhost/evpnhost/internal/frr"
+	"github.com/evpnhost/evpnhost/internal/frrctl"
 	"github.com/evpnhost/evpnhost/internal/linux"
 	"github.com/evpnhost/evpnhost/internal/policy/enforce"
 )
@@ -16,11 +21,16 @@ import (
 // policy through enforce.Attached, as the CNI plugin does.
 type linuxHost struct {
 	stateDir, frrInstance string
+	log                   *slog.Logger
 }
 
-// NewHost is the Host of the network namespace the process runs in.
-func NewHost(stateDir, frrInstance string) Host {
-	return &linuxHost{stateDir: stateDir, frrInstance: frrInstance}
+// NewHost is the Host of the network namespace the process runs in; log
+// gets what Plug repaired or could not (nil: slog's default).
+func NewHost(stateDir, frrInstance string, log *slog.Logger) Host {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &linuxHost{stateDir: stateDir, frrInstance: frrInstance, log: log}
 }
 
 func (h *linuxHost) Plug(in *api.Intent, a attach.Attachment, mtu int) (retErr error) {
@@ -63,6 +73,18 @@ func (h *linuxHost) Plug(in *api.Intent, a attach.Attachment, mtu int) (retErr e
 	}
 	if _, err := attach.Converge(k, in, a, true); err != nil {
 		return fmt.Errorf("host side: %w", err)
+	}
+	// zebra 10.3/10.4 can drop the static FDB entry just added
+	// (frr.FDBRaceIssue). Not the Join's error: the kernel side is
+	// complete and bridged traffic works.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := attach.Advertised(ctx, k, frrctl.NewInstance(h.frrInstance), in, a, attach.DefaultAdvertiseTiming)
+	switch {
+	case err != nil:
+		h.log.Error("the endpoint's MAC is not advertised", "op", "fdb-readd", "interface", a.Interface, "mac", a.MAC, "cause", err)
+	case n > 0:
+		h.log.Warn("zebra had dropped the endpoint's FDB entry: added it again, zebra holds it now", "op", "fdb-readd", "interface", a.Interface, "mac", a.MAC, "readds", n, "defect", frr.FDBRaceIssue)
 	}
 	return nil
 }

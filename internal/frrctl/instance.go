@@ -186,6 +186,19 @@ func (i *Instance) RunningConfig(ctx context.Context) (string, error) {
 	return string(out), err
 }
 
+// LocalMAC reports whether zebra holds mac as a local MAC of vni
+// (`show evpn mac vni VNI mac MAC json`: "type": "local"; an unknown
+// MAC or VNI prints {}).
+func (i *Instance) LocalMAC(ctx context.Context, vni uint32, mac string) (bool, error) {
+	var v struct {
+		Type string `json:"type"`
+	}
+	if err := i.JSON(ctx, fmt.Sprintf("show evpn mac vni %d mac %s json", vni, mac), &v); err != nil {
+		return false, err
+	}
+	return v.Type == "local", nil
+}
+
 // JSON runs a vtysh show command that prints JSON and decodes it into v.
 func (i *Instance) JSON(ctx context.Context, cmd string, v any) error {
 	out, err := i.Run.Run(ctx, i.Vtysh, i.vtyshArgs("-c", cmd)...)
