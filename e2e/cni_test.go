@@ -41,9 +41,9 @@ func newCNIEnv(t *testing.T, host string) cniEnv {
 	ipamDir := filepath.Join(dir, "ipam")
 	conf := func(name, network, mode, subnet string, start, end int, pre string) string {
 		p := strings.TrimSuffix(subnet, "0/24")
-		return fmt.Sprintf(`{"cniVersion":"1.1.0","name":%q,"plugins":[{"type":"evpnhost-cni","network":%q,"mode":%q,"stateDir":%q,
+		return fmt.Sprintf(`{"cniVersion":"1.1.0","name":%q,"plugins":[{"type":"evpnhost-cni","network":%q,"mode":%q,"stateDir":%q,"frrInstance":%q,
 "ipam":{"type":"host-local","dataDir":%q,"ranges":[[{"subnet":%q,"rangeStart":"%s%d","rangeEnd":"%s%d"}]]}}]}`,
-			name, network, mode, state, filepath.Join(ipamDir, pre), subnet, p, start, p, end)
+			name, network, mode, state, host, filepath.Join(ipamDir, pre), subnet, p, start, p, end)
 	}
 	files := map[string]string{
 		"10-red-web.conflist":    conf("red-web", "red/web", "bridged", "10.1.10.0/24", base+1, base+9, "red-web"),
@@ -224,13 +224,7 @@ func TestCNIRoutedToBridged(t *testing.T) {
 	if rt := inNS(t, "h1", "ip", "route", "show", "table", "4001", r.ip+"/32"); !strings.Contains(rt, "dev "+r.hostIf) {
 		t.Fatalf("h1 has no host route to %s: %q", r.ip, rt)
 	}
-	took := eventually(t, 60*time.Second, "h2 gets the type-5 route of "+r.ip, func() error {
-		out, _ := run("ip", "-n", "h2", "route", "show", "vrf", "red", r.ip)
-		if !strings.Contains(out, r.ip) {
-			return fmt.Errorf("no route: %q", out)
-		}
-		return nil
-	})
+	took := type5Within(t, r.ip, 60*time.Second)
 	t.Logf("h2 has the type-5 route of %s %.1f s after the container was added", r.ip, took.Seconds())
 	// The unreachable default (also protocol 208) is not advertised.
 	if out, _ := run("vtysh", "-N", "h1", "-c", "show bgp vrf red ipv4 unicast 0.0.0.0/0"); strings.Contains(out, "sourced") {
@@ -245,6 +239,25 @@ func TestCNIRoutedToBridged(t *testing.T) {
 	mustPing(t, r.name, b.ip)
 	mustPing(t, b.name, r.ip)
 	mustPing(t, r.name, "10.1.10.12")
+}
+
+// type5Within waits until h2's VRF red has a route to h1's routed
+// workload ip (the type-5 route of h1's host route) and returns how long
+// that took. If it does not within the bound, the hosts' state (zebra's
+// RIB and bgpd's VRF table on h1 among it) is printed and the test fails.
+func type5Within(t *testing.T, ip string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var out string
+	for time.Since(start) < within {
+		if out, _ = run("ip", "-n", "h2", "route", "show", "vrf", "red", ip); strings.Contains(out, ip) {
+			return time.Since(start)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logEVPNState(t, "h1", "h2")
+	t.Fatalf("h2 gets the type-5 route of %s: not within %s: no route: %q", ip, within, out)
+	return 0
 }
 
 // pingWithin runs ping until it succeeds or within has passed.
@@ -273,6 +286,8 @@ func logEVPNState(t *testing.T, hosts ...string) {
 			{"vtysh", "-N", h, "-c", "show evpn arp-cache vni all"},
 			{"vtysh", "-N", h, "-c", "show bgp l2vpn evpn route type macip"},
 			{"vtysh", "-N", h, "-c", "show bgp vrf red ipv4 unicast"},
+			{"vtysh", "-N", h, "-c", "show ip route vrf red"},
+			{"ip", "-n", h, "route", "show", "table", "4001"},
 			{"vtysh", "-N", h, "-c", "show evpn rmac vni all"},
 			{"vtysh", "-N", h, "-c", "show evpn next-hops vni all"},
 			{"vtysh", "-N", h, "-c", "show evpn vni detail"},

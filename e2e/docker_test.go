@@ -510,12 +510,7 @@ func TestDocker(t *testing.T) {
 		}
 		// The way back first: h2 must have the type-5 route of rt.ip
 		// (h1's host route, redistributed into the VRF).
-		took := eventually(t, 60*time.Second, "h2 gets the type-5 route of "+rt.ip, func() error {
-			if out, _ := run("ip", "-n", "h2", "route", "show", "vrf", "red", rt.ip); !strings.Contains(out, rt.ip) {
-				return fmt.Errorf("no route: %q", out)
-			}
-			return nil
-		})
+		took := type5Within(t, rt.ip, 60*time.Second)
 		t.Logf("h2 has the type-5 route of %s %.1f s after docker run returned", rt.ip, took.Seconds())
 		// Not answered within 30 s in 2 of the 3 whole trixie passes
 		// (this or TestCNIRoutedToBridged's same path): on failure the

@@ -48,8 +48,9 @@ type NetConf struct {
 	// StateDir is evpnhost's state directory (default /var/lib/evpnhost,
 	// or /var/lib/evpnhost/<frrInstance>).
 	StateDir string `json:"stateDir,omitempty"`
-	// FRRInstance is the FRR pathspace evpnhost runs with (--frr-instance);
-	// it only selects the default state directory.
+	// FRRInstance is the FRR pathspace evpnhost runs with (--frr-instance):
+	// it selects the default state directory and the FRR that ADD asks
+	// whether zebra took a bridged workload's MAC (attach.Advertised).
 	FRRInstance string `json:"frrInstance,omitempty"`
 }
 
