@@ -121,7 +121,7 @@ libvirt hook and QEMU's script= that call it.`,
 				fmt.Fprintf(w, "  %s\n", op)
 			}
 			fmt.Fprintf(w, "Attached %s to %s (%s): %d kernel operations.\n", iface, network, mode, p.Len())
-			// zebra 10.3/10.4 can drop the static FDB entry just added
+			// zebra 10.3/10.4 can miss the FDB entry or host routes just written
 			// (frr.FDBRaceIssue); a warning, not a failure: the kernel
 			// side is complete and bridged traffic works.
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -131,7 +131,7 @@ libvirt hook and QEMU's script= that call it.`,
 			case err != nil:
 				fmt.Fprintf(c.ErrOrStderr(), "warning: attach %s: %v\n", iface, err)
 			case n > 0:
-				fmt.Fprintf(w, "zebra had dropped the FDB entry of %s (%s): added it again %d times, zebra holds it now.\n", iface, frr.FDBRaceIssue, n)
+				fmt.Fprintf(w, "zebra had missed the FDB entry or host routes of %s (%s): written again %d times, zebra has them now.\n", iface, frr.FDBRaceIssue, n)
 			}
 			return nil
 		},

@@ -3,6 +3,7 @@ package attach
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,17 @@ func (z *fakeZebra) Version(context.Context) (frr.Version, error) {
 		return frr.Version{}, z.versionErr
 	}
 	return frr.ParseVersion(z.version)
+}
+
+func (z *fakeZebra) RouteSelected(_ context.Context, vrf string, dst netip.Prefix) (bool, error) {
+	z.asked = append(z.asked, dst.String())
+	if z.macErr != nil {
+		return false, z.macErr
+	}
+	if vrf != "red" || dst != netip.MustParsePrefix("10.1.10.50/32") {
+		return false, errors.New("asked for the wrong route " + vrf + " " + dst.String())
+	}
+	return z.holdAfter >= 0 && z.k.readds() >= z.holdAfter, nil
 }
 
 func (z *fakeZebra) LocalMAC(_ context.Context, vni uint32, mac string) (bool, error) {
@@ -66,16 +78,20 @@ func TestAdvertised(t *testing.T) {
 		asks      bool
 		errSubstr string
 	}{
-		{name: "routed: no FDB entry, nothing asked", a: routed, z: fakeZebra{version: "10.3", holdAfter: -1}},
+		{name: "routed, zebra has the route", a: routed, z: fakeZebra{version: "10.3", holdAfter: 0}, asks: true},
+		{name: "routed, route dropped once: added again", a: routed, z: fakeZebra{version: "10.3", holdAfter: 1}, readds: 1, asks: true},
+		{name: "routed, never taken", a: routed, z: fakeZebra{version: "10.3", holdAfter: -1}, readds: -1, asks: true,
+			errSubstr: "zebra lacks the route 10.1.10.50/32 dev vnet1 in VRF red after"},
+		{name: "routed on FRR 8.4: nothing asked", a: routed, z: fakeZebra{version: "8.4.4", holdAfter: -1}},
 		{name: "FRR 8.4: no defect, nothing asked", a: bridged, z: fakeZebra{version: "8.4.4", holdAfter: -1}},
 		{name: "FRR 10.5: fixed, nothing asked", a: bridged, z: fakeZebra{version: "10.5.0", holdAfter: -1}},
 		{name: "10.3, zebra holds it", a: bridged, z: fakeZebra{version: "10.3", holdAfter: 0}, asks: true},
 		{name: "10.3, dropped once: added again", a: bridged, z: fakeZebra{version: "10.3", holdAfter: 1}, readds: 1, asks: true},
 		{name: "version unknown: checked", a: bridged, z: fakeZebra{versionErr: errors.New("no vtysh"), holdAfter: 0}, asks: true},
 		{name: "never held: error naming the MAC and VNI", a: bridged, z: fakeZebra{version: "10.4.1", holdAfter: -1}, readds: -1, asks: true,
-			errSubstr: "zebra does not hold MAC 02:00:00:00:00:01 of vnet1 as local on VNI 10"},
+			errSubstr: "zebra lacks the MAC 02:00:00:00:00:01 of vnet1 as local on VNI 10 after"},
 		{name: "zebra cannot be asked", a: bridged, z: fakeZebra{version: "10.3", macErr: errors.New("vtysh: connection refused")}, asks: true,
-			errSubstr: "ask zebra for MAC 02:00:00:00:00:01 on VNI 10: vtysh: connection refused"},
+			errSubstr: "ask zebra for the MAC 02:00:00:00:00:01 of vnet1 as local on VNI 10: vtysh: connection refused"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			k := &opsKernel{}
@@ -100,11 +116,21 @@ func TestAdvertised(t *testing.T) {
 			if n != k.readds() {
 				t.Fatalf("returned %d re-adds, applied %d", n, k.readds())
 			}
-			// Each re-add: delete, then add, of this workload's static entry.
+			// Each re-add: delete, then add, of this workload's static
+			// FDB entry (bridged) or host route (routed).
 			for i := 0; i < len(k.ops); i += 2 {
 				del, add := k.ops[i], k.ops[i+1]
+				if del.Action != kernel.ActDelete || add.Action != kernel.ActAdd {
+					t.Fatalf("re-add %d: %v, %v; want a delete and an add", i/2, del, add)
+				}
+				if c.a.Mode == ModeRouted {
+					if del.Route == nil || add.Route == nil || *del.Route != *add.Route || add.Route.Dev != "vnet1" || add.Route.Dst != netip.MustParsePrefix("10.1.10.50/32") {
+						t.Fatalf("re-add %d: %v, %v; want the host route of 10.1.10.50 on vnet1", i/2, del, add)
+					}
+					continue
+				}
 				want := kernel.FDB{Dev: "vnet1", MAC: "02:00:00:00:00:01", VLAN: 10}
-				if del.Action != kernel.ActDelete || add.Action != kernel.ActAdd || del.FDB == nil || add.FDB == nil || *del.FDB != want || *add.FDB != want {
+				if del.FDB == nil || add.FDB == nil || *del.FDB != want || *add.FDB != want {
 					t.Fatalf("re-add %d: %v, %v; want delete and add of %+v", i/2, del, add, want)
 				}
 			}

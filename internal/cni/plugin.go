@@ -512,10 +512,11 @@ func Status(args *skel.CmdArgs) error {
 	return nil
 }
 
-// advertised checks that zebra took a bridged attachment's MAC and adds
-// its FDB entry again if not (attach.Advertised, frr.FDBRaceIssue). A
-// failure is reported on stderr (the runtime logs it), not as the ADD's
-// error: the kernel side is complete and bridged traffic works.
+// advertised checks that zebra took the attachment's FDB entry (bridged)
+// or host routes (routed) and writes them again if not
+// (attach.Advertised, frr.FDBRaceIssue). A failure is reported on stderr
+// (the runtime logs it), not as the ADD's error: the kernel side is
+// complete and local traffic works.
 func advertised(k attach.Kernel, frrInstance string, in *api.Intent, a attach.Attachment) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -524,6 +525,6 @@ func advertised(k attach.Kernel, frrInstance string, in *api.Intent, a attach.At
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "evpnhost-cni: %s: %v\n", a.ID, err)
 	case n > 0:
-		fmt.Fprintf(os.Stderr, "evpnhost-cni: %s: zebra had dropped the FDB entry of %s (%s): added it again %d times, zebra holds it now\n", a.ID, a.Interface, frr.FDBRaceIssue, n)
+		fmt.Fprintf(os.Stderr, "evpnhost-cni: %s: zebra had missed the FDB entry or host routes of %s (%s): written again %d times, zebra has them now\n", a.ID, a.Interface, frr.FDBRaceIssue, n)
 	}
 }

@@ -74,7 +74,7 @@ func (h *linuxHost) Plug(in *api.Intent, a attach.Attachment, mtu int) (retErr e
 	if _, err := attach.Converge(k, in, a, true); err != nil {
 		return fmt.Errorf("host side: %w", err)
 	}
-	// zebra 10.3/10.4 can drop the static FDB entry just added
+	// zebra 10.3/10.4 can miss the FDB entry or host routes just written
 	// (frr.FDBRaceIssue). Not the Join's error: the kernel side is
 	// complete and bridged traffic works.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -82,9 +82,9 @@ func (h *linuxHost) Plug(in *api.Intent, a attach.Attachment, mtu int) (retErr e
 	n, err := attach.Advertised(ctx, k, frrctl.NewInstance(h.frrInstance), in, a, attach.DefaultAdvertiseTiming)
 	switch {
 	case err != nil:
-		h.log.Error("the endpoint's MAC is not advertised", "op", "fdb-readd", "interface", a.Interface, "mac", a.MAC, "cause", err)
+		h.log.Error("the endpoint is not advertised", "op", "fdb-readd", "interface", a.Interface, "mac", a.MAC, "cause", err)
 	case n > 0:
-		h.log.Warn("zebra had dropped the endpoint's FDB entry: added it again, zebra holds it now", "op", "fdb-readd", "interface", a.Interface, "mac", a.MAC, "readds", n, "defect", frr.FDBRaceIssue)
+		h.log.Warn("zebra had missed the endpoint's FDB entry or host routes: written again, zebra has them now", "op", "fdb-readd", "interface", a.Interface, "mac", a.MAC, "readds", n, "defect", frr.FDBRaceIssue)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,16 +188,42 @@ func (i *Instance) RunningConfig(ctx context.Context) (string, error) {
 }
 
 // LocalMAC reports whether zebra holds mac as a local MAC of vni
-// (`show evpn mac vni VNI mac MAC json`: "type": "local"; an unknown
-// MAC or VNI prints {}).
+// (`show evpn mac vni VNI mac MAC json` prints {"MAC": {"type": "local",
+// ...}} (zebra_evpn_print_mac); an unknown MAC or VNI prints {}).
 func (i *Instance) LocalMAC(ctx context.Context, vni uint32, mac string) (bool, error) {
-	var v struct {
+	var v map[string]struct {
 		Type string `json:"type"`
 	}
 	if err := i.JSON(ctx, fmt.Sprintf("show evpn mac vni %d mac %s json", vni, mac), &v); err != nil {
 		return false, err
 	}
-	return v.Type == "local", nil
+	for m, e := range v {
+		if strings.EqualFold(m, mac) && e.Type == "local" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// RouteSelected reports whether zebra's RIB of vrf has dst selected
+// (`show ip[v6] route vrf VRF DST json`: an entry of DST with "selected").
+func (i *Instance) RouteSelected(ctx context.Context, vrf string, dst netip.Prefix) (bool, error) {
+	fam := "ip"
+	if dst.Addr().Is6() {
+		fam = "ipv6"
+	}
+	var v map[string][]struct {
+		Selected bool `json:"selected"`
+	}
+	if err := i.JSON(ctx, fmt.Sprintf("show %s route vrf %s %s json", fam, vrf, dst), &v); err != nil {
+		return false, err
+	}
+	for _, r := range v[dst.String()] {
+		if r.Selected {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // JSON runs a vtysh show command that prints JSON and decodes it into v.

@@ -3,6 +3,7 @@ package frrctl
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -162,5 +163,59 @@ func TestRestoreMgmtdWaitsForBackends(t *testing.T) {
 	defer cancel()
 	if err := i.Restore(ctx, "mgmtd"); err == nil || len(ran) != 0 {
 		t.Fatalf("zebra never back: err %v, ran %q", err, ran)
+	}
+}
+
+// TestLocalMACAndRouteSelected: the questions attach.Advertised asks,
+// decoded from zebra's JSON as FRR 8.4 to 10.x print it
+// (zebra_evpn_print_mac; vty_show_ip_route_detail_json).
+func TestLocalMACAndRouteSelected(t *testing.T) {
+	ctx := context.Background()
+	run := &scripted{}
+	i := NewInstance("h2")
+	i.Run = run
+	for _, c := range []struct {
+		out  string
+		want bool
+	}{
+		{`{"3a:7c:9e:59:f4:63":{"type":"local","intf":"evc1968fccf","ifindex":42,"vlan":10,"localSequence":0}}`, true},
+		{`{"3a:7c:9e:59:f4:63":{"type":"remote","remoteVtep":"10.0.0.1"}}`, false},
+		{`{"3a:7c:9e:59:f4:63":{"type":"auto"}}`, false},
+		{`{}`, false},
+		{``, false},
+	} {
+		run.out = c.out
+		got, err := i.LocalMAC(ctx, 10, "3a:7c:9e:59:f4:63")
+		if err != nil || got != c.want {
+			t.Errorf("LocalMAC on %q = %v, %v; want %v", c.out, got, err, c.want)
+		}
+	}
+	if got := strings.Join(run.args, " "); got != "vtysh -N h2 -c show evpn mac vni 10 mac 3a:7c:9e:59:f4:63 json" {
+		t.Errorf("ran %q", got)
+	}
+	dst := netip.MustParsePrefix("10.1.99.101/32")
+	for _, c := range []struct {
+		out  string
+		want bool
+	}{
+		{`{"10.1.99.101/32":[{"prefix":"10.1.99.101/32","protocol":"kernel","vrfName":"red","selected":true,"installed":true}]}`, true},
+		{`{"10.1.99.101/32":[{"prefix":"10.1.99.101/32","protocol":"kernel","vrfName":"red","nexthops":[{"interfaceIndex":7,"active":false}]}]}`, false},
+		{`{}`, false},
+	} {
+		run.out = c.out
+		got, err := i.RouteSelected(ctx, "red", dst)
+		if err != nil || got != c.want {
+			t.Errorf("RouteSelected on %q = %v, %v; want %v", c.out, got, err, c.want)
+		}
+	}
+	if got := strings.Join(run.args, " "); got != "vtysh -N h2 -c show ip route vrf red 10.1.99.101/32 json" {
+		t.Errorf("ran %q", got)
+	}
+	run.out = `{}`
+	if _, err := i.RouteSelected(ctx, "red", netip.MustParsePrefix("fd00:99::101/128")); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(run.args, " "); got != "vtysh -N h2 -c show ipv6 route vrf red fd00:99::101/128 json" {
+		t.Errorf("ran %q", got)
 	}
 }
