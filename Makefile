@@ -51,10 +51,7 @@ testbins: build ## compile the privileged test binaries into bin/tests/ (test-pr
 # trixie (Debian 13, kernel 6.12, FRR 10.3, in the VM: the kernel and policy
 # tiers and the lab scenarios E2E_RUN_TRIXIE). EVPNHOST_PLATFORMS=bookworm
 # skips trixie; E2E_RUN, when set, selects the scenarios on every platform.
-# Default bookworm only: the trixie pass has not run green end to end in
-# one run yet (its last whole run, 2026-12-07, missed one routed CNI ping
-# not seen again since; docs/testing.md, "The fault suite on trixie").
-EVPNHOST_PLATFORMS ?= bookworm
+EVPNHOST_PLATFORMS ?= bookworm trixie
 # trixie's scenarios (docs/testing.md, "Two platforms"): every TestOverlay*
 # (the seed scenario, bare-metal interop, tenant removal) on per-VNI
 # devices, the leaks, every fault test (TestFault*: TOR down, host reboot,

@@ -17,8 +17,8 @@
 # run, TORs on 8.4 with hosts on 10.3 in the trixie run.
 #
 # Environment:
-#   EVPNHOST_PLATFORMS  platforms to run, in order (default "bookworm": the trixie pass
-#                       has not run green end to end yet; "bookworm trixie" runs both)
+#   EVPNHOST_PLATFORMS  platforms to run, in order (default "bookworm trixie";
+#                       "bookworm" or "trixie" runs one)
 #   E2E_RUN             lab scenarios (go test -run regexp) on every platform;
 #                       unset: all on bookworm, E2E_RUN_TRIXIE on trixie
 #   E2E_RUN_TRIXIE      trixie's scenarios when E2E_RUN is unset (the
@@ -36,7 +36,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-platforms=${EVPNHOST_PLATFORMS:-bookworm}
+platforms=${EVPNHOST_PLATFORMS:-bookworm trixie}
 # Default: the Makefile's E2E_RUN_TRIXIE (see docs/testing.md).
 trixie_run=${E2E_RUN_TRIXIE:-'^(TestOverlay|TestVXLANDeviceInUse|TestLeak|TestFault|TestCNI|TestDocker|TestSingleVXLANDevice)'}
 if [ -n "${E2E_RUN:-}" ]; then
