@@ -248,19 +248,20 @@ func TestCNIRoutedToBridged(t *testing.T) {
 func type5Within(t *testing.T, ip string, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	var out string
-	for time.Since(start) < within {
-		if out, _ = run("ip", "-n", "h2", "route", "show", "vrf", "red", ip); strings.Contains(out, ip) {
-			return time.Since(start)
-		}
-		time.Sleep(100 * time.Millisecond)
+	out, ok := pingWithin(func() (string, bool) {
+		out, _ := run("ip", "-n", "h2", "route", "show", "vrf", "red", ip)
+		return out, strings.Contains(out, ip)
+	}, within)
+	if ok {
+		return time.Since(start)
 	}
 	logEVPNState(t, "h1", "h2")
 	t.Fatalf("h2 gets the type-5 route of %s: not within %s: no route: %q", ip, within, out)
 	return 0
 }
 
-// pingWithin runs ping until it succeeds or within has passed.
+// pingWithin runs ping (any check that returns its output and whether it
+// passed) until it passes or within has passed.
 func pingWithin(ping func() (string, bool), within time.Duration) (string, bool) {
 	deadline := time.Now().Add(within)
 	for {
